@@ -1,0 +1,58 @@
+/*
+ * cli.h: what the vrmfs command's parts share: exit codes, passphrase input
+ * and the subcommands.
+ */
+#ifndef VRMFS_CLI_H
+#define VRMFS_CLI_H
+
+#include <stddef.h>
+
+/* Exit codes; documented in vrmfs.1 and README.md. */
+enum {
+    EXIT_DAMAGED = 1,     /* check found damaged pages or structure */
+    EXIT_PASSPHRASE = 2,  /* wrong passphrase or recovery key */
+    EXIT_NOVAULT = 3,     /* no vault there */
+    EXIT_NEWER = 4,       /* made by a newer vrmfs */
+    EXIT_TAMPERED = 5,    /* vault.json or a page fails authentication */
+    EXIT_NOSPACE = 6,     /* disk full */
+    EXIT_BUSY = 7,        /* vault in use (mounted) */
+    EXIT_EXISTS = 8,      /* init: something is already there */
+    EXIT_ERROR = 9,       /* anything else (I/O error, out of memory...) */
+    EXIT_USAGE = 64,      /* bad command line */
+};
+
+/* Set by main when the command started with standard output closed. */
+extern int cli_stdout_closed;
+
+/* Print "vrmfs: " + libvrm's message for `err` and return its exit code. */
+int cli_fail(int err);
+
+/* The exit code for a negative errno from libvrm. */
+int cli_exit_code(int err);
+
+/* A passphrase (or recovery key) in sodium_malloc'd memory. */
+typedef struct secret {
+    char *buf;            /* NUL-terminated */
+    size_t len;
+} secret;
+
+/* Read one secret: the first line of `file` ("-" is standard input) if it
+ * is given; otherwise a prompt on the terminal without echo when standard
+ * input is one; otherwise the next line of standard input.  With `confirm`
+ * and a terminal, asks twice and insists both agree.  Returns 0 or an exit
+ * code after printing why. */
+int secret_read(secret *s, const char *file, const char *prompt, int confirm);
+void secret_free(secret *s);
+
+/* Read a secret as the first line of what `cmd` (run with /bin/sh -c)
+ * prints.  Returns 0 or an exit code after printing why. */
+int secret_from_command(secret *s, const char *cmd);
+
+/* Subcommands: argc/argv start at the subcommand's name. */
+int cmd_init(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_mount(int argc, char **argv);        /* argv[0] is the program */
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * main.c: the vrmfs command: dispatch to a subcommand.
+ */
+#include "cli.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <cjson/cJSON.h>
+
+#include "vrm_config.h"
+
+static const char usage[] =
+    "Usage: vrmfs [OPTIONS] VAULT MOUNTPOINT\n"
+    "       vrmfs COMMAND [OPTIONS] VAULT\n"
+    "A person's encrypted vault of personal data, mounted as a directory tree.\n"
+    "\n"
+    "Mounting (see 'vrmfs VAULT MOUNTPOINT --help' for every option):\n"
+    "  -p, --passfile F  read the passphrase from the first line of F\n"
+    "      --extpass CMD read it from the output of CMD\n"
+    "  -f, -d, -o OPTS   foreground, debug, FUSE options (ro, allow_other, ...)\n"
+    "\n"
+    "Commands:\n"
+    "  init      create a new vault (prints a recovery key once)\n"
+    "  check     authenticate every page and check the database's integrity\n"
+    "  passwd    change the passphrase\n"
+    "  recover   set a new passphrase with the recovery key\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help       show this help ('vrmfs COMMAND --help' for a command's)\n"
+    "  -V, --version    show the version\n"
+    "\n"
+    "Exit codes: 0 ok, 1 damage found by check, 2 wrong passphrase, 3 no vault,\n"
+    "4 vault from a newer vrmfs, 5 tampered or damaged, 6 disk full, 7 vault in\n"
+    "use, 8 already exists, 9 other error, 64 bad command line.\n"
+    "See vrmfs(1).\n";
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"init", cmd_init},
+        {"check", cmd_check},
+        {"passwd", cmd_passwd},
+        {"recover", cmd_recover},
+    };
+    struct rlimit no_core = {0, 0};
+    size_t i;
+    int fd;
+
+    /* Keys are in memory: never write them into a core file. */
+    setrlimit(RLIMIT_CORE, &no_core);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* A closed standard descriptor would be handed to the next file opened
+     * (a vault's lock file) and receive what is printed: fill the gaps. */
+    for (fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1) {
+            if (fd == STDOUT_FILENO)
+                cli_stdout_closed = 1;
+            if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+                return EXIT_ERROR;
+        }
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "vrmfs: libsodium failed to initialise\n");
+        return EXIT_ERROR;
+    }
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("vrmfs %s (SQLite %s, libsodium %s, cJSON %s)\n", VRM_VERSION,
+               sqlite3_libversion(), sodium_version_string(), cJSON_Version());
+        return 0;
+    }
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].fn(argc - 1, argv + 1);
+    return cmd_mount(argc, argv);
+}

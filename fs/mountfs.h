@@ -1,0 +1,60 @@
+/*
+ * mountfs.h: the mounted filesystem's shared state and operations table.
+ *
+ * Threading: libfuse's multi-threaded loop calls the handlers concurrently.
+ * libvrm serialises database access itself (the vault's mutex).  The state
+ * below that lives only in the daemon (records being written but not yet
+ * committed, the error log) is guarded by `mu`; an open file
+ * handle is guarded by its own mutex, taken after `mu` when both are held.
+ */
+#ifndef VRMFS_MOUNTFS_H
+#define VRMFS_MOUNTFS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "vrm.h"
+
+typedef struct handle handle;
+
+typedef struct vrmfs {
+    vrm_vault *v;                     /* the open vault */
+    char *vault_dir;                  /* absolute path of the vault */
+    uid_t uid;                        /* owner shown for every file */
+    gid_t gid;
+    struct timespec mounted;          /* times of the fixed directories */
+    int foreground;                   /* log to stderr, not syslog */
+    int read_only;                    /* mounted with -o ro */
+    pthread_mutex_t mu;               /* guards the fields below */
+    handle *pending;                  /* records created, not yet committed */
+    /* Paths whose cached attributes the kernel must drop (a record's size
+     * changes when it is committed at close).  A thread of its own sends the
+     * invalidations: sent from the handler of a related request they could
+     * deadlock. */
+    struct fuse *fuse;                /* set before the loop starts */
+    pthread_t inval_thread;
+    int inval_running;                /* the thread was started */
+    pthread_cond_t inval_cv;          /* guarded by mu, like the queue */
+    char **inval_queue;               /* malloc'd paths, inval_len of them */
+    size_t inval_len, inval_cap;
+    int inval_stop;
+    char *errlog;                     /* .vrmfs/errors.log, newest last */
+    size_t errlen;                    /* bytes used in errlog */
+} vrmfs;
+
+/* The operations for fuse_new(); private data is a vrmfs. */
+extern const struct fuse_operations vrmfs_ops;
+
+/* Record a refusal: in .vrmfs/errors.log and in the daemon's log. */
+void vrmfs_refusal(vrmfs *fs, const char *path, const char *reason);
+
+/* Start and stop the invalidation thread (around the loop). */
+int vrmfs_inval_start(vrmfs *fs);
+void vrmfs_inval_stop(vrmfs *fs);
+
+/* Free what the daemon holds in memory (after the loop ends). */
+void vrmfs_release_state(vrmfs *fs);
+
+#endif

@@ -1,0 +1,1398 @@
+/*
+ * ops.c: the FUSE operations: paths in, libvrm calls, -errno out.
+ *
+ * records/: a record is served through an open file handle holding its whole
+ * JSON text: opening reads it (or starts empty with O_TRUNC or O_CREAT),
+ * writes change the handle, and flush (the close() of each descriptor)
+ * commits it with one vrm_record_put.  A text that is not a JSON object fails
+ * that close() with EINVAL, changes nothing and is logged.  Until its first
+ * commit a newly created record is listed from `pending`.  Scratch files
+ * (names not ending in ".json") work the same way without the JSON rule and
+ * are stored with vrm_scratch_put; renaming one to NAME.json commits it as a
+ * record (libvrm's vrm_scratch_move decides).
+ *
+ * files/: a POSIX tree in libvrm's files module; a handle holds the inode
+ * number, so a file unlinked while open stays readable until released.
+ *
+ * Every file shows the mounting user as its owner: the vault is single-user.
+ */
+#define _GNU_SOURCE
+#include "mountfs.h"
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RECORD_MAX (16u << 20)        /* largest record text accepted */
+#define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
+
+static const char readme[] =
+    "This is a vrmfs vault: a person's own data, encrypted at rest.\n"
+    "\n"
+    "records/<collection>/<name>.json\n"
+    "    One JSON object per file.  Write a file and close it to create or\n"
+    "    replace the record (one transaction); rm deletes it; mkdir and rmdir\n"
+    "    make and remove collections (names: a-z, 0-9, '_' and '-').  What is\n"
+    "    not a JSON object is refused when the file is closed (EINVAL) and\n"
+    "    nothing changes.  Files not ending in .json are tools' scratch files\n"
+    "    (vim's swap file, sed's temporary): kept, but never records.\n"
+    "\n"
+    "files/\n"
+    "    Any documents: an ordinary tree of folders, files and symbolic links,\n"
+    "    with user.* extended attributes, encrypted like everything else.\n"
+    "\n"
+    ".vrmfs/errors.log\n"
+    "    Every refusal, newest last: time, path and reason.\n"
+    "\n"
+    "Unmount with: fusermount3 -u <mountpoint>\n";
+
+enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT };
+
+struct handle {
+    enum handle_kind kind;
+    node n;                           /* what was opened (records/) */
+    uint64_t ino;                     /* H_FILE: the inode */
+    int append;                       /* H_FILE: opened with O_APPEND */
+    char *buf;                        /* H_RECORD, H_SCRATCH: the text */
+    size_t len, cap;
+    int writable;                     /* opened for writing */
+    int dirty;                        /* changed since the last commit */
+    int written;                      /* write() or ftruncate() seen */
+    int created;                      /* H_RECORD: in fs->pending until committed */
+    pthread_mutex_t mu;               /* guards this handle */
+    handle *next;                     /* in fs->pending */
+};
+
+static vrmfs *FS(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+static handle *HANDLE(const struct fuse_file_info *fi)
+{
+    return fi ? (handle *)(uintptr_t)fi->fh : NULL;
+}
+
+static void now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static struct timespec ns_to_ts(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+
+    return ts;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    now(&ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- error log ------------------------------------------------------- */
+
+void vrmfs_refusal(vrmfs *fs, const char *path, const char *reason)
+{
+    char line[1024], stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    int n;
+
+    now(&ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    n = snprintf(line, sizeof line, "%s %s: %s\n", stamp, path, reason);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) {
+        n = sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    if (fs->foreground)
+        fprintf(stderr, "vrmfs: refused %s: %s\n", path, reason);
+    else
+        syslog(LOG_WARNING, "refused %s: %s", path, reason);
+
+    pthread_mutex_lock(&fs->mu);
+    if (fs->errlog == NULL)
+        fs->errlog = malloc(ERRLOG_MAX);
+    if (fs->errlog != NULL) {
+        if (fs->errlen + (size_t)n > ERRLOG_MAX) {  /* drop the oldest lines */
+            size_t cut = fs->errlen + (size_t)n - ERRLOG_MAX;
+            char *nl = memchr(fs->errlog + cut, '\n', fs->errlen - cut);
+
+            cut = nl ? (size_t)(nl - fs->errlog) + 1 : fs->errlen;
+            memmove(fs->errlog, fs->errlog + cut, fs->errlen - cut);
+            fs->errlen -= cut;
+        }
+        memcpy(fs->errlog + fs->errlen, line, (size_t)n);
+        fs->errlen += (size_t)n;
+    }
+    pthread_mutex_unlock(&fs->mu);
+}
+
+/* Log libvrm's refusal of `path` and pass its errno on. */
+static int refuse(const char *path, int err)
+{
+    char reason[600];
+
+    snprintf(reason, sizeof reason, "%s; nothing changed", vrm_error_message());
+    vrmfs_refusal(FS(), path, reason);
+    return err;
+}
+
+/* ---- text buffers ------------------------------------------------------ */
+
+static int buf_reserve(char **buf, size_t *cap, size_t need, size_t max)
+{
+    char *b;
+    size_t c;
+
+    if (need > max)
+        return -EFBIG;
+    if (need <= *cap)
+        return 0;
+    c = *cap ? *cap : 4096;
+    while (c < need)
+        c = c > max / 2 ? max : c * 2;
+    b = realloc(*buf, c);
+    if (b == NULL)
+        return -ENOMEM;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+static int buf_write(handle *h, size_t max, const char *data, size_t size, off_t off)
+{
+    size_t end;
+    int rc;
+
+    if (off < 0 || (uint64_t)off > max || size > max - (size_t)off)
+        return -EFBIG;
+    if (size == 0)
+        return 0;  /* writes nothing, extends nothing */
+    end = (size_t)off + size;
+    rc = buf_reserve(&h->buf, &h->cap, end, max);
+    if (rc != 0)
+        return rc;
+    if ((size_t)off > h->len)
+        memset(h->buf + h->len, 0, (size_t)off - h->len);
+    memcpy(h->buf + off, data, size);
+    if (end > h->len)
+        h->len = end;
+    return (int)size;
+}
+
+static int buf_truncate(char **buf, size_t *len, size_t *cap, size_t max, off_t size)
+{
+    int rc;
+
+    if (size < 0 || (uint64_t)size > max)
+        return -EFBIG;
+    rc = buf_reserve(buf, cap, (size_t)size, max);
+    if (rc != 0)
+        return rc;
+    if ((size_t)size > *len)
+        memset(*buf + *len, 0, (size_t)size - *len);
+    *len = (size_t)size;
+    return 0;
+}
+
+static int buf_read(const char *buf, size_t len, char *out, size_t size, off_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    if ((uint64_t)off >= len)
+        return 0;
+    if (size > len - (size_t)off)
+        size = len - (size_t)off;
+    memcpy(out, buf + off, size);
+    return (int)size;
+}
+
+static size_t text_max(const handle *h)
+{
+    return h->kind == H_RECORD ? RECORD_MAX : VRM_SCRATCH_MAX;
+}
+
+/* ---- handles others must see (fs->mu held) ------------------------------- *
+ * `pending` lists the record handles of records created but not committed
+ * yet, and every scratch handle open for writing, whose text others read
+ * (vim's swap file is read by a second vim while the first has it open). */
+
+static handle *pending_find(vrmfs *fs, const node *n, enum handle_kind kind)
+{
+    handle *h;
+
+    for (h = fs->pending; h != NULL; h = h->next)
+        if (h->kind == kind && strcmp(h->n.coll, n->coll) == 0 &&
+            strcmp(h->n.name, n->name) == 0)
+            return h;
+    return NULL;
+}
+
+static void pending_add(vrmfs *fs, handle *h)
+{
+    h->created = 1;
+    h->next = fs->pending;
+    fs->pending = h;
+}
+
+static void pending_remove(vrmfs *fs, handle *h)
+{
+    handle **pp;
+
+    for (pp = &fs->pending; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == h) {
+            *pp = h->next;
+            h->next = NULL;
+            h->created = 0;
+            return;
+        }
+}
+
+/* ---- invalidations ------------------------------------------------------ */
+
+static void inval_queue(vrmfs *fs, const char *path)
+{
+    char *copy;
+
+    if (path == NULL || !fs->inval_running)
+        return;
+    copy = strdup(path);
+    if (copy == NULL)
+        return;  /* the attributes expire by themselves within a second */
+    pthread_mutex_lock(&fs->mu);
+    if (fs->inval_len == fs->inval_cap) {
+        size_t cap = fs->inval_cap ? fs->inval_cap * 2 : 16;
+        char **q = realloc(fs->inval_queue, cap * sizeof *q);
+
+        if (q == NULL) {
+            pthread_mutex_unlock(&fs->mu);
+            free(copy);
+            return;
+        }
+        fs->inval_queue = q;
+        fs->inval_cap = cap;
+    }
+    fs->inval_queue[fs->inval_len++] = copy;
+    pthread_cond_signal(&fs->inval_cv);
+    pthread_mutex_unlock(&fs->mu);
+}
+
+static void *inval_main(void *arg)
+{
+    vrmfs *fs = arg;
+
+    pthread_mutex_lock(&fs->mu);
+    for (;;) {
+        while (fs->inval_len == 0 && !fs->inval_stop)
+            pthread_cond_wait(&fs->inval_cv, &fs->mu);
+        if (fs->inval_len == 0)
+            break;
+        {
+            char *path = fs->inval_queue[--fs->inval_len];
+
+            pthread_mutex_unlock(&fs->mu);
+            fuse_invalidate_path(fs->fuse, path);  /* -ENOENT if not cached: fine */
+            free(path);
+            pthread_mutex_lock(&fs->mu);
+        }
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return NULL;
+}
+
+int vrmfs_inval_start(vrmfs *fs)
+{
+    if (pthread_cond_init(&fs->inval_cv, NULL) != 0)
+        return -1;
+    if (pthread_create(&fs->inval_thread, NULL, inval_main, fs) != 0) {
+        pthread_cond_destroy(&fs->inval_cv);
+        return -1;
+    }
+    fs->inval_running = 1;
+    return 0;
+}
+
+void vrmfs_inval_stop(vrmfs *fs)
+{
+    if (!fs->inval_running)
+        return;
+    pthread_mutex_lock(&fs->mu);
+    fs->inval_stop = 1;
+    pthread_cond_signal(&fs->inval_cv);
+    pthread_mutex_unlock(&fs->mu);
+    pthread_join(fs->inval_thread, NULL);
+    fs->inval_running = 0;
+    while (fs->inval_len > 0)
+        free(fs->inval_queue[--fs->inval_len]);
+    free(fs->inval_queue);
+    fs->inval_queue = NULL;
+    pthread_cond_destroy(&fs->inval_cv);
+}
+
+void vrmfs_release_state(vrmfs *fs)
+{
+    free(fs->errlog);
+    fs->errlog = NULL;
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+static void fill_dir(vrmfs *fs, struct stat *st, mode_t mode)
+{
+    st->st_mode = S_IFDIR | mode;
+    st->st_nlink = 2;
+    st->st_uid = fs->uid;
+    st->st_gid = fs->gid;
+    st->st_size = 4096;
+    st->st_atim = st->st_mtim = st->st_ctim = fs->mounted;
+}
+
+static void fill_file(vrmfs *fs, struct stat *st, mode_t mode, size_t size,
+                      struct timespec mtime, struct timespec ctime)
+{
+    st->st_mode = S_IFREG | mode;
+    st->st_nlink = 1;
+    st->st_uid = fs->uid;
+    st->st_gid = fs->gid;
+    st->st_size = (off_t)size;
+    st->st_blocks = (blkcnt_t)((size + 511) / 512);
+    st->st_blksize = 4096;
+    st->st_mtim = st->st_atim = mtime;
+    st->st_ctim = ctime;
+}
+
+static void fill_files(vrmfs *fs, const vrm_stat *vs, struct stat *st)
+{
+    vrm_files_stat_posix(vs, st);
+    st->st_uid = fs->uid;
+    st->st_gid = fs->gid;
+}
+
+/* What a request names: 1 and *ino for a files/ inode (the open handle's,
+ * or the path's), 0 and *n for anything else, or a negative errno.  A NULL
+ * path without a files/ handle (a removed text file) is -EBADF. */
+static int files_target(vrmfs *fs, const char *path, struct fuse_file_info *fi, node *n,
+                        uint64_t *ino)
+{
+    handle *h = HANDLE(fi);
+    vrm_stat vs;
+    int rc;
+
+    if (h != NULL && h->kind == H_FILE) {
+        *ino = h->ino;
+        return 1;
+    }
+    rc = path ? node_parse(path, n) : -EBADF;
+    if (rc != 0 || n->kind != N_FILES)
+        return rc;
+    rc = vrm_files_resolve(fs->v, n->rest, &vs);
+    *ino = vs.ino;
+    return rc != 0 ? rc : 1;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    vrm_record_info info;
+    handle *h = HANDLE(fi);
+    vrm_stat vs;
+    uint64_t size;
+    int64_t t;
+    node n;
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    if (h != NULL && h->kind == H_FILE) {
+        rc = vrm_files_getattr(fs->v, h->ino, &vs);
+        if (rc == 0)
+            fill_files(fs, &vs, st);
+        return rc;
+    }
+    if (path == NULL && h != NULL) {  /* removed while open */
+        struct timespec ts;
+
+        now(&ts);
+        pthread_mutex_lock(&h->mu);
+        fill_file(fs, st, 0600, h->len, ts, ts);
+        pthread_mutex_unlock(&h->mu);
+        return 0;
+    }
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    if (h != NULL && h->writable) {
+        struct timespec ts;
+
+        now(&ts);
+        pthread_mutex_lock(&h->mu);
+        fill_file(fs, st, 0600, h->len, ts, ts);
+        pthread_mutex_unlock(&h->mu);
+        return 0;
+    }
+    switch (n.kind) {
+    case N_ROOT:
+    case N_RECORDS:
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_META:
+        fill_dir(fs, st, 0500);
+        return 0;
+    case N_README:
+        fill_file(fs, st, 0400, sizeof readme - 1, fs->mounted, fs->mounted);
+        return 0;
+    case N_ERRLOG:
+        pthread_mutex_lock(&fs->mu);
+        fill_file(fs, st, 0400, fs->errlen, fs->mounted, fs->mounted);
+        pthread_mutex_unlock(&fs->mu);
+        return 0;
+    case N_COLL:
+        rc = vrm_collection_exists(fs->v, n.coll);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return -ENOENT;
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_RECORD:
+        rc = vrm_record_stat(fs->v, n.coll, n.name, &info);
+        if (rc == 0) {
+            fill_file(fs, st, 0600, info.size, ns_to_ts(info.updated_ns),
+                      ns_to_ts(info.updated_ns));
+            return 0;
+        }
+        if (rc != -ENOENT && rc != -EINVAL)
+            return rc;
+        rc = -ENOENT;
+        pthread_mutex_lock(&fs->mu);
+        h = pending_find(fs, &n, H_RECORD);
+        if (h != NULL) {
+            struct timespec ts;
+
+            now(&ts);
+            pthread_mutex_lock(&h->mu);
+            fill_file(fs, st, 0600, h->len, ts, ts);
+            pthread_mutex_unlock(&h->mu);
+            rc = 0;
+        }
+        pthread_mutex_unlock(&fs->mu);
+        return rc;
+    case N_SCRATCH:
+        pthread_mutex_lock(&fs->mu);
+        h = pending_find(fs, &n, H_SCRATCH);
+        if (h != NULL) {
+            struct timespec ts;
+
+            now(&ts);
+            pthread_mutex_lock(&h->mu);
+            fill_file(fs, st, 0600, h->len, ts, ts);
+            pthread_mutex_unlock(&h->mu);
+        }
+        pthread_mutex_unlock(&fs->mu);
+        if (h != NULL)
+            return 0;
+        rc = vrm_scratch_stat(fs->v, n.coll, n.name, &size, &t);
+        if (rc == 0)
+            fill_file(fs, st, 0600, (size_t)size, ns_to_ts(t), ns_to_ts(t));
+        return rc == -EINVAL ? -ENOENT : rc;
+    case N_FILES:
+        rc = vrm_files_resolve(fs->v, n.rest, &vs);
+        if (rc == 0)
+            fill_files(fs, &vs, st);
+        return rc;
+    }
+    return -ENOENT;
+}
+
+/* ---- directories --------------------------------------------------------- */
+
+typedef struct fill_ctx {
+    void *buf;
+    fuse_fill_dir_t filler;
+    const char *suffix;
+} fill_ctx;
+
+/* A file removed while open lives on as .fuse_hiddenNNN until its last
+ * close (see op_init); its name is gone for the person, so listings skip it. */
+static int hidden_by_libfuse(const char *name)
+{
+    return strncmp(name, ".fuse_hidden", 12) == 0;
+}
+
+static int fill_name(void *ctx, const char *name)
+{
+    fill_ctx *c = ctx;
+    char full[300];
+
+    if (hidden_by_libfuse(name))
+        return 0;
+    snprintf(full, sizeof full, "%s%s", name, c->suffix);
+    return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
+{
+    fill_ctx *c = ctx;
+
+    (void)st;
+    if (hidden_by_libfuse(name))
+        return 0;
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+/* With nullpath_ok, readdir gets no path: opendir keeps a copy in fh. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+    char *copy = strdup(path);
+
+    if (copy == NULL)
+        return -ENOMEM;
+    fi->fh = (uint64_t)(uintptr_t)copy;
+    return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    free((char *)(uintptr_t)fi->fh);
+    return 0;
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    vrmfs *fs = FS();
+    fill_ctx c = {buf, filler, ""};
+    vrm_stat vs;
+    handle *h;
+    node n;
+    int rc;
+
+    (void)off;
+    (void)flags;
+    if (path == NULL && fi != NULL)
+        path = (const char *)(uintptr_t)fi->fh;
+    rc = node_parse(path, &n);
+    if (rc != 0)
+        return rc;
+    switch (n.kind) {
+    case N_ROOT:
+    case N_META:
+    case N_RECORDS:
+    case N_COLL:
+    case N_FILES:
+        break;
+    default:
+        return -ENOTDIR;
+    }
+    if (n.kind == N_FILES) {
+        rc = vrm_files_resolve(fs->v, n.rest, &vs);
+        if (rc != 0)
+            return rc;
+        if (!S_ISDIR(vs.mode))
+            return -ENOTDIR;
+    }
+    filler(buf, ".", NULL, 0, 0);
+    filler(buf, "..", NULL, 0, 0);
+    switch (n.kind) {
+    case N_ROOT:
+        filler(buf, "README.txt", NULL, 0, 0);
+        filler(buf, ".vrmfs", NULL, 0, 0);
+        filler(buf, "files", NULL, 0, 0);
+        filler(buf, "records", NULL, 0, 0);
+        return 0;
+    case N_META:
+        filler(buf, "errors.log", NULL, 0, 0);
+        return 0;
+    case N_RECORDS:
+        rc = vrm_collection_list(fs->v, fill_name, &c);
+        return rc < 0 ? rc : 0;
+    case N_COLL:
+        c.suffix = ".json";
+        rc = vrm_record_list(fs->v, n.coll, fill_name, &c);
+        if (rc < 0)
+            return rc;
+        pthread_mutex_lock(&fs->mu);
+        for (h = fs->pending; h != NULL; h = h->next)
+            if (h->kind == H_RECORD && strcmp(h->n.coll, n.coll) == 0)
+                fill_name(&c, h->n.name);
+        pthread_mutex_unlock(&fs->mu);
+        c.suffix = "";
+        rc = vrm_scratch_list(fs->v, n.coll, fill_name, &c);
+        return rc < 0 ? rc : 0;
+    default:
+        rc = vrm_files_readdir(fs->v, vs.ino, fill_files_entry, &c);
+        return rc < 0 ? rc : 0;
+    }
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+    vrmfs *fs = FS();
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc == -ENOENT)
+        return -EACCES;
+    if (rc == -ENAMETOOLONG && strncmp(path, "/records/", 9) == 0) {
+        vrm_error(ENAMETOOLONG, "a collection name has 1 to %d characters", VRM_COLLECTION_MAX);
+        return refuse(path, rc);
+    }
+    if (rc != 0)
+        return rc;
+    if (fs->read_only)
+        return -EROFS;
+    if (n.kind == N_FILES)
+        return vrm_files_mkdir(fs->v, n.rest, mode, fs->uid, fs->gid, NULL);
+    if (n.kind != N_COLL)
+        return n.kind == N_RECORD || n.kind == N_SCRATCH ? -EACCES : -EEXIST;
+    rc = vrm_collection_create(fs->v, n.coll);
+    return rc == -EINVAL ? refuse(path, rc) : rc;
+}
+
+static int op_rmdir(const char *path)
+{
+    vrmfs *fs = FS();
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    if (fs->read_only)
+        return -EROFS;
+    if (n.kind == N_FILES)
+        return vrm_files_rmdir(fs->v, n.rest);
+    if (n.kind != N_COLL)
+        return n.kind == N_RECORD || n.kind == N_SCRATCH ? -ENOTDIR : -EACCES;
+    return vrm_collection_delete(fs->v, n.coll);
+}
+
+static int op_unlink(const char *path)
+{
+    vrmfs *fs = FS();
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    if (fs->read_only)
+        return -EROFS;
+    switch (n.kind) {
+    case N_RECORD:
+        return vrm_record_delete(fs->v, n.coll, n.name);
+    case N_SCRATCH:
+        return vrm_scratch_delete(fs->v, n.coll, n.name);
+    case N_FILES:
+        return vrm_files_unlink(fs->v, n.rest);
+    case N_README:
+    case N_ERRLOG:
+        return -EACCES;
+    default:
+        return -EISDIR;
+    }
+}
+
+static int op_symlink(const char *target, const char *path)
+{
+    vrmfs *fs = FS();
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc == -ENOENT ? -EACCES : rc;
+    if (n.kind != N_FILES)
+        return -EACCES;
+    if (fs->read_only)
+        return -EROFS;
+    return vrm_files_symlink(fs->v, target, n.rest, fs->uid, fs->gid, NULL);
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    if (n.kind != N_FILES)
+        return -EINVAL;
+    rc = vrm_files_readlink(FS()->v, n.rest, buf, size);
+    return rc < 0 ? rc : 0;
+}
+
+static int op_link(const char *from, const char *to)
+{
+    vrmfs *fs = FS();
+    node a, b;
+    int rc;
+
+    if ((rc = node_parse(from, &a)) != 0)
+        return rc;
+    if ((rc = node_parse(to, &b)) != 0)
+        return rc == -ENOENT ? -EACCES : rc;
+    if (a.kind != N_FILES || b.kind != N_FILES)
+        return a.kind == N_FILES || b.kind == N_FILES ? -EXDEV : -EPERM;
+    if (fs->read_only)
+        return -EROFS;
+    return vrm_files_link(fs->v, a.rest, b.rest, NULL);
+}
+
+static int commit(const char *path, handle *h);
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+    vrmfs *fs = FS();
+    node a, b;
+    int rc;
+
+    if ((rc = node_parse(from, &a)) != 0)
+        return rc;
+    if ((rc = node_parse(to, &b)) != 0)
+        return rc == -ENOENT ? -EACCES : rc;
+    if (fs->read_only)
+        return -EROFS;
+    if (a.kind == N_FILES && b.kind == N_FILES)
+        return vrm_files_rename(fs->v, a.rest, b.rest, flags);
+    if (a.kind == N_FILES || b.kind == N_FILES)
+        return -EXDEV;  /* mv copies between files/ and records/ instead */
+    if (a.kind == N_COLL && b.kind == N_COLL)
+        return -EXDEV;  /* mv copies the collection's records instead */
+    if ((a.kind != N_RECORD && a.kind != N_SCRATCH) || (b.kind != N_RECORD && b.kind != N_SCRATCH))
+        return -EACCES;
+    if (flags & RENAME_EXCHANGE)
+        return -EINVAL;
+    if (a.kind == N_SCRATCH) {
+        /* Text still being written under the old name goes with it. */
+        handle *p;
+
+        pthread_mutex_lock(&fs->mu);
+        p = pending_find(fs, &a, H_SCRATCH);
+        if (p != NULL) {
+            pthread_mutex_lock(&p->mu);
+            rc = commit(from, p);
+            pthread_mutex_unlock(&p->mu);
+        }
+        pthread_mutex_unlock(&fs->mu);
+        if (rc != 0)
+            return rc;
+    }
+    rc = vrm_scratch_move(fs->v, a.coll, a.name, a.kind == N_RECORD, b.coll, b.name,
+                          b.kind == N_RECORD, (flags & RENAME_NOREPLACE) != 0);
+    if (rc == -EINVAL) {
+        char reason[700];
+
+        snprintf(reason, sizeof reason, "%s (renamed from %s); nothing changed",
+                 vrm_error_message(), from);
+        vrmfs_refusal(fs, to, reason);
+    }
+    return rc;
+}
+
+/* ---- opening --------------------------------------------------------------- */
+
+static void handle_free(handle *h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_destroy(&h->mu);
+    free(h->buf);
+    free(h);
+}
+
+static handle *handle_new(enum handle_kind kind, const node *n, int writable)
+{
+    handle *h = calloc(1, sizeof *h);
+
+    if (h == NULL)
+        return NULL;
+    h->kind = kind;
+    if (n != NULL)
+        h->n = *n;
+    h->n.rest = NULL;  /* points into a path that is gone after the call */
+    h->writable = writable;
+    pthread_mutex_init(&h->mu, NULL);
+    return h;
+}
+
+/* Open a record or scratch file as a text handle.  `create`: it is new. */
+static int open_text(const node *n, struct fuse_file_info *fi, int create)
+{
+    vrmfs *fs = FS();
+    enum handle_kind kind = n->kind == N_RECORD ? H_RECORD : H_SCRATCH;
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    handle *h;
+
+    if (writable && fs->read_only)
+        return -EROFS;
+    h = handle_new(kind, n, writable);
+    if (h == NULL)
+        return -ENOMEM;
+    if (!create && !(fi->flags & O_TRUNC)) {
+        handle *p;
+
+        /* The text another descriptor is writing (a record not committed
+         * yet, a scratch file being written), or else the stored one. */
+        pthread_mutex_lock(&fs->mu);
+        p = pending_find(fs, n, kind);
+        if (p != NULL) {
+            pthread_mutex_lock(&p->mu);
+            rc = buf_write(h, text_max(h), p->buf ? p->buf : "", p->len, 0);
+            pthread_mutex_unlock(&p->mu);
+            rc = rc < 0 ? rc : 0;
+        }
+        pthread_mutex_unlock(&fs->mu);
+        if (p == NULL)
+            rc = kind == H_RECORD
+                     ? vrm_record_get(fs->v, n->coll, n->name, &h->buf, &h->len, NULL)
+                     : vrm_scratch_get(fs->v, n->coll, n->name, &h->buf, &h->len, NULL);
+        if (rc != 0) {
+            handle_free(h);
+            return rc;
+        }
+        if (p == NULL)
+            h->cap = h->len;
+    } else if (!writable) {
+        handle_free(h);
+        return -EACCES;
+    } else if (kind == H_SCRATCH) {
+        /* Scratch files exist from their creation (vim's 4913 probe). */
+        rc = create ? vrm_scratch_put(fs->v, n->coll, n->name, "", 0) : 0;
+        if (rc != 0) {
+            handle_free(h);
+            return rc;
+        }
+        h->dirty = h->written = !create;  /* O_TRUNC empties it at close */
+    } else {
+        /* O_TRUNC or a new record: empty until written; committed at close. */
+        h->dirty = 1;
+        if (create || vrm_record_stat(fs->v, n->coll, n->name, NULL) == -ENOENT) {
+            pthread_mutex_lock(&fs->mu);
+            if (pending_find(fs, n, H_RECORD) == NULL)
+                pending_add(fs, h);
+            pthread_mutex_unlock(&fs->mu);
+        }
+    }
+    if (kind == H_SCRATCH && writable) {
+        pthread_mutex_lock(&fs->mu);
+        pending_add(fs, h);
+        pthread_mutex_unlock(&fs->mu);
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->keep_cache = 0;
+    return 0;
+}
+
+static int open_file(uint64_t ino, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    handle *h;
+
+    if (writable && fs->read_only)
+        return -EROFS;
+    h = handle_new(H_FILE, NULL, writable);
+    if (h == NULL)
+        return -ENOMEM;
+    h->ino = ino;
+    h->append = (fi->flags & O_APPEND) != 0;
+    rc = vrm_files_open(fs->v, ino);
+    if (rc == 0 && writable && (fi->flags & O_TRUNC))
+        rc = vrm_files_truncate(fs->v, ino, 0);
+    if (rc != 0) {
+        if (rc != -ENOENT)
+            vrm_files_release(fs->v, ino);
+        handle_free(h);
+        return rc;
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->keep_cache = 0;
+    return 0;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    vrm_stat vs;
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    fi->fh = 0;
+    switch (n.kind) {
+    case N_README:
+    case N_ERRLOG: {
+        /* Read from a copy taken now (reads may come without a path). */
+        handle *h;
+
+        if ((fi->flags & O_ACCMODE) != O_RDONLY)
+            return -EACCES;
+        h = handle_new(H_SNAPSHOT, &n, 0);
+        if (h == NULL)
+            return -ENOMEM;
+        pthread_mutex_lock(&fs->mu);
+        rc = n.kind == N_README ? buf_write(h, sizeof readme, readme, sizeof readme - 1, 0)
+                                : buf_write(h, ERRLOG_MAX, fs->errlog ? fs->errlog : "",
+                                            fs->errlen, 0);
+        pthread_mutex_unlock(&fs->mu);
+        if (rc < 0) {
+            handle_free(h);
+            return rc;
+        }
+        fi->fh = (uint64_t)(uintptr_t)h;
+        fi->direct_io = 1;
+        return 0;
+    }
+    case N_RECORD:
+    case N_SCRATCH:
+        return open_text(&n, fi, 0);
+    case N_FILES:
+        rc = vrm_files_resolve(fs->v, n.rest, &vs);
+        if (rc != 0)
+            return rc;
+        if (S_ISDIR(vs.mode))
+            return -EISDIR;
+        return open_file(vs.ino, fi);
+    default:
+        return -EISDIR;
+    }
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    vrm_stat vs;
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc == -ENOENT)
+        return -EACCES;
+    if (rc != 0)
+        return rc;
+    if (fs->read_only)
+        return -EROFS;
+    fi->fh = 0;
+    switch (n.kind) {
+    case N_RECORD:
+    case N_SCRATCH:
+        rc = vrm_collection_exists(fs->v, n.coll);
+        if (rc <= 0)
+            return rc < 0 ? rc : -ENOENT;
+        if ((n.kind == N_RECORD ? vrm_record_name_valid(n.name)
+                                : vrm_scratch_name_valid(n.name)) != 0)
+            return refuse(path, -EINVAL);
+        return open_text(&n, fi, 1);
+    case N_FILES:
+        rc = vrm_files_create(fs->v, n.rest, mode, fs->uid, fs->gid, &vs);
+        if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+            rc = vrm_files_resolve(fs->v, n.rest, &vs);
+            if (rc == 0 && S_ISDIR(vs.mode))
+                rc = -EISDIR;
+        }
+        return rc != 0 ? rc : open_file(vs.ino, fi);
+    default:
+        return -EACCES;
+    }
+}
+
+/* ---- data ------------------------------------------------------------------ */
+
+static int op_read(const char *path, char *buf, size_t size, off_t off,
+                   struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    node n;
+    int rc;
+
+    if (h != NULL && h->kind == H_FILE) {
+        if (off < 0)
+            return -EINVAL;
+        return (int)vrm_files_read(fs->v, h->ino, buf, size, (uint64_t)off);
+    }
+    if (h != NULL) {
+        pthread_mutex_lock(&h->mu);
+        rc = buf_read(h->buf, h->len, buf, size, off);
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    switch (n.kind) {
+    case N_README:
+        return buf_read(readme, sizeof readme - 1, buf, size, off);
+    case N_ERRLOG:
+        pthread_mutex_lock(&fs->mu);
+        rc = buf_read(fs->errlog, fs->errlen, buf, size, off);
+        pthread_mutex_unlock(&fs->mu);
+        return rc;
+    default:
+        return -EBADF;
+    }
+}
+
+static int op_write(const char *path, const char *data, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    int rc;
+
+    (void)path;
+    if (h == NULL || !h->writable)
+        return -EBADF;
+    if (h->kind == H_FILE) {
+        if (off < 0)
+            return -EINVAL;
+        return (int)(h->append ? vrm_files_append(fs->v, h->ino, data, size)
+                               : vrm_files_write(fs->v, h->ino, data, size, (uint64_t)off));
+    }
+    pthread_mutex_lock(&h->mu);
+    rc = buf_write(h, text_max(h), data, size, off);
+    if (rc >= 0)
+        h->dirty = h->written = 1;
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    vrm_stat vs;
+    node n;
+    int rc;
+
+    if (size < 0)
+        return -EINVAL;
+    if (fs->read_only)
+        return -EROFS;
+    if (h != NULL && h->kind == H_FILE)
+        return vrm_files_truncate(fs->v, h->ino, (uint64_t)size);
+    if (h != NULL && h->writable) {
+        pthread_mutex_lock(&h->mu);
+        rc = buf_truncate(&h->buf, &h->len, &h->cap, text_max(h), size);
+        if (rc == 0)
+            h->dirty = h->written = 1;
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    if (n.kind == N_FILES) {
+        rc = vrm_files_resolve(fs->v, n.rest, &vs);
+        return rc != 0 ? rc : vrm_files_truncate(fs->v, vs.ino, (uint64_t)size);
+    }
+    if (n.kind == N_RECORD || n.kind == N_SCRATCH) {
+        /* truncate(2) by path: read, cut, store (a record must stay valid). */
+        char *text = NULL;
+        size_t len = 0, cap;
+
+        rc = n.kind == N_RECORD ? vrm_record_get(fs->v, n.coll, n.name, &text, &len, NULL)
+                                : vrm_scratch_get(fs->v, n.coll, n.name, &text, &len, NULL);
+        if (rc != 0)
+            return rc;
+        cap = len;
+        if ((uint64_t)size != len) {
+            rc = buf_truncate(&text, &len, &cap, n.kind == N_RECORD ? RECORD_MAX
+                                                                    : VRM_SCRATCH_MAX, size);
+            if (rc == 0)
+                rc = n.kind == N_RECORD
+                         ? vrm_record_put(fs->v, n.coll, n.name, text, len, VRM_PUT_REPLACE, NULL)
+                         : vrm_scratch_put(fs->v, n.coll, n.name, text, len);
+            if (rc == -EINVAL)
+                rc = refuse(path, rc);
+        }
+        free(text);
+        return rc;
+    }
+    return n.kind == N_README || n.kind == N_ERRLOG ? -EACCES : -EISDIR;
+}
+
+/* The mount path of a records/ handle, for messages (flush and release may
+ * come without a path). */
+static const char *handle_path(const handle *h, char *buf, size_t size)
+{
+    snprintf(buf, size, "/records/%s/%s%s", h->n.coll, h->n.name,
+             h->kind == H_RECORD ? ".json" : "");
+    return buf;
+}
+
+/* Commit a text handle.  Handle mutex held.  A descriptor opened with
+ * O_CREAT or O_TRUNC but not yet written to commits nothing: a shell's
+ * `> file` opens, duplicates and closes one before the program writes
+ * through the other. */
+static int commit(const char *path, handle *h)
+{
+    vrmfs *fs = FS();
+    char where[400];
+    int rc;
+
+    if (!h->writable || !h->dirty || !h->written)
+        return 0;
+    if (h->kind == H_SCRATCH) {
+        rc = vrm_scratch_put(fs->v, h->n.coll, h->n.name, h->buf, h->len);
+        if (rc == 0)
+            h->dirty = 0;
+        return rc;
+    }
+    rc = vrm_record_put(fs->v, h->n.coll, h->n.name, h->buf ? h->buf : "", h->len, 0, NULL);
+    h->dirty = 0;  /* one refusal per close; a later write tries again */
+    if (rc != 0) {
+        char reason[600];
+
+        snprintf(reason, sizeof reason, "%s; the record is unchanged", vrm_error_message());
+        vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), reason);
+        return rc;
+    }
+    return 0;
+}
+
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    int rc, listed, changed;
+
+    if (h == NULL || h->kind == H_FILE)
+        return 0;  /* files/ data is committed by each write */
+    pthread_mutex_lock(&h->mu);
+    changed = h->writable && h->dirty && h->written;
+    rc = commit(path, h);
+    listed = rc == 0 && h->kind == H_RECORD && h->created && !h->dirty;
+    pthread_mutex_unlock(&h->mu);
+    if (changed && rc == 0 && h->kind == H_RECORD) {
+        /* Its size is now that of the pretty text, not of what was written. */
+        char where[400];
+
+        inval_queue(fs, handle_path(h, where, sizeof where));
+    }
+    if (listed) {  /* committed: from now on listed from the vault */
+        pthread_mutex_lock(&fs->mu);
+        pending_remove(fs, h);
+        pthread_mutex_unlock(&fs->mu);
+    }
+    return rc;
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    char where[400];
+
+    if (h == NULL)
+        return 0;
+    if (h->kind == H_FILE) {
+        vrm_files_release(fs->v, h->ino);
+    } else {
+        if (h->kind == H_RECORD && h->writable && h->dirty && !h->written)
+            vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), h->created
+                                        ? "an empty file is not a record; nothing was kept"
+                                        : "emptied but never written; the record is unchanged");
+        pthread_mutex_lock(&fs->mu);
+        if (h->created)
+            pending_remove(fs, h);
+        pthread_mutex_unlock(&fs->mu);
+    }
+    handle_free(h);
+    return 0;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    int rc = op_flush(path, fi);
+
+    (void)datasync;
+    return rc != 0 ? rc : vrm_vault_sync(FS()->v);
+}
+
+static int op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)path;
+    (void)datasync;
+    (void)fi;
+    return vrm_vault_sync(FS()->v);
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+/* Records keep their own times and modes, and every file belongs to the
+ * mounting user; tools that copy attributes (cp -a, rsync -a) must not fail
+ * for it, so these succeed without effect outside files/. */
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    struct stat st;
+    uint64_t ino = 0;
+    node n;
+    int rc = files_target(fs, path, fi, &n, &ino);
+
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return fs->read_only ? -EROFS : vrm_files_chmod(fs->v, ino, mode);
+    return op_getattr(path, &st, fi);
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    struct stat st;
+
+    if ((uid != (uid_t)-1 && uid != fs->uid) || (gid != (gid_t)-1 && gid != fs->gid))
+        return -EPERM;
+    return op_getattr(path, &st, fi);
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    struct stat st;
+    uint64_t ino = 0;
+    node n;
+    int rc = files_target(fs, path, fi, &n, &ino);
+
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return fs->read_only ? -EROFS : vrm_files_utimens(fs->v, ino, tv);
+    if (n.kind == N_SCRATCH && !fs->read_only) {
+        int64_t t = now_ns();
+
+        if (tv != NULL && tv[1].tv_nsec == UTIME_OMIT)
+            return op_getattr(path, &st, fi);
+        if (tv != NULL && tv[1].tv_nsec != UTIME_NOW)
+            t = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
+        return vrm_scratch_touch(fs->v, n.coll, n.name, t);
+    }
+    return op_getattr(path, &st, fi);
+}
+
+static int op_statfs(const char *path, struct statvfs *st)
+{
+    (void)path;
+    return vrm_files_statfs(FS()->v, st);
+}
+
+/* ---- extended attributes: files/ only -------------------------------------- */
+
+/* The files/ inode of an xattr request: 0, or -ENOTSUP elsewhere. */
+static int xattr_ino(const char *path, uint64_t *ino)
+{
+    node n;
+    int rc = files_target(FS(), path, NULL, &n, ino);
+
+    return rc == 1 ? 0 : rc == 0 ? -ENOTSUP : rc;
+}
+
+static int op_setxattr(const char *path, const char *name, const char *value, size_t size,
+                       int flags)
+{
+    uint64_t ino = 0;
+    int rc = xattr_ino(path, &ino);
+
+    if (rc == 0 && FS()->read_only)
+        rc = -EROFS;
+    return rc != 0 ? rc : vrm_files_setxattr(FS()->v, ino, name, value, size, flags);
+}
+
+static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+    uint64_t ino = 0;
+    int rc = xattr_ino(path, &ino);
+
+    if (rc == -ENOTSUP)
+        return -ENODATA;  /* nothing is set outside files/ */
+    return rc != 0 ? rc : vrm_files_getxattr(FS()->v, ino, name, value, size);
+}
+
+static int op_listxattr(const char *path, char *list, size_t size)
+{
+    uint64_t ino = 0;
+    int rc = xattr_ino(path, &ino);
+
+    if (rc == -ENOTSUP)
+        return 0;
+    return rc != 0 ? rc : vrm_files_listxattr(FS()->v, ino, list, size);
+}
+
+static int op_removexattr(const char *path, const char *name)
+{
+    uint64_t ino = 0;
+    int rc = xattr_ino(path, &ino);
+
+    if (rc == 0 && FS()->read_only)
+        rc = -EROFS;
+    return rc != 0 ? rc : vrm_files_removexattr(FS()->v, ino, name);
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    /* Writes of up to 1 MiB (the kernel's default is 128 KiB): one
+     * transaction each, so a large file is written in 8 times fewer. */
+    conn->max_write = 1u << 20;
+    cfg->use_ino = 0;
+    /* A record's size changes when its text is committed at close() (to its
+     * pretty-printed length), after tools may have set times or modes on the
+     * open descriptor: flush has those attributes invalidated. */
+    cfg->entry_timeout = 1.0;
+    cfg->attr_timeout = 1.0;
+    cfg->negative_timeout = 0.0;
+    /* A file removed while open is renamed to .fuse_hiddenNNN by libfuse
+     * and removed at its last close, so that fstat() and read() on it
+     * still find it by path. */
+    cfg->hard_remove = 0;
+    cfg->nullpath_ok = 1;       /* open files are reached by their handle */
+    return FS();
+}
+
+const struct fuse_operations vrmfs_ops = {
+    .init = op_init,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .truncate = op_truncate,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .statfs = op_statfs,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .setxattr = op_setxattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .removexattr = op_removexattr,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .create = op_create,
+    .utimens = op_utimens,
+};

@@ -1,0 +1,401 @@
+/*
+ * vaultcmd.c: the vault commands: init, check, passwd, recover.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vrm.h"
+
+int cli_stdout_closed;
+
+int cli_exit_code(int err)
+{
+    switch (-err) {
+    case 0:
+        return 0;
+    case EKEYREJECTED:
+        return EXIT_PASSPHRASE;
+    case ENOENT:
+    case ENOTDIR:
+        return EXIT_NOVAULT;
+    case EPROTONOSUPPORT:
+        return EXIT_NEWER;
+    case EBADMSG:
+    case EUCLEAN:
+        return EXIT_TAMPERED;
+    case ENOSPC:
+    case EDQUOT:
+        return EXIT_NOSPACE;
+    case EBUSY:
+        return EXIT_BUSY;
+    case EEXIST:
+        return EXIT_EXISTS;
+    case EINVAL:
+        return EXIT_USAGE;
+    default:
+        return EXIT_ERROR;
+    }
+}
+
+int cli_fail(int err)
+{
+    fprintf(stderr, "vrmfs: %s\n", vrm_error_message());
+    return cli_exit_code(err);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "vrmfs %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'vrmfs %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+/* A size in bytes with an optional K, M or G (binary) suffix. */
+static int parse_size(const char *s, unsigned long long *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || s[0] == '-')
+        return -1;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k': case 'K':
+        v <<= 10, end++;
+        break;
+    case 'm': case 'M':
+        v <<= 20, end++;
+        break;
+    case 'g': case 'G':
+        v <<= 30, end++;
+        break;
+    default:
+        return -1;
+    }
+    if (*end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- init ------------------------------------------------------------ */
+
+static const char init_help[] =
+    "Usage: vrmfs init [OPTIONS] VAULT\n"
+    "Create a new, empty vault in the directory VAULT (made if missing; an\n"
+    "existing directory must be empty).  The passphrase is asked twice on the\n"
+    "terminal, or read from the first line of --passfile or standard input.\n"
+    "A recovery key is printed once: keep it apart from the vault.\n"
+    "\n"
+    "  -p, --passfile F       read the passphrase from the first line of F\n"
+    "  -r, --recovery-file R  write the recovery key to R (mode 0600, must not exist)\n"
+    "                         instead of printing it\n"
+    "      --kdf-ops N        Argon2id passes (default: libsodium MODERATE, 3)\n"
+    "      --kdf-mem BYTES    Argon2id memory, K/M/G suffixes allowed\n"
+    "                         (default: libsodium MODERATE, 256M)\n"
+    "  -h, --help             show this help\n";
+
+typedef struct keep_ctx {
+    const char *file;     /* --recovery-file, or NULL to print */
+    int fd;               /* that file, created empty beforehand */
+} keep_ctx;
+
+static int keep_recovery(void *ctx, const char *key)
+{
+    keep_ctx *k = ctx;
+
+    if (k->file != NULL) {
+        size_t n = strlen(key);
+
+        if (write(k->fd, key, n) != (ssize_t)n || write(k->fd, "\n", 1) != 1 ||
+            fsync(k->fd) != 0)
+            return vrm_error(errno ? errno : EIO, "cannot write the recovery key to %s: %s",
+                             k->file, strerror(errno ? errno : EIO));
+        return 0;
+    }
+    if (printf("Recovery key (shown only this once; write it down and keep it apart\n"
+               "from the vault: with it a forgotten passphrase can be replaced):\n\n"
+               "    %s\n\n", key) < 0 || fflush(stdout) != 0)
+        return vrm_error(errno ? errno : EIO, "cannot print the recovery key: %s",
+                         strerror(errno ? errno : EIO));
+    return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"recovery-file", required_argument, NULL, 'r'},
+        {"kdf-ops", required_argument, NULL, 'O'},
+        {"kdf-mem", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *passfile = NULL;
+    keep_ctx keep = {NULL, -1};
+    vrm_kdf_limits limits = {0, 0};
+    unsigned long long n;
+    secret pass;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+p:r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'r':
+            keep.file = optarg;
+            break;
+        case 'O':
+            if (parse_size(optarg, &n) != 0 || n == 0)
+                return usage_error("init", "--kdf-ops: not a positive number: %s", optarg);
+            limits.ops = n;
+            break;
+        case 'M':
+            if (parse_size(optarg, &n) != 0 || n == 0 || n > SIZE_MAX)
+                return usage_error("init", "--kdf-mem: not a size: %s", optarg);
+            limits.mem = (size_t)n;
+            break;
+        case 'h':
+            fputs(init_help, stdout);
+            return 0;
+        default:
+            return usage_error("init", "%s", "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error("init", "%s", "expects one VAULT directory");
+    if (keep.file == NULL && cli_stdout_closed) {
+        fprintf(stderr, "vrmfs: standard output is closed: the recovery key would be lost "
+                "(use --recovery-file)\n");
+        return EXIT_USAGE;
+    }
+    if (keep.file != NULL) {
+        keep.fd = open(keep.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (keep.fd < 0) {
+            fprintf(stderr, "vrmfs: %s: %s%s\n", keep.file, strerror(errno),
+                    errno == EEXIST ? " (not overwriting it)" : "");
+            return errno == EEXIST ? EXIT_EXISTS : EXIT_ERROR;
+        }
+    }
+    rc = secret_read(&pass, passfile, "New passphrase: ", 1);
+    if (rc == 0) {
+        rc = vrm_vault_create(argv[optind], pass.buf, pass.len, &limits, keep_recovery, &keep);
+        secret_free(&pass);
+        rc = rc == 0 ? 0 : cli_fail(rc);
+    }
+    if (keep.fd >= 0) {
+        close(keep.fd);
+        if (rc != 0)
+            unlink(keep.file);
+    }
+    if (rc == 0)
+        fprintf(stderr, "vrmfs: created the vault at %s%s%s\n", argv[optind],
+                keep.file ? "; recovery key written to " : "", keep.file ? keep.file : "");
+    return rc;
+}
+
+/* ---- check ----------------------------------------------------------- */
+
+static const char check_help[] =
+    "Usage: vrmfs check [OPTIONS] VAULT\n"
+    "Authenticate every page of the vault's database and WAL and run SQLite's\n"
+    "integrity check.  Prints 'ok' and exits 0 if all is well; otherwise prints\n"
+    "each damaged page or problem and exits 1.  Exits 2 on a wrong passphrase.\n"
+    "The vault must not be mounted.\n"
+    "\n"
+    "  -p, --passfile F   read the passphrase from the first line of F\n"
+    "  -q, --quiet        print nothing when all is well\n"
+    "  -h, --help         show this help\n";
+
+typedef struct check_out {
+    int tty;              /* show progress on stderr */
+    int progress_shown;
+} check_out;
+
+static void clear_progress(check_out *o)
+{
+    if (o->progress_shown) {
+        fputs("\r\033[K", stderr);
+        o->progress_shown = 0;
+    }
+}
+
+static void check_bad(void *ctx, const char *what)
+{
+    clear_progress(ctx);
+    printf("%s\n", what);
+}
+
+static void check_note(void *ctx, const char *what)
+{
+    clear_progress(ctx);
+    fprintf(stderr, "note: %s\n", what);
+}
+
+static void check_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    check_out *o = ctx;
+
+    if (!o->tty || total < 2048)  /* under 8 MiB it is over at once */
+        return;
+    fprintf(stderr, "\rchecking: %3u%% (%llu of %llu pages)", (unsigned)(done * 100 / total),
+            (unsigned long long)done, (unsigned long long)total);
+    o->progress_shown = 1;
+    if (done == total)
+        clear_progress(o);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    check_out out = {isatty(STDERR_FILENO), 0};
+    vrm_check_report report = {check_bad, check_note, check_progress, &out};
+    const char *passfile = NULL;
+    int c, rc, quiet = 0;
+    secret pass;
+
+    while ((c = getopt_long(argc, argv, "+p:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(check_help, stdout);
+            return 0;
+        default:
+            return usage_error("check", "%s", "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error("check", "%s", "expects one VAULT directory");
+    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
+    if (rc != 0)
+        return rc;
+    rc = vrm_vault_check(argv[optind], pass.buf, pass.len, &report);
+    secret_free(&pass);
+    clear_progress(&out);
+    if (rc < 0)
+        return cli_fail(rc);
+    if (rc > 0) {
+        printf("damaged: %d problem%s found\n", rc, rc == 1 ? "" : "s");
+        return EXIT_DAMAGED;
+    }
+    if (!quiet)
+        printf("ok\n");
+    return 0;
+}
+
+/* ---- passwd and recover ---------------------------------------------- */
+
+static const char passwd_help[] =
+    "Usage: vrmfs passwd [OPTIONS] VAULT\n"
+    "Change the vault's passphrase.  Only vault.json is rewritten (atomically);\n"
+    "the data is not re-encrypted, and a mounted vault stays mounted.\n"
+    "\n"
+    "  -p, --passfile OLD       read the current passphrase from the first line of OLD\n"
+    "  -n, --new-passfile NEW   read the new passphrase from the first line of NEW\n"
+    "  -h, --help               show this help\n"
+    "Without files, both are asked on the terminal (the new one twice), or read\n"
+    "as two lines of standard input.\n";
+
+static const char recover_help[] =
+    "Usage: vrmfs recover [OPTIONS] VAULT\n"
+    "Set a new passphrase with the recovery key printed by 'vrmfs init'.\n"
+    "\n"
+    "  -r, --recovery-file R    read the recovery key from the first line of R\n"
+    "  -n, --new-passfile NEW   read the new passphrase from the first line of NEW\n"
+    "  -h, --help               show this help\n";
+
+static int rekey(int argc, char **argv, int recover)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"recovery-file", required_argument, NULL, 'r'},
+        {"new-passfile", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = recover ? "recover" : "passwd";
+    const char *oldfile = NULL, *newfile = NULL;
+    secret old, new_pass;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, recover ? "+r:n:h" : "+p:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+        case 'r':
+            if ((c == 'r') != recover)
+                return usage_error(cmd, "%s", recover ? "takes --recovery-file, not --passfile"
+                                                      : "takes --passfile, not --recovery-file");
+            oldfile = optarg;
+            break;
+        case 'n':
+            newfile = optarg;
+            break;
+        case 'h':
+            fputs(recover ? recover_help : passwd_help, stdout);
+            return 0;
+        default:
+            return usage_error(cmd, "%s", "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error(cmd, "%s", "expects one VAULT directory");
+    rc = secret_read(&old, oldfile, recover ? "Recovery key: " : "Current passphrase: ", 0);
+    if (rc != 0)
+        return rc;
+    rc = secret_read(&new_pass, newfile, "New passphrase: ", 1);
+    if (rc != 0) {
+        secret_free(&old);
+        return rc;
+    }
+    if (recover)
+        rc = vrm_vault_recover(argv[optind], old.buf, new_pass.buf, new_pass.len);
+    else
+        rc = vrm_vault_passwd(argv[optind], old.buf, old.len, new_pass.buf, new_pass.len);
+    secret_free(&old);
+    secret_free(&new_pass);
+    if (rc != 0)
+        return cli_fail(rc);
+    fprintf(stderr, "vrmfs: passphrase changed for %s\n", argv[optind]);
+    return 0;
+}
+
+int cmd_passwd(int argc, char **argv)
+{
+    return rekey(argc, argv, 0);
+}
+
+int cmd_recover(int argc, char **argv)
+{
+    return rekey(argc, argv, 1);
+}

@@ -1,0 +1,137 @@
+/*
+ * schema.c: the database schema as a list of migration steps.
+ *
+ * PRAGMA user_version holds how many steps a vault has had.  Opening a vault
+ * applies the missing ones in order, each in its own transaction with the
+ * user_version bump, so a crash leaves the vault at one step or the next.
+ * Steps are append-only: a released step is never edited.
+ */
+#include "error.h"
+#include "vault_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+static const char *const steps[] = {
+    /* 1: collections, records and scratch files */
+    "CREATE TABLE collections ("
+    "  name    TEXT PRIMARY KEY,"            /* [a-z0-9_-], see records.c */
+    "  created INTEGER NOT NULL"             /* ns since the epoch */
+    ") WITHOUT ROWID;"
+    "CREATE TABLE records ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  collection TEXT NOT NULL REFERENCES collections(name),"
+    "  name       TEXT NOT NULL,"
+    "  body       TEXT NOT NULL,"            /* compact JSON object */
+    "  size       INTEGER NOT NULL,"         /* bytes of the pretty form */
+    "  created    INTEGER NOT NULL,"         /* ns since the epoch */
+    "  updated    INTEGER NOT NULL,"
+    "  UNIQUE (collection, name)"
+    ");"
+    "CREATE TABLE scratch ("                  /* tools' temporary files */
+    "  collection TEXT NOT NULL REFERENCES collections(name),"
+    "  name       TEXT NOT NULL,"
+    "  data       BLOB NOT NULL,"
+    "  updated    INTEGER NOT NULL,"
+    "  PRIMARY KEY (collection, name)"
+    ") WITHOUT ROWID;",
+
+    /* 2: the file tree of files/ (see files.h) */
+    "CREATE TABLE inodes ("
+    "  ino    INTEGER PRIMARY KEY AUTOINCREMENT,"  /* never reused */
+    "  mode   INTEGER NOT NULL,"            /* st_mode: type and permissions */
+    "  nlink  INTEGER NOT NULL,"            /* names (dirs: 2 + subdirs); 0: removed, open */
+    "  uid    INTEGER NOT NULL,"
+    "  gid    INTEGER NOT NULL,"
+    "  size   INTEGER NOT NULL,"            /* bytes; a link's target length */
+    "  atime  INTEGER NOT NULL,"            /* ns since the epoch */
+    "  mtime  INTEGER NOT NULL,"
+    "  ctime  INTEGER NOT NULL,"
+    "  target TEXT"                         /* a symbolic link's target, else NULL */
+    ");"
+    "CREATE INDEX inodes_orphans ON inodes(ino) WHERE nlink = 0;"
+    "CREATE TABLE dentries ("
+    "  parent INTEGER NOT NULL REFERENCES inodes(ino),"
+    "  name   TEXT NOT NULL,"               /* 1-255 bytes, no '/', not . or .. */
+    "  ino    INTEGER NOT NULL REFERENCES inodes(ino),"
+    "  PRIMARY KEY (parent, name)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX dentries_ino ON dentries(ino);"
+    "CREATE TABLE chunks ("
+    "  id   INTEGER PRIMARY KEY,"           /* ino << 28 | chunk index */
+    "  data BLOB NOT NULL"                  /* 1-65536 bytes from the chunk's start */
+    ");"
+    "CREATE TABLE xattrs ("
+    "  ino   INTEGER NOT NULL REFERENCES inodes(ino),"
+    "  name  TEXT NOT NULL,"                /* user.* */
+    "  value BLOB NOT NULL,"
+    "  PRIMARY KEY (ino, name)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime) "
+    "  SELECT 1, 16832, 2, 0, 0, 0, t, t, t"  /* the root, 040700 */
+    "  FROM (SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000000000 AS t);",
+};
+
+#define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
+
+int vrm_schema_version(void)
+{
+    return NSTEPS;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+               ? 0 : vrm_error_from_db(db, "database");
+}
+
+static int user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) {
+        int err = vrm_error_from_db(db, "database");
+
+        sqlite3_finalize(st);
+        return err;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int vrm_schema_migrate(sqlite3 *db)
+{
+    char bump[64];
+    int have = 0, rc, i;
+
+    rc = user_version(db, &have);
+    if (rc != 0)
+        return rc;
+    if (have > NSTEPS)
+        return vrm_error(EPROTONOSUPPORT, "the vault's schema (version %d) is "
+                         "newer than this vrmfs knows (%d); upgrade vrmfs",
+                         have, NSTEPS);
+    for (i = have; i < NSTEPS; i++) {
+        rc = exec(db, "BEGIN IMMEDIATE");
+        if (rc != 0)
+            return rc;
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d", i + 1);
+        rc = exec(db, steps[i]);
+        if (rc == 0)
+            rc = exec(db, bump);
+        if (rc == 0)
+            rc = exec(db, "COMMIT");
+        if (rc != 0) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    return 0;
+}

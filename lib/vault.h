@@ -1,0 +1,118 @@
+/*
+ * vault.h: a person's vault: a directory holding vault.json (the wrapped
+ * master key) and vault.db (an SQLite database whose every page is encrypted,
+ * see cryptvfs.h).
+ *
+ * Keys: a random 32-byte master key is wrapped (XChaCha20-Poly1305) twice, by
+ * a key derived from the passphrase with Argon2id, and by a random recovery
+ * key shown once at creation.  Every other key derives from the master key
+ * with crypto_kdf_derive_from_key, so a passphrase change rewrites vault.json
+ * only.  vault.json is authenticated as a whole by a MAC under a subkey, so a
+ * change to any of its fields is detected once the master key is unwrapped.
+ *
+ * While a vault is open its directory is locked (flock on vault.lock), so
+ * one process at a time owns it.  All functions of an open vault are safe to
+ * call from several threads; they are serialised by the vault's mutex.
+ */
+#ifndef VRM_VAULT_H
+#define VRM_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VRM_FORMAT_VERSION 1          /* vault.json "format" this build writes */
+#define VRM_KEYBYTES 32
+#define VRM_RECOVERY_KEY_LEN 79       /* 64 hex digits in 16 groups of 4, dashes */
+
+typedef struct vrm_vault vrm_vault;
+
+/* Argon2id cost; zeros mean libsodium's MODERATE limits. */
+typedef struct vrm_kdf_limits {
+    unsigned long long ops;           /* passes over memory */
+    size_t mem;                       /* bytes */
+} vrm_kdf_limits;
+
+/* How to open. */
+enum {
+    VRM_OPEN_READONLY = 1 << 0,       /* no writes; no migrations */
+    VRM_OPEN_SYNC_FULL = 1 << 1,      /* fsync the WAL at every commit */
+    VRM_OPEN_WAIT = 1 << 2,           /* wait up to 15 s for a holder of the
+                                         lock that left no note (a daemon
+                                         closing after an unmount) */
+};
+
+/* Receives the recovery key (printable, NUL-terminated) while a vault is being
+ * created, before it is put in place; a non-zero return (a negative errno)
+ * abandons the creation and is returned by vrm_vault_create. */
+typedef int (*vrm_recovery_fn)(void *ctx, const char *recovery_key);
+
+/* Create a new vault in `dir` (made with mode 0700 if missing; an existing
+ * directory must be empty).  The recovery key is handed to `keep` once.
+ * Returns 0; -EEXIST if `dir` already holds a vault or anything else;
+ * -EINVAL for an empty passphrase or out-of-range limits; -ENOSPC if the
+ * disk is full.  On failure nothing it created is left behind. */
+int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
+                     const vrm_kdf_limits *limits, vrm_recovery_fn keep, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* Open the vault in `dir` with its passphrase.  Returns 0 and sets *out, or
+ * -ENOENT (no vault there), -EKEYREJECTED (wrong passphrase),
+ * -EPROTONOSUPPORT (made by a newer vrmfs), -EBADMSG (vault.json or a page
+ * fails authentication), -EBUSY (locked by another process; with
+ * VRM_OPEN_WAIT only if it left a note, see vrm_vault_note, or held the lock
+ * for 15 s), ... */
+int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass,
+                   size_t passlen, unsigned flags)
+    __attribute__((warn_unused_result));
+
+/* Close, committing nothing that is not already committed; wipes keys.
+ * Accepts NULL.  Returns 0 or a negative errno from the final checkpoint. */
+int vrm_vault_close(vrm_vault *v);
+
+/* Change the passphrase: unwraps with `old`, wraps again under `new_pass` with
+ * a new salt and the same Argon2id limits.  Data is not re-encrypted.  Does
+ * not need the vault lock, so it works while the vault is mounted. */
+int vrm_vault_passwd(const char *dir, const char *old, size_t oldlen,
+                     const char *new_pass, size_t newlen)
+    __attribute__((warn_unused_result));
+
+/* Set a new passphrase with the recovery key (dashes, spaces and case are
+ * ignored).  -EKEYREJECTED if the recovery key is wrong. */
+int vrm_vault_recover(const char *dir, const char *recovery,
+                      const char *new_pass, size_t newlen)
+    __attribute__((warn_unused_result));
+
+/* What vrm_vault_check() found. */
+typedef struct vrm_check_report {
+    void (*bad)(void *ctx, const char *what);        /* one line per problem */
+    void (*note)(void *ctx, const char *what);       /* not a problem */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+} vrm_check_report;
+
+/* Unwrap the key, authenticate every page of the database and WAL, then run
+ * SQLite's integrity check read-only.  Returns the number of problems found
+ * (0 = healthy) or a negative errno as vrm_vault_open does. */
+int vrm_vault_check(const char *dir, const char *pass, size_t passlen,
+                    const vrm_check_report *report);
+
+/* Say in the vault's lock file what holds it, e.g. "mounted at /home/ada/mnt
+ * by process 4242", so that another process trying to open the vault is told
+ * that at once instead of waiting for the lock; NULL clears it (do that
+ * before a long close).  0 or a negative errno. */
+int vrm_vault_note(vrm_vault *v, const char *note);
+
+/* Make everything committed so far durable: checkpoint the WAL into the
+ * database and sync both.  0 or a negative errno. */
+int vrm_vault_sync(vrm_vault *v);
+
+/* Derive a 32-byte subkey of the master key for `purpose` (8 characters,
+ * e.g. "vrmpages") and `id`.  For libvrm's own modules. */
+int vrm_vault_subkey(const vrm_vault *v, uint8_t out[VRM_KEYBYTES],
+                     uint64_t id, const char purpose[8]);
+
+/* The vault's directory and its 16-byte id. */
+const char *vrm_vault_dir(const vrm_vault *v);
+const uint8_t *vrm_vault_id(const vrm_vault *v);
+
+#endif

@@ -1,0 +1,1072 @@
+#!/usr/bin/env bats
+# cli.bats: the vrmfs command driven as a person would drive it, checking
+# what a person would check: exit codes, messages, files and their modes, and
+# that damage or tampering is caught.
+#
+# Run:  VRMFS=/path/to/build/fs/vrmfs SRCDIR=/path/to/source bats --tap tests/cli.bats
+# (meson test runs it exactly so).  The disk-full tests need root and a
+# mountable tmpfs, and skip otherwise.
+
+# shellcheck disable=SC2016,SC2012
+# (SC2016: the bash -c scripts expand "$0" in the child, on purpose)
+bats_require_minimum_version 1.5.0
+
+KEY_RE='[0-9a-f]{4}(-[0-9a-f]{4}){15}'
+
+load assert
+
+setup() {
+    : "${VRMFS:?set VRMFS to the vrmfs binary}"
+    : "${SRCDIR:?set SRCDIR to the source tree}"
+    case $VRMFS in /*) ;; */*) VRMFS="$PWD/$VRMFS" ;; esac
+    case $SRCDIR in /*) ;; *) SRCDIR="$PWD/$SRCDIR" ;; esac
+    T="$BATS_TEST_TMPDIR/w"
+    mkdir -p "$T"
+    cd "$T" || return 1
+    # No test may wait for a terminal: secrets come from files or pipes.
+    exec </dev/null
+    MARKER="zebra-MARKER-$$-quux"
+    printf 'correct horse %s battery\n' "$MARKER" >pass
+    printf 'a new passphrase\n' >newpass
+    printf 'wrong passphrase\n' >wrongpass
+    HOLDER=
+    MNT=
+}
+
+teardown() {
+    if [ -n "${HOLDER:-}" ]; then
+        kill "$HOLDER" 2>/dev/null || true
+        wait "$HOLDER" 2>/dev/null || true
+    fi
+    if [ -n "${MNT:-}" ] && mountpoint -q "$MNT" 2>/dev/null; then
+        umount -l "$MNT" || true
+    fi
+}
+
+# ---- helpers ------------------------------------------------------------
+
+# mkvault DIR [PASSFILE]: a new vault with cheap Argon2id costs; the recovery
+# key goes to DIR.key.
+mkvault() {
+    local dir=$1 pf=${2:-pass}
+    if ! "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile "$pf" \
+            --recovery-file "$dir.key" "$dir" >"$T/mkvault.out" 2>&1; then
+        echo "mkvault $dir failed:"
+        cat "$T/mkvault.out"
+        return 1
+    fi
+}
+
+sha() {
+    sha256sum <"$1" | cut -d' ' -f1
+}
+
+mode() {
+    stat -c %a "$1"
+}
+
+# byte FILE OFFSET: the byte there, as a decimal number.
+byte() {
+    od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n'
+}
+
+# flip FILE OFFSET: invert every bit of one byte, and make sure it changed.
+flip() {
+    local f=$1 off=$2 old new
+    old=$(byte "$f" "$off")
+    [ -n "$old" ] || { echo "flip: $f has no byte at $off"; return 1; }
+    new=$((old ^ 255))
+    # shellcheck disable=SC2059
+    printf "\\$(printf %03o "$new")" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+    [ "$(byte "$f" "$off")" = "$new" ] || { echo "flip: byte $off of $f did not change"; return 1; }
+}
+
+# b64 N: N random bytes in unpadded base64url, as vault.json holds them.
+b64() {
+    head -c "$1" /dev/urandom | basenc -w0 --base64url | tr -d '='
+}
+
+# json_set FILE KEY NEWVALUE: replace the value of "KEY" in vault.json
+# (string or number, as it is written) and make sure the file changed.
+json_set() {
+    local f=$1 key=$2 val=$3 before
+    before=$(sha "$f")
+    sed -E -i "s/(\"$key\":[[:space:]]*)(\"[^\"]*\"|[0-9]+)/\\1$val/" "$f"
+    [ "$(sha "$f")" != "$before" ] || { echo "json_set: $key not changed in $f"; return 1; }
+}
+
+
+check_ok() {
+    run --separate-stderr "$VRMFS" check --passfile "${2:-pass}" "$1"
+    expect_status 0
+    [ "$output" = ok ] || { echo "check printed: $output"; return 1; }
+}
+
+# hold_lock DIR: another process takes the vault's lock (util-linux flock)
+# and keeps it until killed; its pid is in HOLDER.
+hold_lock() {
+    local _
+    (
+        exec 9>>"$1/vault.lock"
+        flock 9
+        exec sleep 60
+    ) 3>&- &
+    HOLDER=$!
+    for _ in $(seq 100); do
+        flock -n "$1/vault.lock" true || return 0
+        sleep 0.05
+    done
+    echo "the lock holder never took the lock"
+    return 1
+}
+
+# mount_tmpfs SIZE: a small tmpfs at $T/mnt, or skip the test.
+mount_tmpfs() {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+    command -v mountpoint >/dev/null || skip "mountpoint(1) missing"
+    mkdir -p "$T/mnt"
+    mount -t tmpfs -o "size=$1,mode=0755" tmpfs "$T/mnt" 2>/dev/null ||
+        skip "cannot mount a tmpfs here"
+    MNT="$T/mnt"
+}
+
+fill_disk() {
+    dd if=/dev/zero of="$MNT/fill" bs=4k status=none 2>/dev/null || true
+    [ "$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')" -eq 0 ] ||
+        { echo "could not fill $MNT"; df -k "$MNT"; return 1; }
+}
+
+# ---- the command line ---------------------------------------------------
+
+@test "--help and -h print the usage on stdout and exit 0" {
+    for opt in --help -h; do
+        run --separate-stderr "$VRMFS" "$opt"
+        expect_status 0
+        has "$output" "Usage: vrmfs"
+        has "$output" "vrmfs COMMAND [OPTIONS] VAULT"
+        for cmd in init check passwd recover; do
+            has "$output" "  $cmd "
+        done
+        [ -z "$stderr" ]
+    done
+}
+
+@test "--version and -V print vrmfs 0.1.0 and exit 0" {
+    for opt in --version -V; do
+        run --separate-stderr "$VRMFS" "$opt"
+        expect_status 0
+        [[ "$output" == "vrmfs 0.1.0"* ]] || { echo "got: $output"; return 1; }
+        [ -z "$stderr" ]
+    done
+}
+
+@test "every command has --help and -h" {
+    for cmd in init check passwd recover; do
+        for opt in --help -h; do
+            run --separate-stderr "$VRMFS" "$cmd" "$opt"
+            expect_status 0
+            has "$output" "Usage: vrmfs $cmd [OPTIONS] VAULT"
+        done
+    done
+}
+
+@test "no command: the usage on stderr, exit 64" {
+    run --separate-stderr "$VRMFS"
+    expect_status 64
+    [ -z "$output" ]
+    has "$stderr" "Usage: vrmfs"
+}
+
+@test "an unknown command or option exits 64 with a message on stderr" {
+    # (a first word that is no command names a vault to mount: VAULT MOUNTPOINT)
+    local -a cases=("frobnicate" "--bogus" "-Z" "frobnicate v w x" "--bogus v mnt")
+    local c
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr "$VRMFS" $c
+        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
+        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
+        has "$stderr" "vrmfs --help"
+    done
+}
+
+@test "bad options and arguments exit 64 with a message on stderr, making nothing" {
+    mkvault v
+    local -a cases=(
+        "check --bogus v"
+        "check -x v"
+        "check --passfile"
+        "check"
+        "check --passfile pass v v"
+        "check --passfile no-such-file v"
+        "init --kdf-ops 0 --passfile pass n"
+        "init --kdf-ops many --passfile pass n"
+        "init --kdf-mem 12Q --passfile pass n"
+        "init --kdf-mem -8K --passfile pass n"
+        "init --kdf-mem 4K --kdf-ops 1 --passfile pass n"
+        "init --kdf-ops 1 --kdf-mem 8K --passfile pass n m"
+        "init --kdf-ops 1 --kdf-mem 8K --passfile pass"
+        "passwd --recovery-file v.key --new-passfile newpass v"
+        "passwd --passfile pass --new-passfile newpass"
+        "recover --passfile pass --new-passfile newpass v"
+        "recover --recovery-file v.key --new-passfile newpass v w"
+    )
+    local c
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr "$VRMFS" $c
+        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
+        [ -n "$stderr" ] || { echo "'vrmfs $c': nothing on stderr"; return 1; }
+        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
+        [ ! -e n ] && [ ! -e m ] || { echo "'vrmfs $c' made a vault"; return 1; }
+    done
+    check_ok v
+}
+
+# ---- init ---------------------------------------------------------------
+
+@test "init makes the directory 0700 and vault.json, vault.db 0600" {
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass v
+    expect_status 0
+    has "$stderr" "created the vault at v"
+    [ -d v ]
+    [ "$(mode v)" = 700 ] || { echo "v is $(mode v)"; return 1; }
+    [ -f v/vault.json ]
+    [ "$(mode v/vault.json)" = 600 ] || { echo "vault.json is $(mode v/vault.json)"; return 1; }
+    [ -f v/vault.db ]
+    [ "$(mode v/vault.db)" = 600 ] || { echo "vault.db is $(mode v/vault.db)"; return 1; }
+    [ $(($(stat -c %s v/vault.db) % 4096)) -eq 0 ]
+    [ ! -e v/vault.json.new ]
+    local f
+    for f in v/* v/.[!.]*; do
+        [ -e "$f" ] || continue
+        case "${f#v/}" in
+        vault.json | vault.db | vault.db-wal | vault.db-shm | vault.lock) ;;
+        *) echo "unexpected file $f"; return 1 ;;
+        esac
+    done
+    check_ok v
+}
+
+@test "init prints the recovery key once on stdout, 16 groups of 4 hex digits" {
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass v
+    expect_status 0
+    local keys key
+    keys=$(grep -oE "$KEY_RE" <<<"$output" || true)
+    [ "$(grep -c . <<<"$keys")" -eq 1 ] || { echo "keys on stdout: $keys"; return 1; }
+    key=$keys
+    # a line of its own holds exactly the key
+    grep -qE "^[[:space:]]*${KEY_RE}[[:space:]]*\$" <<<"$output"
+    [ "$(grep -o -- "$key" <<<"$output" | wc -l)" -eq 1 ]
+    lacks "$stderr" "$key"
+    # and it is the key: it recovers the vault
+    printf '%s\n' "$key" >key
+    run --separate-stderr "$VRMFS" recover --recovery-file key --new-passfile newpass v
+    expect_status 0
+    check_ok v newpass
+}
+
+@test "init --recovery-file writes the key there, mode 0600, not on stdout" {
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass \
+        --recovery-file R v
+    expect_status 0
+    [ -f R ]
+    [ "$(mode R)" = 600 ] || { echo "R is $(mode R)"; return 1; }
+    [ "$(wc -l <R)" -eq 1 ]
+    grep -qxE "$KEY_RE" R
+    ! grep -qE "$KEY_RE" <<<"$output" || { echo "key on stdout: $output"; return 1; }
+    ! grep -qE "$KEY_RE" <<<"$stderr" || { echo "key on stderr: $stderr"; return 1; }
+    has "$stderr" "recovery key written to R"
+    # -r is the short form
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K -p pass -r R2 w
+    expect_status 0
+    grep -qxE "$KEY_RE" R2
+    [ "$(cat R)" != "$(cat R2)" ]
+}
+
+@test "init refuses an existing recovery file: exit 8, R unchanged, no vault" {
+    echo "my notes, not a key" >R
+    local before
+    before=$(sha R)
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass \
+        --recovery-file R v
+    expect_status 8
+    has "$stderr" "R"
+    [ ! -e v ]
+    [ "$(sha R)" = "$before" ]
+    # a symbolic link is not followed either
+    ln -s elsewhere L
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass \
+        --recovery-file L v
+    [ "$status" -ne 0 ]
+    [ ! -e elsewhere ] && [ ! -e v ]
+}
+
+@test "init refuses an existing vault: exit 8, nothing changed" {
+    mkvault v
+    local j d
+    j=$(sha v/vault.json)
+    d=$(sha v/vault.db)
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile newpass v
+    expect_status 8
+    has "$stderr" "already holds a vault"
+    if grep -qE "$KEY_RE" <<<"$output"; then echo "a recovery key on stdout: $output"; return 1; fi
+    [ "$(sha v/vault.json)" = "$j" ]
+    [ "$(sha v/vault.db)" = "$d" ]
+    # with --recovery-file, the file it made beforehand is not left behind
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile newpass \
+        --recovery-file R v
+    expect_status 8
+    [ ! -e R ]
+    [ "$(sha v/vault.json)" = "$j" ]
+    check_ok v
+}
+
+@test "init refuses a non-empty directory: exit 8, nothing changed" {
+    mkdir d
+    echo "precious" >d/file
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass d
+    expect_status 8
+    has "$stderr" "not empty"
+    [ "$(ls -A d)" = file ]
+    [ "$(cat d/file)" = precious ]
+    # a hidden file counts too
+    mkdir h
+    touch h/.hidden
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass h
+    expect_status 8
+    [ "$(ls -A h)" = .hidden ]
+}
+
+@test "init makes a vault in an existing empty directory" {
+    mkdir e
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass e
+    expect_status 0
+    [ -f e/vault.json ] && [ -f e/vault.db ]
+    check_ok e
+}
+
+@test "init refuses an empty passphrase" {
+    printf '\n' >empty-line
+    : >empty-file
+    local f
+    for f in empty-line empty-file; do
+        run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile "$f" v
+        [ "$status" -ne 0 ] || { echo "$f: accepted"; return 1; }
+        expect_status 64
+        [ -n "$stderr" ]
+        [ ! -e v ]
+    done
+    run --separate-stderr bash -c 'printf "\n" | "$0" init --kdf-ops 1 --kdf-mem 8K v' "$VRMFS"
+    expect_status 64
+    has "$stderr" "empty"
+    [ ! -e v ]
+}
+
+@test "init reads the passphrase from standard input when it is not a terminal" {
+    run --separate-stderr bash -c 'printf "pw\n" | "$0" init --kdf-ops 1 --kdf-mem 8K v' "$VRMFS"
+    expect_status 0
+    grep -qE "$KEY_RE" <<<"$output"
+    printf 'pw\n' >pw
+    check_ok v pw
+    run --separate-stderr bash -c 'printf "pw\n" | "$0" check v' "$VRMFS"
+    expect_status 0
+    [ "$output" = ok ]
+    run --separate-stderr bash -c 'printf "pW\n" | "$0" check v' "$VRMFS"
+    expect_status 2
+}
+
+@test "a passfile's first line is the passphrase; CRLF is fine; - is standard input" {
+    printf 'line one\nline two\n' >two-lines
+    mkvault v two-lines
+    printf 'line one\n' >one
+    printf 'line one\r\n' >crlf
+    printf 'line one' >no-newline
+    printf 'line two\n' >second
+    check_ok v one
+    check_ok v crlf
+    check_ok v no-newline
+    run --separate-stderr "$VRMFS" check --passfile second v
+    expect_status 2
+    run --separate-stderr "$VRMFS" check --passfile - v <one
+    expect_status 0
+    [ "$output" = ok ]
+}
+
+@test "init stores the Argon2id costs it was given in vault.json" {
+    mkvault v
+    grep -qE '"format":[[:space:]]*1,' v/vault.json
+    grep -qE '"alg":[[:space:]]*"argon2id13"' v/vault.json
+    grep -qE '"ops":[[:space:]]*1,' v/vault.json
+    grep -qE '"mem":[[:space:]]*8192,' v/vault.json
+    run --separate-stderr "$VRMFS" init --kdf-ops 2 --kdf-mem 16k --passfile pass w
+    expect_status 0
+    grep -qE '"ops":[[:space:]]*2,' w/vault.json
+    grep -qE '"mem":[[:space:]]*16384,' w/vault.json
+    check_ok w
+}
+
+@test "init with standard output closed never writes the recovery key into the vault" {
+    run --separate-stderr bash -c \
+        '"$0" init --kdf-ops 1 --kdf-mem 8K --passfile pass v >&-' "$VRMFS"
+    if [ -d v ]; then
+        local f
+        for f in v/*; do
+            ! grep -aqE "$KEY_RE" "$f" ||
+                { echo "the recovery key was written into $f (exit $status)"; return 1; }
+        done
+    fi
+    # The key could not be shown, so there must be no vault it belongs to.
+    [ "$status" -ne 0 ] || { echo "init exited 0 with stdout closed"; return 1; }
+    [ ! -e v ]
+}
+
+@test "init whose recovery key cannot be printed makes no vault (exit 6 on /dev/full)" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr bash -c \
+        '"$0" init --kdf-ops 1 --kdf-mem 8K --passfile pass v >/dev/full' "$VRMFS"
+    expect_status 6
+    has "$stderr" "recovery key"
+    [ ! -e v ]
+}
+
+# ---- nothing in clear -----------------------------------------------------
+
+@test "vault.db does not start with the SQLite header" {
+    mkvault v
+    check_ok v
+    [ "$(head -c 15 v/vault.db)" != "SQLite format 3" ]
+    if head -c 16 v/vault.db | cmp -s - <(printf 'SQLite format 3\0'); then
+        echo "vault.db starts with the SQLite header"
+        return 1
+    fi
+    [ "$(grep -ac 'SQLite format 3' v/vault.db)" -eq 0 ]
+}
+
+@test "no file of the vault holds the passphrase, the recovery key or SQL in clear" {
+    mkvault v
+    check_ok v            # leaves -wal and -shm behind: look at them too
+    local key hex f
+    key=$(cat v.key)
+    hex=$(tr -d -- '-' <v.key)
+    for f in v/*; do
+        [ "$(grep -ac -- "$MARKER" "$f")" -eq 0 ] || { echo "passphrase in $f"; return 1; }
+        [ "$(grep -ac -- "$key" "$f")" -eq 0 ] || { echo "recovery key in $f"; return 1; }
+        [ "$(grep -aci -- "$hex" "$f")" -eq 0 ] || { echo "recovery key (hex) in $f"; return 1; }
+        [ "$(grep -ac 'CREATE TABLE' "$f")" -eq 0 ] || { echo "SQL in $f"; return 1; }
+    done
+    if command -v strings >/dev/null; then
+        [ "$(strings v/vault.db | grep -c 'CREATE TABLE')" -eq 0 ]
+        [ "$(strings -n 6 v/vault.db | grep -ci 'sqlite')" -eq 0 ]
+    fi
+}
+
+# ---- check ----------------------------------------------------------------
+
+@test "check prints ok and exits 0; --quiet prints nothing" {
+    mkvault v
+    check_ok v
+    run --separate-stderr "$VRMFS" check --quiet --passfile pass v
+    expect_status 0
+    [ -z "$output" ] && [ -z "$stderr" ]
+    run --separate-stderr "$VRMFS" check -q -p pass v
+    expect_status 0
+    [ -z "$output" ]
+}
+
+@test "check with a wrong passphrase exits 2 naming the passphrase" {
+    mkvault v
+    run --separate-stderr "$VRMFS" check --passfile wrongpass v
+    expect_status 2
+    has "$stderr" "passphrase"
+    lacks "$output" "ok"
+}
+
+@test "check where there is no vault exits 3" {
+    run --separate-stderr "$VRMFS" check --passfile pass missing
+    expect_status 3
+    has "$stderr" "missing"
+    mkdir empty
+    run --separate-stderr "$VRMFS" check --passfile pass empty
+    expect_status 3
+    has "$stderr" "vault.json"
+    [ -z "$(ls -A empty)" ] || { echo "check left $(ls -A empty) in an empty directory"; return 1; }
+    echo hello >plainfile
+    run --separate-stderr "$VRMFS" check --passfile pass plainfile
+    expect_status 3
+    # a vault.json without its vault.db
+    mkvault v
+    rm v/vault.db
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 3
+    has "$stderr" "vault.db"
+}
+
+@test "check handles the -wal and -shm files SQLite leaves behind" {
+    mkvault v
+    check_ok v
+    check_ok v                          # again, with whatever the first left
+    rm -f v/vault.db-shm
+    check_ok v                          # the WAL index is rebuilt
+    rm -f v/vault.db-wal v/vault.db-shm
+    check_ok v
+    : >v/vault.db-wal                   # an empty WAL
+    check_ok v
+    # damage is still found with the WAL files present
+    flip v/vault.db $((4096 + 100))
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 1
+    has "$output" "page 2"
+}
+
+@test "check: WAL bytes SQLite would ignore are not damage" {
+    mkvault v
+    check_ok v
+    head -c $((32 + 4120 * 2)) /dev/urandom >v/vault.db-wal     # no valid header
+    check_ok v
+    head -c $((32 + 4120)) /dev/zero >v/vault.db-wal             # zeros
+    check_ok v
+}
+
+@test "check: a forged WAL frame is reported, exit 1" {
+    mkvault v
+    check_ok v
+    rm -f v/vault.db-shm
+    {
+        # WAL header: magic, version 3007000, page size 4096, checkpoint 0,
+        # salts "SALTSALT", checksums
+        printf '\067\177\006\202\000\055\342\030\000\000\020\000\000\000\000\000'
+        printf 'SALTSALT'
+        head -c 8 /dev/zero
+        # frame 1: page 2, not a commit, this generation's salts, a forged page
+        printf '\000\000\000\002\000\000\000\000SALTSALT'
+        head -c 8 /dev/zero
+        head -c 4096 /dev/urandom
+        # frame 2: page 3, a commit (database of 4 pages)
+        printf '\000\000\000\003\000\000\000\004SALTSALT'
+        head -c 8 /dev/zero
+        head -c 4096 /dev/urandom
+    } >v/vault.db-wal
+    [ "$(stat -c %s v/vault.db-wal)" -eq $((32 + 2 * 4120)) ]
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 1
+    has "$output" "vault.db-wal frame 1"
+    has "$output" "damaged"
+    lacks "$output" "vault.db page"
+}
+
+@test "check: a flipped byte in page 2 is reported as page 2, exit 1" {
+    mkvault v
+    check_ok v
+    local d
+    d=$(sha v/vault.db)
+    flip v/vault.db $((4096 + 100))
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 1
+    has "$output" "page 2"
+    lacks "$output" "page 1 "
+    has "$output" "damaged"
+    grep -q '^damaged: 1 problem' <<<"$output"
+    # check only reads: flipping the byte back makes the vault whole again
+    flip v/vault.db $((4096 + 100))
+    [ "$(sha v/vault.db)" = "$d" ]
+    check_ok v
+}
+
+@test "check: a flipped byte in page 1, in its data or its tag, is reported, exit 1" {
+    mkvault v
+    local off
+    for off in 0 16 200 $((4096 - 40)) $((4096 - 1)); do
+        flip v/vault.db "$off"
+        run --separate-stderr "$VRMFS" check --passfile pass v
+        [ "$status" -eq 1 ] || { echo "byte $off: exit $status; $output $stderr"; return 1; }
+        has "$output" "page 1"
+        flip v/vault.db "$off"
+    done
+    check_ok v
+}
+
+@test "check: page 2 copied over page 3 is rejected as page 3" {
+    mkvault v
+    [ "$(stat -c %s v/vault.db)" -ge $((3 * 4096)) ] || skip "vault.db has fewer than 3 pages"
+    dd if=v/vault.db of=v/vault.db bs=4096 skip=1 seek=2 count=1 conv=notrunc status=none
+    cmp -s <(dd if=v/vault.db bs=4096 skip=1 count=1 status=none) \
+        <(dd if=v/vault.db bs=4096 skip=2 count=1 status=none)
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 1
+    has "$output" "page 3"
+    lacks "$output" "page 2"
+}
+
+@test "check: pages swapped between two vaults are rejected" {
+    mkvault a
+    mkvault b
+    # page 2 of b at the same offset of a: same passphrase, another vault
+    dd if=b/vault.db of=a/vault.db bs=4096 skip=1 seek=1 count=1 conv=notrunc status=none
+    run --separate-stderr "$VRMFS" check --passfile pass a
+    expect_status 1
+    has "$output" "page 2"
+    # the whole vault.db of b under a's vault.json
+    cp b/vault.db a/vault.db
+    run --separate-stderr "$VRMFS" check --passfile pass a
+    expect_status 1
+    has "$output" "page 1"
+    check_ok b
+}
+
+@test "check: vault.db cut short is damage, exit 1" {
+    mkvault v
+    cp v/vault.db whole.db
+    truncate -s $(($(stat -c %s v/vault.db) - 100)) v/vault.db
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 1
+    has "$output" "truncated"
+    # cut at a page boundary: every page left is authentic, the database is not
+    cp whole.db v/vault.db
+    rm -f v/vault.db-wal v/vault.db-shm
+    truncate -s 8192 v/vault.db
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 1
+    has "$output" "damaged"
+    # empty
+    : >v/vault.db
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    [ "$status" -ne 0 ] || { echo "an empty vault.db passed check"; return 1; }
+    cp whole.db v/vault.db
+    rm -f v/vault.db-wal v/vault.db-shm
+    check_ok v
+}
+
+# ---- vault.json tampered ----------------------------------------------------
+
+@test "vault.json with another id exits 5 naming vault.json; restored, check passes" {
+    mkvault v
+    cp v/vault.json orig.json
+    local d
+    d=$(sha v/vault.db)
+    json_set v/vault.json id "\"$(b64 16)\""
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+    has "$stderr" "vault.json"
+    [ "$(sha v/vault.db)" = "$d" ]
+    cp orig.json v/vault.json
+    check_ok v
+}
+
+@test "vault.json with another wrapped recovery key exits 5; restored, check passes" {
+    mkvault v
+    cp v/vault.json orig.json
+    json_set v/vault.json recovery "\"$(b64 72)\""
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+    has "$stderr" "vault.json"
+    cp orig.json v/vault.json
+    check_ok v
+}
+
+@test "vault.json damaged in other ways exits 5; restored, check passes" {
+    mkvault v
+    cp v/vault.json orig.json
+    local d
+    d=$(sha v/vault.db)
+
+    echo 'this is not JSON' >v/vault.json
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+    has "$stderr" "vault.json"
+
+    : >v/vault.json
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+
+    head -c 200 orig.json >v/vault.json
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+
+    cp orig.json v/vault.json
+    json_set v/vault.json mac "\"$(b64 32)\""
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+    has "$stderr" "vault.json"
+
+    cp orig.json v/vault.json
+    json_set v/vault.json id '"AAAA"'
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+
+    cp orig.json v/vault.json
+    sed -i 's/"format":/"extra": 1, "format":/' v/vault.json
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+
+    cp orig.json v/vault.json
+    json_set v/vault.json format 0
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 5
+
+    [ "$(sha v/vault.db)" = "$d" ]
+    cp orig.json v/vault.json
+    check_ok v
+}
+
+@test "vault.json in format 2 exits 4 saying it is newer; restored, check passes" {
+    mkvault v
+    cp v/vault.json orig.json
+    json_set v/vault.json format 2
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 4
+    has "$stderr" "newer"
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile newpass v
+    expect_status 4
+    cp orig.json v/vault.json
+    check_ok v
+}
+
+@test "vault.json with altered Argon2id costs or salt looks like a wrong passphrase" {
+    mkvault v
+    cp v/vault.json orig.json
+    json_set v/vault.json ops 2
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 2
+    cp orig.json v/vault.json
+    json_set v/vault.json salt "\"$(b64 16)\""
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 2
+    cp orig.json v/vault.json
+    check_ok v
+}
+
+# ---- passwd and recover -------------------------------------------------------
+
+@test "passwd changes the passphrase and leaves vault.db alone" {
+    mkvault v
+    local j d
+    j=$(sha v/vault.json)
+    d=$(sha v/vault.db)
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile newpass v
+    expect_status 0
+    has "$stderr" "passphrase changed"
+    [ "$(sha v/vault.json)" != "$j" ]
+    [ "$(sha v/vault.db)" = "$d" ]
+    [ "$(mode v/vault.json)" = 600 ]
+    [ ! -e v/vault.json.new ]
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 2
+    check_ok v newpass
+    # short options, and back
+    run --separate-stderr "$VRMFS" passwd -p newpass -n pass v
+    expect_status 0
+    check_ok v pass
+    [ "$(sha v/vault.db)" = "$d" ]
+    # the recovery key still works after passwd
+    run --separate-stderr "$VRMFS" recover --recovery-file v.key --new-passfile newpass v
+    expect_status 0
+    check_ok v newpass
+}
+
+@test "passwd with a wrong old passphrase exits 2 and leaves vault.json unchanged" {
+    mkvault v
+    local j
+    j=$(sha v/vault.json)
+    run --separate-stderr "$VRMFS" passwd --passfile wrongpass --new-passfile newpass v
+    expect_status 2
+    has "$stderr" "passphrase"
+    [ "$(sha v/vault.json)" = "$j" ]
+    [ ! -e v/vault.json.new ]
+    check_ok v
+}
+
+@test "passwd reads the old and new passphrases as two lines of standard input" {
+    mkvault v
+    run --separate-stderr bash -c '{ cat pass newpass; } | "$0" passwd v' "$VRMFS"
+    expect_status 0
+    check_ok v newpass
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 2
+    # only one line given: nothing changes
+    local j
+    j=$(sha v/vault.json)
+    run --separate-stderr bash -c 'cat newpass | "$0" passwd v' "$VRMFS"
+    expect_status 64
+    [ "$(sha v/vault.json)" = "$j" ]
+}
+
+@test "passwd refuses an empty new passphrase" {
+    mkvault v
+    local j
+    j=$(sha v/vault.json)
+    printf '\n' >empty
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile empty v
+    expect_status 64
+    [ "$(sha v/vault.json)" = "$j" ]
+    check_ok v
+}
+
+@test "passwd and recover where there is no vault exit 3" {
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile newpass missing
+    expect_status 3
+    mkdir empty
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile newpass empty
+    expect_status 3
+    run --separate-stderr "$VRMFS" recover --recovery-file pass --new-passfile newpass empty
+    expect_status 3
+    [ -z "$(ls -A empty)" ]
+}
+
+@test "recover with the recovery file sets a new passphrase" {
+    mkvault v
+    local d
+    d=$(sha v/vault.db)
+    run --separate-stderr "$VRMFS" recover --recovery-file v.key --new-passfile newpass v
+    expect_status 0
+    has "$stderr" "passphrase changed"
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 2
+    check_ok v newpass
+    [ "$(sha v/vault.db)" = "$d" ]
+    # the same key works again (it is not used up), with short options
+    run --separate-stderr "$VRMFS" recover -r v.key -n pass v
+    expect_status 0
+    check_ok v pass
+}
+
+@test "recover accepts the key without dashes, in upper case, or with spaces" {
+    mkvault v
+    tr -d -- '-' <v.key | tr a-f A-F >upper
+    grep -qxE '[0-9A-F]{64}' upper
+    run --separate-stderr "$VRMFS" recover --recovery-file upper --new-passfile newpass v
+    expect_status 0
+    check_ok v newpass
+    tr -- '-' ' ' <v.key >spaced
+    run --separate-stderr "$VRMFS" recover --recovery-file spaced --new-passfile pass v
+    expect_status 0
+    check_ok v pass
+    # and from standard input, key then new passphrase
+    run --separate-stderr bash -c '{ cat v.key newpass; } | "$0" recover v' "$VRMFS"
+    expect_status 0
+    check_ok v newpass
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 2
+}
+
+@test "recover with a wrong recovery key exits 2 and changes nothing" {
+    mkvault v
+    mkvault other
+    local j
+    j=$(sha v/vault.json)
+    run --separate-stderr "$VRMFS" recover --recovery-file other.key --new-passfile newpass v
+    expect_status 2
+    has "$stderr" "recovery key"
+    # one digit changed
+    local k last
+    k=$(cat v.key)
+    last=${k: -1}
+    if [ "$last" = 0 ]; then last=1; else last=0; fi
+    printf '%s%s\n' "${k%?}" "$last" >near
+    run --separate-stderr "$VRMFS" recover --recovery-file near --new-passfile newpass v
+    expect_status 2
+    [ "$(sha v/vault.json)" = "$j" ]
+    check_ok v
+}
+
+@test "recover with garbage for a recovery key exits 2" {
+    mkvault v
+    local j
+    j=$(sha v/vault.json)
+    local g
+    for g in 'garbage' 'correct horse battery' "$(cut -c1-78 v.key)" "$(cat v.key)0" \
+        "$(sed 's/./g/1' v.key)"; do
+        printf '%s\n' "$g" >g
+        run --separate-stderr "$VRMFS" recover --recovery-file g --new-passfile newpass v
+        [ "$status" -eq 2 ] || { echo "'$g': exit $status; $stderr"; return 1; }
+    done
+    has "$stderr" "recovery key"
+    # the passphrase is not a recovery key
+    run --separate-stderr "$VRMFS" recover --recovery-file pass --new-passfile newpass v
+    expect_status 2
+    [ "$(sha v/vault.json)" = "$j" ]
+    check_ok v
+}
+
+# ---- a vault in use -------------------------------------------------------------
+
+@test "a vault in use: check exits 7, passwd still works" {
+    command -v flock >/dev/null || skip "flock(1) missing"
+    mkvault v
+    hold_lock v
+    run --separate-stderr "$VRMFS" check --passfile pass v
+    expect_status 7
+    has "$stderr" "in use"
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile newpass v
+    expect_status 0
+    kill "$HOLDER"
+    wait "$HOLDER" 2>/dev/null || true
+    HOLDER=
+    check_ok v newpass
+}
+
+# ---- disk full --------------------------------------------------------------------
+
+@test "disk full: init fails with exit 6 and leaves no half-made vault" {
+    mount_tmpfs 256k
+    local free problems="" failures=0 avail
+    for free in 0 8 16 24 32 40 48 56 64 72 80 96; do
+        rm -rf "$MNT/v" "$MNT/fill"
+        dd if=/dev/zero of="$MNT/fill" bs=1k count=$((256 - free)) status=none 2>/dev/null || true
+        avail=$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')
+        run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass \
+            --recovery-file "key.$free" "$MNT/v"
+        if [ "$status" -eq 0 ]; then
+            run --separate-stderr "$VRMFS" check --passfile pass "$MNT/v"
+            [ "$status" -eq 0 ] ||
+                problems+="${free}K free: init succeeded but check exits $status: $output $stderr"$'\n'
+            continue
+        fi
+        failures=$((failures + 1))
+        [ "$status" -eq 6 ] ||
+            problems+="${free}K free (df: ${avail}K): exit $status, not 6: $stderr"$'\n'
+        [ ! -e "$MNT/v" ] ||
+            problems+="${free}K free: left $(ls -A "$MNT/v" | tr '\n' ' ')"$'\n'
+        [ ! -e "key.$free" ] ||
+            problems+="${free}K free: left the recovery file"$'\n'
+        [ "$(ls -A "$MNT")" = fill ] ||
+            problems+="${free}K free: left $(ls -A "$MNT" | tr '\n' ' ')"$'\n'
+    done
+    [ "$failures" -gt 0 ] || { echo "init never ran out of space"; return 1; }
+    [ -z "$problems" ] || { printf '%s' "$problems"; return 1; }
+}
+
+@test "disk full: a recovery file that cannot be written fails init with exit 6, no vault" {
+    mount_tmpfs 64k
+    fill_disk
+    run --separate-stderr "$VRMFS" init --kdf-ops 1 --kdf-mem 8K --passfile pass \
+        --recovery-file "$MNT/key" v
+    expect_status 6
+    has "$stderr" "recovery key"
+    [ ! -e v ]
+    [ ! -e "$MNT/key" ]
+}
+
+@test "disk full: passwd exits 6 and keeps the old vault.json" {
+    mount_tmpfs 256k
+    mkvault "$MNT/v"
+    check_ok "$MNT/v"
+    local j d
+    j=$(sha "$MNT/v/vault.json")
+    d=$(sha "$MNT/v/vault.db")
+    fill_disk
+    run --separate-stderr "$VRMFS" passwd --passfile pass --new-passfile newpass "$MNT/v"
+    expect_status 6
+    has "$stderr" "space"
+    [ "$(sha "$MNT/v/vault.json")" = "$j" ]
+    [ "$(sha "$MNT/v/vault.db")" = "$d" ]
+    [ ! -e "$MNT/v/vault.json.new" ]
+    rm "$MNT/fill"
+    check_ok "$MNT/v"
+    run --separate-stderr "$VRMFS" check --passfile newpass "$MNT/v"
+    expect_status 2
+}
+
+@test "disk full: recover exits 6 and keeps the old vault.json" {
+    mount_tmpfs 256k
+    mkvault "$MNT/v"
+    mv "$MNT/v.key" v.key
+    local j
+    j=$(sha "$MNT/v/vault.json")
+    fill_disk
+    run --separate-stderr "$VRMFS" recover --recovery-file v.key --new-passfile newpass "$MNT/v"
+    expect_status 6
+    [ "$(sha "$MNT/v/vault.json")" = "$j" ]
+    [ ! -e "$MNT/v/vault.json.new" ]
+    rm "$MNT/fill"
+    check_ok "$MNT/v"
+}
+
+@test "disk full: check does not call a sound vault damaged" {
+    mount_tmpfs 256k
+    mkvault "$MNT/v"            # no check yet: no -shm to reuse
+    fill_disk
+    run --separate-stderr "$VRMFS" check --passfile pass "$MNT/v"
+    lacks "$output" "damaged"
+    [ "$status" -eq 0 ] || [ "$status" -eq 6 ] ||
+        { echo "check of a sound vault on a full disk: exit $status, not 0 or 6: $output $stderr"; return 1; }
+    rm "$MNT/fill"
+    check_ok "$MNT/v"
+}
+
+# ---- the manual page ------------------------------------------------------------
+
+man_text() {
+    # one line per paragraph, no hyphenation, plain characters
+    groff -man -Tascii -rLL=2000n -rHY=0 -P-cbou "$SRCDIR/fs/vrmfs.1" 2>/dev/null
+}
+
+@test "the manual page renders without warnings" {
+    command -v groff >/dev/null || skip "groff missing"
+    [ -s "$SRCDIR/fs/vrmfs.1" ]
+    run --separate-stderr groff -man -ww -z "$SRCDIR/fs/vrmfs.1"
+    expect_status 0
+    [ -z "$stderr" ] || { echo "groff: $stderr"; return 1; }
+    run --separate-stderr groff -man -ww -Tutf8 "$SRCDIR/fs/vrmfs.1"
+    expect_status 0
+    [ -z "$stderr" ] || { echo "groff -Tutf8: $stderr"; return 1; }
+    if command -v mandoc >/dev/null; then
+        run mandoc -Tlint -Wwarning "$SRCDIR/fs/vrmfs.1"
+        [ -z "$output" ] || { echo "mandoc: $output"; return 1; }
+    fi
+    if command -v lexgrog >/dev/null; then   # the NAME line apropos(1) shows
+        run lexgrog "$SRCDIR/fs/vrmfs.1"
+        expect_status 0
+        has "$output" "vrmfs - "
+    fi
+    if command -v man >/dev/null; then
+        run --separate-stderr env MANWIDTH=80 man -P cat -l "$SRCDIR/fs/vrmfs.1"
+        expect_status 0
+        has "$output" "vrmfs"
+    fi
+}
+
+@test "the manual page names every command, option, exit status and file" {
+    command -v groff >/dev/null || skip "groff missing"
+    local text synopsis cmd line opt short long code
+    text=$(man_text)
+    for s in NAME SYNOPSIS DESCRIPTION COMMANDS PASSPHRASES "EXIT STATUS" FILES SECURITY \
+        EXAMPLES "SEE ALSO"; do
+        grep -qx "$s" <<<"$text" || { echo "no section $s"; return 1; }
+    done
+    synopsis=$(sed -n '/^SYNOPSIS$/,/^DESCRIPTION$/p' <<<"$text")
+    for cmd in init check passwd recover; do
+        line=$(grep -E "^ *vrmfs $cmd " <<<"$synopsis") || { echo "no synopsis for $cmd"; return 1; }
+        # every option of 'vrmfs CMD --help' but --help itself, short|long
+        while read -r short long; do
+            [ "$long" = --help ] && continue
+            [ "$short" != - ] || short=
+            if [ -n "$short" ]; then
+                has "$line" "[$short|$long"
+            else
+                has "$line" "[$long"
+            fi
+            grep -qE "^ *(${short:+$short, })$long" <<<"$text" ||
+                { echo "option $short $long of $cmd not described"; return 1; }
+        done < <("$VRMFS" "$cmd" --help |
+            sed -nE 's/^ +(-[a-zA-Z]), (--[a-z][a-z-]*).*/\1 \2/p; s/^ +(--[a-z][a-z-]*).*/- \1/p')
+        grep -qE "^ *$cmd \[OPTIONS\] VAULT" <<<"$text" || { echo "no section for $cmd"; return 1; }
+    done
+    # exit statuses: every one of fs/cli.h, in EXIT STATUS
+    local status_section
+    status_section=$(sed -n '/^EXIT STATUS$/,/^FILES$/p' <<<"$text")
+    grep -qE '^ +0 +Success' <<<"$status_section"
+    while read -r code; do
+        grep -qE "^ +$code +[[:alnum:]]" <<<"$status_section" ||
+            { echo "exit status $code not in EXIT STATUS"; return 1; }
+    done < <(sed -nE 's/^ *EXIT_[A-Z]+ = ([0-9]+),.*/\1/p' "$SRCDIR/fs/cli.h")
+    [ "$(sed -nE 's/^ *EXIT_[A-Z]+ = ([0-9]+),.*/\1/p' "$SRCDIR/fs/cli.h" | wc -l)" -ge 10 ]
+    for f in vault.json vault.db vault.db-wal vault.db-shm vault.lock; do
+        sed -n '/^FILES$/,/^SECURITY$/p' <<<"$text" | grep -qE "^ +$f\$" ||
+            { echo "$f not in FILES"; return 1; }
+    done
+    has "$text" "sqlite3(1)"
+    has "$text" "XChaCha20-Poly1305"
+    has "$text" "Argon2id"
+    has "$text" "older copy"
+}
