@@ -594,7 +594,12 @@ same_records() {
         [ -e "$C/.v.json.swp" ] && break
         sleep 0.1
     done
-    [ -e "$C/.v.json.swp" ] || { echo "no swap file; $(ls -A "$C")"; tmux_screen; return 1; }
+    [ -e "$C/.v.json.swp" ] || {
+        echo "no swap file after $i polls; listed: $(ls -A "$C" | tr '\n' ' ')"
+        stat "$C/.v.json.swp" 2>&1
+        tmux_screen | grep -v '^~'
+        return 1
+    }
     # vim writes the swap file's first block at once: another process sees it
     for i in $(seq 30); do
         [ "$(stat -c %s "$C/.v.json.swp")" -gt 0 ] && break
