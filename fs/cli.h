@@ -9,7 +9,8 @@
 
 /* Exit codes; documented in vrmfs.1 and README.md. */
 enum {
-    EXIT_DAMAGED = 1,     /* check found damaged pages or structure */
+    EXIT_DAMAGED = 1,     /* check or verify-log found damage (pages, structure,
+                             a broken access log chain) */
     EXIT_PASSPHRASE = 2,  /* wrong passphrase or recovery key */
     EXIT_NOVAULT = 3,     /* no vault there */
     EXIT_NEWER = 4,       /* made by a newer vrmfs */
@@ -51,6 +52,7 @@ int secret_from_command(secret *s, const char *cmd);
 /* Subcommands: argc/argv start at the subcommand's name. */
 int cmd_init(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_verify_log(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_mount(int argc, char **argv);        /* argv[0] is the program */

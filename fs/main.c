@@ -24,21 +24,25 @@ static const char usage[] =
     "Mounting (see 'vrmfs VAULT MOUNTPOINT --help' for every option):\n"
     "  -p, --passfile F  read the passphrase from the first line of F\n"
     "      --extpass CMD read it from the output of CMD\n"
+    "      --view VENDOR mount only what VENDOR may see, read-only\n"
     "  -f, -d, -o OPTS   foreground, debug, FUSE options (ro, allow_other, ...)\n"
     "\n"
     "Commands:\n"
-    "  init      create a new vault (prints a recovery key once)\n"
-    "  check     authenticate every page and check the database's integrity\n"
-    "  passwd    change the passphrase\n"
-    "  recover   set a new passphrase with the recovery key\n"
+    "  init        create a new vault (prints a recovery key once)\n"
+    "  check       authenticate every page, check the database's integrity and\n"
+    "              the access logs' hash chains\n"
+    "  verify-log  verify the access logs' hash chains, of a vault or of a copy\n"
+    "              of one log: vrmfs verify-log [-p F] VAULT, or ... FILE\n"
+    "  passwd      change the passphrase\n"
+    "  recover     set a new passphrase with the recovery key\n"
     "\n"
     "Options:\n"
     "  -h, --help       show this help ('vrmfs COMMAND --help' for a command's)\n"
     "  -V, --version    show the version\n"
     "\n"
-    "Exit codes: 0 ok, 1 damage found by check, 2 wrong passphrase, 3 no vault,\n"
-    "4 vault from a newer vrmfs, 5 tampered or damaged, 6 disk full, 7 vault in\n"
-    "use, 8 already exists, 9 other error, 64 bad command line.\n"
+    "Exit codes: 0 ok, 1 damage found by check or verify-log, 2 wrong passphrase,\n"
+    "3 no vault, 4 vault from a newer vrmfs, 5 tampered or damaged, 6 disk full,\n"
+    "7 vault in use, 8 already exists, 9 other error, 64 bad command line.\n"
     "See vrmfs(1).\n";
 
 int main(int argc, char **argv)
@@ -49,6 +53,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"init", cmd_init},
         {"check", cmd_check},
+        {"verify-log", cmd_verify_log},
         {"passwd", cmd_passwd},
         {"recover", cmd_recover},
     };

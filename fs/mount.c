@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "mountfs.h"
+#include "node.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,9 +36,12 @@ static const char mount_help[] =
     "                       the passphrase (for password managers)\n"
     "  -f, --foreground     stay in the foreground, log to standard error\n"
     "  -d, --debug          log every FUSE request (implies -f)\n"
+    "      --view VENDOR    mount only what VENDOR may see (its views/VENDOR/),\n"
+    "                       read-only, to hand to another program; every read\n"
+    "                       is logged in the vendor's access.log\n"
     "  -o OPT[,OPT...]      mount options: ro, allow_other, nonempty, and the FUSE\n"
-    "                       options; passfile=F and extpass=CMD as above (for\n"
-    "                       /etc/fstab, where every option comes in -o)\n"
+    "                       options; passfile=F, extpass=CMD and view=VENDOR as\n"
+    "                       above (for /etc/fstab, where every option comes in -o)\n"
     "  -h, --help           show this help\n";
 
 /* What the serving process tells the waiting one. */
@@ -136,7 +140,7 @@ static int has_opt(const char *opts, const char *opt)
 
 /* Open, mount and serve; `fd` reports to the waiting parent (or -1). */
 static int serve(const char *vault, const char *mnt, secret *pass, const char *opts,
-                 int foreground, int debug, int fd)
+                 const char *view, int foreground, int debug, int fd)
 {
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     struct fuse_loop_config *loop = NULL;
@@ -150,8 +154,9 @@ static int serve(const char *vault, const char *mnt, secret *pass, const char *o
     fs.uid = getuid();
     fs.gid = getgid();
     fs.foreground = foreground;
-    fs.read_only = has_opt(opts, "ro");
+    fs.read_only = has_opt(opts, "ro") || view != NULL;
     clock_gettime(CLOCK_REALTIME, &fs.mounted);
+    fs.mnt = mnt;
     fs.vault_dir = realpath(vault, NULL);
     if (fs.vault_dir == NULL) {
         char msg[600];
@@ -161,17 +166,37 @@ static int serve(const char *vault, const char *mnt, secret *pass, const char *o
         report(fd, EXIT_NOVAULT, msg);
         return EXIT_NOVAULT;
     }
+    /* A view mount writes its access log, so its vault stays writable. */
     rc = vrm_vault_open(&fs.v, fs.vault_dir, pass->buf, pass->len,
-                        VRM_OPEN_WAIT | (fs.read_only ? VRM_OPEN_READONLY : 0));
+                        VRM_OPEN_WAIT | (fs.read_only && view == NULL ? VRM_OPEN_READONLY : 0));
     secret_free(pass);
     if (rc != 0) {
         report(fd, cli_exit_code(rc), vrm_error_message());
         free(fs.vault_dir);
         return cli_exit_code(rc);
     }
+    if (view != NULL) {
+        char msg[200];
 
-    if (asprintf(&fsopts, "default_permissions,fsname=vrmfs,subtype=vrmfs%s%s",
-                 opts && *opts ? "," : "", opts ? opts : "") < 0)
+        rc = vrm_vendor_name_valid(view);
+        if (rc == 0)
+            rc = vrm_vendor_exists(fs.v, view);
+        if (rc <= 0) {
+            if (rc == 0)
+                snprintf(msg, sizeof msg, "no vendor %.64s in this vault (mkdir "
+                         "vendors/%.64s registers one)", view, view);
+            else
+                snprintf(msg, sizeof msg, "%s", vrm_error_message());
+            report(fd, EXIT_USAGE, msg);
+            vrm_vault_close(fs.v);
+            free(fs.vault_dir);
+            return EXIT_USAGE;
+        }
+        node_set_view(view);
+    }
+
+    if (asprintf(&fsopts, "default_permissions,fsname=vrmfs,subtype=vrmfs%s%s%s",
+                 view != NULL ? ",ro" : "", opts && *opts ? "," : "", opts ? opts : "") < 0)
         fsopts = NULL;
     if (fsopts == NULL || fuse_opt_add_arg(&args, "vrmfs") != 0 ||
         fuse_opt_add_arg(&args, "-o") != 0 || fuse_opt_add_arg(&args, fsopts) != 0 ||
@@ -258,12 +283,13 @@ int cmd_mount(int argc, char **argv)
     static const struct option opts[] = {
         {"passfile", required_argument, NULL, 'p'},
         {"extpass", required_argument, NULL, 'E'},
+        {"view", required_argument, NULL, 'V'},
         {"foreground", no_argument, NULL, 'f'},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *passfile = NULL, *extpass = NULL;
+    const char *passfile = NULL, *extpass = NULL, *view = NULL;
     char *mopts = NULL, *mnt, *fuse_opts_keep = NULL;
     int c, rc, foreground = 0, debug = 0, fds[2];
     secret pass;
@@ -277,6 +303,9 @@ int cmd_mount(int argc, char **argv)
             break;
         case 'E':
             extpass = optarg;
+            break;
+        case 'V':
+            view = optarg;
             break;
         case 'f':
             foreground = 1;
@@ -324,6 +353,8 @@ int cmd_mount(int argc, char **argv)
                 passfile = tok + 9;
             } else if (strncmp(tok, "extpass=", 8) == 0) {
                 extpass = tok + 8;
+            } else if (strncmp(tok, "view=", 5) == 0) {
+                view = tok + 5;
             } else if (*tok != '\0') {
                 if (out[0] != '\0')
                     strcat(out, ",");
@@ -332,6 +363,12 @@ int cmd_mount(int argc, char **argv)
         }
         fuse_opts_keep = mopts;  /* passfile and extpass point into it */
         mopts = out;
+    }
+    if (view != NULL && vrm_vendor_name_valid(view) != 0) {
+        free(mopts);
+        free(fuse_opts_keep);
+        fprintf(stderr, "vrmfs: --view: %s\n", vrm_error_message());
+        return EXIT_USAGE;
     }
     if (passfile != NULL && extpass != NULL) {
         free(mopts);
@@ -357,7 +394,7 @@ int cmd_mount(int argc, char **argv)
         return rc;
     }
     if (foreground) {
-        rc = serve(argv[optind], mnt, &pass, mopts, 1, debug, -1);
+        rc = serve(argv[optind], mnt, &pass, mopts, view, 1, debug, -1);
     } else if (pipe(fds) != 0 || (pid = fork()) < 0) {
         fprintf(stderr, "vrmfs: cannot start the daemon: %s\n", strerror(errno));
         secret_free(&pass);
@@ -365,7 +402,7 @@ int cmd_mount(int argc, char **argv)
     } else if (pid == 0) {
         close(fds[0]);
         setsid();
-        _exit(serve(argv[optind], mnt, &pass, mopts, 0, 0, fds[1]));
+        _exit(serve(argv[optind], mnt, &pass, mopts, view, 0, 0, fds[1]));
     } else {
         close(fds[1]);
         secret_free(&pass);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include "nameset.h"
 #include "vrm.h"
 
 typedef struct handle handle;
@@ -22,6 +23,7 @@ typedef struct handle handle;
 typedef struct vrmfs {
     vrm_vault *v;                     /* the open vault */
     char *vault_dir;                  /* absolute path of the vault */
+    const char *mnt;                  /* absolute path of the mount point */
     uid_t uid;                        /* owner shown for every file */
     gid_t gid;
     struct timespec mounted;          /* times of the fixed directories */
@@ -30,9 +32,10 @@ typedef struct vrmfs {
     pthread_mutex_t mu;               /* guards the fields below */
     handle *pending;                  /* records created, not yet committed */
     /* Paths whose cached attributes the kernel must drop (a record's size
-     * changes when it is committed at close).  A thread of its own sends the
-     * invalidations: sent from the handler of a related request they could
-     * deadlock. */
+     * changes when it is committed at close), or, written "!PATH", whose
+     * cached name and everything below it (a view whose grants changed).
+     * A thread of its own sends the invalidations: sent from the handler of
+     * a related request they could deadlock. */
     struct fuse *fuse;                /* set before the loop starts */
     pthread_t inval_thread;
     int inval_running;                /* the thread was started */
@@ -40,6 +43,25 @@ typedef struct vrmfs {
     char **inval_queue;               /* malloc'd paths, inval_len of them */
     size_t inval_len, inval_cap;
     int inval_stop;
+    int inval_busy;                   /* the thread is sending one (mu) */
+    pthread_cond_t inval_idle;        /* signalled when the queue drains */
+    /* vendors/<v>/vendor.json and grants.json removed with rm (mv from
+     * another file system removes the target before creating it again):
+     * absent until created again or the vendor goes.  "<v>/grants.json". */
+    char **removed;
+    size_t nremoved;
+    /* Paths under views/ that lookups found (folders and files): what the
+     * kernel may hold in its caches, so what a change of grants must
+     * invalidate, name by name (a folder pinned by an open file would come
+     * back with its cached children otherwise). */
+    nameset viewnames;
+    /* Views of the vendors read lately, reused while vrm_view_current()
+     * (each holds a reference; a slot is reused round robin). */
+    struct {
+        char vendor[VRM_VENDOR_MAX + 1];
+        vrm_view *view;
+    } views[8];
+    unsigned views_next;
     char *errlog;                     /* .vrmfs/errors.log, newest last */
     size_t errlen;                    /* bytes used in errlog */
 } vrmfs;

@@ -4,7 +4,21 @@
 #include "node.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The vendor of a --view mount, or NULL: set once before any request. */
+static const char *view_vendor;
+
+void node_set_view(const char *vendor)
+{
+    view_vendor = vendor;
+}
+
+const char *node_view(void)
+{
+    return view_vendor;
+}
 
 /* Copy the next component of *p into out (size n) and advance *p past it.
  * Returns its length, or -ENAMETOOLONG. */
@@ -21,6 +35,99 @@ static int component(const char **p, char *out, size_t n)
     return (int)len;
 }
 
+/* Does `name` end in `suffix`, with something before it?  Then cut it. */
+static int cut_suffix(char *name, const char *suffix)
+{
+    size_t len = strlen(name), n = strlen(suffix);
+
+    if (len <= n || strcmp(name + len - n, suffix) != 0)
+        return 0;
+    name[len - n] = '\0';
+    return 1;
+}
+
+/* The rest of a view's path after views/<vendor> (or a --view mount's
+ * root): "", "records", "records/<coll>", "records/<coll>/<name>.json". */
+static int parse_view(const char *p, node *n)
+{
+    char first[16];
+    int len;
+
+    if (*p == '\0') {
+        n->kind = N_VIEW;
+        return 0;
+    }
+    len = component(&p, first, sizeof first);
+    if (len < 0 || strcmp(first, "records") != 0)
+        return -ENOENT;
+    if (*p == '\0') {
+        n->kind = N_VIEW_RECORDS;
+        return 0;
+    }
+    len = component(&p, n->coll, sizeof n->coll);
+    if (len <= 0)
+        return -ENOENT;
+    if (*p == '\0') {
+        n->kind = N_VIEW_COLL;
+        return 0;
+    }
+    len = component(&p, n->name, sizeof n->name);
+    if (len <= 0 || *p != '\0' || !cut_suffix(n->name, ".json"))
+        return -ENOENT;
+    n->kind = N_VIEW_RECORD;
+    return 0;
+}
+
+/* The rest of a path after vendors/<vendor>. */
+static int parse_vendor(const char *p, node *n)
+{
+    static const struct {
+        const char *name;
+        enum node_kind kind;
+    } files[] = {
+        {"vendor.json", N_VENDOR_JSON},
+        {"identity.json", N_IDENTITY},
+        {"grants.json", N_GRANTS},
+        {"access.log", N_ACCESSLOG},
+    };
+    char first[32], num[32], *end;
+    size_t i;
+    int len;
+
+    if (*p == '\0') {
+        n->kind = N_VENDOR;
+        return 0;
+    }
+    len = component(&p, first, sizeof first);
+    if (len < 0)
+        return -ENOENT;
+    for (i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (*p == '\0' && strcmp(first, files[i].name) == 0) {
+            n->kind = files[i].kind;
+            return 0;
+        }
+    if (strcmp(first, "receipts") != 0)
+        return -ENOENT;
+    if (*p == '\0') {
+        n->kind = N_RECEIPTS;
+        return 0;
+    }
+    len = component(&p, num, sizeof num);
+    if (len <= 0 || *p != '\0')
+        return -ENOENT;
+    if (cut_suffix(num, ".jws"))
+        n->jws = 1;
+    else if (!cut_suffix(num, ".json"))
+        return -ENOENT;
+    if (num[0] < '1' || num[0] > '9' || strlen(num) > 15)
+        return -ENOENT;
+    n->num = strtoll(num, &end, 10);
+    if (*end != '\0')
+        return -ENOENT;
+    n->kind = N_RECEIPT;
+    return 0;
+}
+
 int node_parse(const char *path, node *n)
 {
     static const char suffix[] = ".json";
@@ -32,6 +139,10 @@ int node_parse(const char *path, node *n)
     if (p == NULL || *p != '/')  /* NULL: removed while open */
         return -ENOENT;
     p++;
+    if (view_vendor != NULL) {
+        strcpy(n->vendor, view_vendor);
+        return parse_view(p, n);
+    }
     if (*p == '\0') {
         n->kind = N_ROOT;
         return 0;
@@ -58,6 +169,18 @@ int node_parse(const char *path, node *n)
         n->kind = N_FILES;
         n->rest = *p ? p - 1 : "/";
         return 0;
+    }
+    if (strcmp(first, "vendors") == 0 || strcmp(first, "views") == 0) {
+        int views = first[1] == 'i';
+
+        if (*p == '\0') {
+            n->kind = views ? N_VIEWS : N_VENDORS;
+            return 0;
+        }
+        len = component(&p, n->vendor, sizeof n->vendor);
+        if (len <= 0)
+            return len < 0 ? len : -ENOENT;
+        return views ? parse_view(p, n) : parse_vendor(p, n);
     }
     if (strcmp(first, "records") != 0)
         return -ENOENT;

@@ -11,6 +11,23 @@
  *   /records/<collection>/<other>      N_SCRATCH  (an editor's temporary file)
  *   /files, /files/...                 N_FILES    (`rest`: the path below files/,
  *                                                  "/" for files/ itself)
+ *   /vendors                           N_VENDORS
+ *   /vendors/<vendor>                  N_VENDOR
+ *   /vendors/<vendor>/vendor.json      N_VENDOR_JSON
+ *   /vendors/<vendor>/identity.json    N_IDENTITY
+ *   /vendors/<vendor>/grants.json      N_GRANTS
+ *   /vendors/<vendor>/access.log       N_ACCESSLOG
+ *   /vendors/<vendor>/receipts         N_RECEIPTS
+ *   /vendors/<vendor>/receipts/<N>.jws N_RECEIPT  (`num` N, `jws` 1; .json: 0)
+ *   /views                             N_VIEWS
+ *   /views/<vendor>                    N_VIEW
+ *   /views/<vendor>/records            N_VIEW_RECORDS
+ *   /views/<vendor>/records/<coll>     N_VIEW_COLL
+ *   /views/<vendor>/records/<coll>/<name>.json   N_VIEW_RECORD
+ *
+ * A mount of one vendor's view (vrmfs --view VENDOR, see node_set_view) has
+ * that view at its root: "/" is N_VIEW and "/records/..." the rest, and
+ * nothing else exists.
  *
  * Anything else is -ENOENT.  Parsing checks lengths only; libvrm decides
  * which names are valid.
@@ -30,16 +47,40 @@ enum node_kind {
     N_RECORD,
     N_SCRATCH,
     N_FILES,
+    N_VENDORS,
+    N_VENDOR,
+    N_VENDOR_JSON,
+    N_IDENTITY,
+    N_GRANTS,
+    N_ACCESSLOG,
+    N_RECEIPTS,
+    N_RECEIPT,
+    N_VIEWS,
+    N_VIEW,
+    N_VIEW_RECORDS,
+    N_VIEW_COLL,
+    N_VIEW_RECORD,
 };
 
 typedef struct node {
     enum node_kind kind;
-    char coll[VRM_COLLECTION_MAX + 1];     /* N_COLL, N_RECORD, N_SCRATCH */
-    char name[256];                        /* N_RECORD (no .json), N_SCRATCH */
+    char coll[VRM_COLLECTION_MAX + 1];     /* N_COLL, N_RECORD, N_SCRATCH, N_VIEW_* */
+    char name[256];                        /* N_RECORD (no .json), N_SCRATCH,
+                                              N_VIEW_RECORD (no .json) */
+    char vendor[VRM_COLLECTION_MAX + 1];   /* N_VENDOR..N_RECEIPT, N_VIEW.. */
+    long long num;                         /* N_RECEIPT: its number */
+    int jws;                               /* N_RECEIPT: .jws (1) or .json (0) */
     const char *rest;                      /* N_FILES: points into the path */
 } node;
 
 /* Parse `path` (absolute, as FUSE gives it).  0, -ENOENT or -ENAMETOOLONG. */
 int node_parse(const char *path, node *n);
+
+/* Make every later node_parse() see the tree of one vendor's view (a
+ * `--view VENDOR` mount).  Call once, before the file system runs. */
+void node_set_view(const char *vendor);
+
+/* The view's vendor of such a mount, or NULL. */
+const char *node_view(void);
 
 #endif

@@ -20,8 +20,10 @@
 #include "mountfs.h"
 #include "node.h"
 
+#include <fuse_lowlevel.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,19 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+typedef struct fill_ctx fill_ctx;     /* readdir's filler and suffix */
+static int vendor_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st);
+static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c);
+static void expire_grants(vrmfs *fs);
+static void view_changed(vrmfs *fs, const char *vendor);
+static void view_changed_now(vrmfs *fs, const char *vendor);
+static int vendor_check(vrmfs *fs, const node *n);
+static int removed(vrmfs *fs, const node *n);
+static int view_reread(vrmfs *fs, handle *h);
+static void view_record_changed(vrmfs *fs, const char *coll, const char *name);
+static mode_t view_mode(int dir);
+static void set_removed(vrmfs *fs, const node *n, int on);
 
 #define RECORD_MAX (16u << 20)        /* largest record text accepted */
 #define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
@@ -50,12 +65,28 @@ static const char readme[] =
     "    Any documents: an ordinary tree of folders, files and symbolic links,\n"
     "    with user.* extended attributes, encrypted like everything else.\n"
     "\n"
+    "vendors/<vendor>/\n"
+    "    mkdir registers a vendor, rmdir (or rm -r) revokes its grants and\n"
+    "    removes it.  vendor.json (name, keys, endpoint, terms, note,\n"
+    "    accepts_intents) and grants.json (what it may see, for what purpose,\n"
+    "    until when) are written as a whole; identity.json is your pairwise\n"
+    "    identity for it; receipts/ holds a signed consent receipt for every\n"
+    "    change of its grants; access.log every read of its view.\n"
+    "\n"
+    "views/<vendor>/records/<collection>/<name>.json\n"
+    "    Exactly what that vendor may see now, read-only.  Every open is\n"
+    "    logged in vendors/<vendor>/access.log.\n"
+    "\n"
     ".vrmfs/errors.log\n"
     "    Every refusal, newest last: time, path and reason.\n"
     "\n"
     "Unmount with: fusermount3 -u <mountpoint>\n";
 
-enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT };
+/* H_VTEXT: vendor.json or grants.json open for writing, committed at close
+ * like a record.  H_VIEW: a view file, read from a copy computed at open
+ * and again at each later read from offset 0, so that a long-lived reader
+ * sees grants change. */
+enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW };
 
 struct handle {
     enum handle_kind kind;
@@ -68,6 +99,7 @@ struct handle {
     int dirty;                        /* changed since the last commit */
     int written;                      /* write() or ftruncate() seen */
     int created;                      /* H_RECORD: in fs->pending until committed */
+    int fresh;                        /* H_VIEW: buf not read from offset 0 yet */
     pthread_mutex_t mu;               /* guards this handle */
     handle *next;                     /* in fs->pending */
 };
@@ -226,7 +258,7 @@ static int buf_read(const char *buf, size_t len, char *out, size_t size, off_t o
 
 static size_t text_max(const handle *h)
 {
-    return h->kind == H_RECORD ? RECORD_MAX : VRM_SCRATCH_MAX;
+    return h->kind == H_SCRATCH ? VRM_SCRATCH_MAX : RECORD_MAX;
 }
 
 /* ---- handles others must see (fs->mu held) ------------------------------- *
@@ -294,35 +326,127 @@ static void inval_queue(vrmfs *fs, const char *path)
     pthread_mutex_unlock(&fs->mu);
 }
 
+/* Make the kernel forget the name `path` ("/views/acme") and every name
+ * below it.  libfuse's high-level API invalidates inodes only, so this goes
+ * to the low level: with use_ino off the st_ino a stat() of the parent shows
+ * is the node id the kernel knows it by.  Only while the session serves
+ * requests: the stat() is one. */
+typedef struct parent_cache {
+    char path[PATH_MAX];              /* the last parent looked up, or "" */
+    fuse_ino_t ino;
+} parent_cache;
+
+static void inval_entry(vrmfs *fs, const char *path, parent_cache *pc)
+{
+    struct fuse_session *se = fuse_get_session(fs->fuse);
+    const char *slash = strrchr(path, '/');
+    char parent[PATH_MAX];
+    struct stat st;
+    fuse_ino_t ino = FUSE_ROOT_ID;
+    int n;
+
+    if (slash == NULL || slash[1] == '\0' || fs->mnt == NULL || fuse_session_exited(se))
+        return;
+    if (slash != path) {
+        n = snprintf(parent, sizeof parent, "%s%.*s", fs->mnt, (int)(slash - path), path);
+        if (n < 0 || (size_t)n >= sizeof parent)
+            return;
+        if (strcmp(parent, pc->path) == 0) {
+            ino = pc->ino;
+        } else {
+            if (stat(parent, &st) != 0)
+                return;   /* gone: its own entry is invalidated next */
+            ino = st.st_ino;
+            strcpy(pc->path, parent);
+            pc->ino = ino;
+        }
+    }
+    fuse_lowlevel_notify_inval_entry(se, ino, slash + 1, strlen(slash + 1));
+}
+
 static void *inval_main(void *arg)
 {
     vrmfs *fs = arg;
+    /* a view's files come one after another: their folder is looked up
+     * once per drain of the queue (node ids may change between drains) */
+    static parent_cache pc;
 
+    struct timespec tick;
+
+    clock_gettime(CLOCK_REALTIME, &tick);
     pthread_mutex_lock(&fs->mu);
     for (;;) {
-        while (fs->inval_len == 0 && !fs->inval_stop)
-            pthread_cond_wait(&fs->inval_cv, &fs->mu);
+        while (fs->inval_len == 0 && !fs->inval_stop) {
+            struct timespec ts;
+
+            now(&ts);
+            if (ts.tv_sec > tick.tv_sec) {  /* once a second */
+                tick = ts;
+                pthread_mutex_unlock(&fs->mu);
+                expire_grants(fs);
+                pthread_mutex_lock(&fs->mu);
+                continue;
+            }
+            ts.tv_sec += 1;
+            ts.tv_nsec = 0;
+            pthread_cond_timedwait(&fs->inval_cv, &fs->mu, &ts);
+        }
         if (fs->inval_len == 0)
             break;
         {
             char *path = fs->inval_queue[--fs->inval_len];
 
             pthread_mutex_unlock(&fs->mu);
-            fuse_invalidate_path(fs->fuse, path);  /* -ENOENT if not cached: fine */
+            fs->inval_busy = 1;
+            if (path[0] == '!') {
+                if (!fs->inval_stop)
+                    inval_entry(fs, path + 1, &pc);
+            } else {
+                fuse_invalidate_path(fs->fuse, path);  /* -ENOENT if not cached: fine */
+            }
             free(path);
             pthread_mutex_lock(&fs->mu);
+            fs->inval_busy = 0;
+            if (fs->inval_len == 0) {
+                pc.path[0] = '\0';
+                pthread_cond_broadcast(&fs->inval_idle);
+            }
         }
     }
     pthread_mutex_unlock(&fs->mu);
     return NULL;
 }
 
+/* Wait (at most 2 s) until every invalidation queued so far has been sent:
+ * a change of grants returns only once the kernel has forgotten the view.
+ * Safe in a handler: the thread's own requests go to the other threads of
+ * the loop. */
+static void inval_wait(vrmfs *fs)
+{
+    struct timespec until;
+
+    if (!fs->inval_running)
+        return;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock(&fs->mu);
+    while ((fs->inval_len > 0 || fs->inval_busy) && !fs->inval_stop)
+        if (pthread_cond_timedwait(&fs->inval_idle, &fs->mu, &until) != 0)
+            break;
+    pthread_mutex_unlock(&fs->mu);
+}
+
 int vrmfs_inval_start(vrmfs *fs)
 {
     if (pthread_cond_init(&fs->inval_cv, NULL) != 0)
         return -1;
+    if (pthread_cond_init(&fs->inval_idle, NULL) != 0) {
+        pthread_cond_destroy(&fs->inval_cv);
+        return -1;
+    }
     if (pthread_create(&fs->inval_thread, NULL, inval_main, fs) != 0) {
         pthread_cond_destroy(&fs->inval_cv);
+        pthread_cond_destroy(&fs->inval_idle);
         return -1;
     }
     fs->inval_running = 1;
@@ -344,10 +468,22 @@ void vrmfs_inval_stop(vrmfs *fs)
     free(fs->inval_queue);
     fs->inval_queue = NULL;
     pthread_cond_destroy(&fs->inval_cv);
+    pthread_cond_destroy(&fs->inval_idle);
 }
 
 void vrmfs_release_state(vrmfs *fs)
 {
+    unsigned i;
+
+    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++) {
+        vrm_view_free(fs->views[i].view);
+        fs->views[i].view = NULL;
+    }
+    nameset_release(&fs->viewnames);
+    while (fs->nremoved > 0)
+        free(fs->removed[--fs->nremoved]);
+    free(fs->removed);
+    fs->removed = NULL;
     free(fs->errlog);
     fs->errlog = NULL;
 }
@@ -425,6 +561,26 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
             fill_files(fs, &vs, st);
         return rc;
     }
+    if (h != NULL && h->kind == H_VIEW) {
+        /* the kernel asks before reading again once the attributes were
+         * dropped: the text is computed anew, and its size is the file's
+         * (0 once nothing of it is granted) */
+        struct timespec ts;
+
+        pthread_mutex_lock(&h->mu);
+        if (!h->fresh) {
+            rc = view_reread(fs, h);
+            if (rc == -EACCES) {
+                h->len = 0;
+                rc = 0;
+            }
+            h->fresh = rc == 0;
+        }
+        now(&ts);
+        fill_file(fs, st, view_mode(0), h->len, ts, ts);
+        pthread_mutex_unlock(&h->mu);
+        return 0;
+    }
     if (path == NULL && h != NULL) {  /* removed while open */
         struct timespec ts;
 
@@ -446,6 +602,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
         pthread_mutex_unlock(&h->mu);
         return 0;
     }
+    if (n.kind >= N_VENDORS)
+        return vendor_getattr(fs, path, &n, st);
     switch (n.kind) {
     case N_ROOT:
     case N_RECORDS:
@@ -516,17 +674,19 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
         if (rc == 0)
             fill_files(fs, &vs, st);
         return rc;
+    default:
+        break;   /* vendors/ and views/: above */
     }
     return -ENOENT;
 }
 
 /* ---- directories --------------------------------------------------------- */
 
-typedef struct fill_ctx {
+struct fill_ctx {
     void *buf;
     fuse_fill_dir_t filler;
     const char *suffix;
-} fill_ctx;
+};
 
 /* A file removed while open lives on as .fuse_hiddenNNN until its last
  * close (see op_init); its name is gone for the person, so listings skip it. */
@@ -598,6 +758,19 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     case N_COLL:
     case N_FILES:
         break;
+    case N_VENDORS:
+    case N_VENDOR:
+    case N_RECEIPTS:
+    case N_VIEWS:
+    case N_VIEW:
+    case N_VIEW_RECORDS:
+    case N_VIEW_COLL:
+        rc = vendor_getattr(fs, NULL, &n, &(struct stat){0});
+        if (rc != 0)
+            return rc;
+        filler(buf, ".", NULL, 0, 0);
+        filler(buf, "..", NULL, 0, 0);
+        return vendor_readdir(fs, &n, &c);
     default:
         return -ENOTDIR;
     }
@@ -616,6 +789,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, ".vrmfs", NULL, 0, 0);
         filler(buf, "files", NULL, 0, 0);
         filler(buf, "records", NULL, 0, 0);
+        filler(buf, "vendors", NULL, 0, 0);
+        filler(buf, "views", NULL, 0, 0);
         return 0;
     case N_META:
         filler(buf, "errors.log", NULL, 0, 0);
@@ -649,7 +824,7 @@ static int op_mkdir(const char *path, mode_t mode)
     int rc = node_parse(path, &n);
 
     if (rc == -ENOENT)
-        return -EACCES;
+        return node_view() != NULL || strncmp(path, "/views/", 7) == 0 ? -EROFS : -EACCES;
     if (rc == -ENAMETOOLONG && strncmp(path, "/records/", 9) == 0) {
         vrm_error(ENAMETOOLONG, "a collection name has 1 to %d characters", VRM_COLLECTION_MAX);
         return refuse(path, rc);
@@ -660,6 +835,15 @@ static int op_mkdir(const char *path, mode_t mode)
         return -EROFS;
     if (n.kind == N_FILES)
         return vrm_files_mkdir(fs->v, n.rest, mode, fs->uid, fs->gid, NULL);
+    if (n.kind == N_VENDOR) {
+        set_removed(fs, &n, 0);
+        rc = vrm_vendor_create(fs->v, n.vendor);
+        return rc == -EINVAL ? refuse(path, rc) : rc;
+    }
+    if (n.kind >= N_VIEWS)
+        return -EROFS;
+    if (n.kind > N_VENDOR)
+        return -EACCES;
     if (n.kind != N_COLL)
         return n.kind == N_RECORD || n.kind == N_SCRATCH ? -EACCES : -EEXIST;
     rc = vrm_collection_create(fs->v, n.coll);
@@ -678,6 +862,20 @@ static int op_rmdir(const char *path)
         return -EROFS;
     if (n.kind == N_FILES)
         return vrm_files_rmdir(fs->v, n.rest);
+    if (n.kind == N_VENDOR) {
+        /* vendors/<v> holds only files computed from the vault: removing
+         * the folder revokes the grants (with a receipt) and the vendor */
+        rc = vrm_vendor_delete(fs->v, n.vendor);
+        if (rc == 0) {
+            view_changed_now(fs, n.vendor);
+            set_removed(fs, &n, 0);
+        }
+        return rc;
+    }
+    if (n.kind == N_RECEIPTS)
+        return vendor_check(fs, &n);   /* goes with its vendor (rm -r) */
+    if (n.kind >= N_VIEWS)
+        return -EROFS;
     if (n.kind != N_COLL)
         return n.kind == N_RECORD || n.kind == N_SCRATCH ? -ENOTDIR : -EACCES;
     return vrm_collection_delete(fs->v, n.coll);
@@ -695,7 +893,10 @@ static int op_unlink(const char *path)
         return -EROFS;
     switch (n.kind) {
     case N_RECORD:
-        return vrm_record_delete(fs->v, n.coll, n.name);
+        rc = vrm_record_delete(fs->v, n.coll, n.name);
+        if (rc == 0)
+            view_record_changed(fs, n.coll, n.name);
+        return rc;
     case N_SCRATCH:
         return vrm_scratch_delete(fs->v, n.coll, n.name);
     case N_FILES:
@@ -703,6 +904,35 @@ static int op_unlink(const char *path)
     case N_README:
     case N_ERRLOG:
         return -EACCES;
+    case N_GRANTS: {
+        /* removing grants.json revokes every grant (rm -r vendors/<v>) */
+        static const char none[] = "{\"grants\": []}";
+        int64_t receipt = 0;
+
+        if (removed(fs, &n))
+            return -ENOENT;
+        rc = vrm_grants_put(fs->v, n.vendor, none, sizeof none - 1, &receipt);
+        if (rc == 0 && receipt > 0)
+            view_changed_now(fs, n.vendor);
+        if (rc == 0)
+            set_removed(fs, &n, 1);
+        return rc;
+    }
+    case N_VENDOR_JSON:
+        rc = vendor_check(fs, &n);
+        if (rc == 0 && removed(fs, &n))
+            rc = -ENOENT;
+        if (rc == 0)
+            set_removed(fs, &n, 1);   /* the vendor stays as it is */
+        return rc;
+    case N_IDENTITY:
+    case N_ACCESSLOG:
+    case N_RECEIPT:
+        /* these go with their vendor only: rm -r vendors/<v> then removes
+         * the folder, which removes the vendor */
+        return vendor_getattr(fs, NULL, &n, &(struct stat){0});
+    case N_VIEW_RECORD:
+        return -EROFS;
     default:
         return -EISDIR;
     }
@@ -773,6 +1003,10 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
         return -EXDEV;  /* mv copies between files/ and records/ instead */
     if (a.kind == N_COLL && b.kind == N_COLL)
         return -EXDEV;  /* mv copies the collection's records instead */
+    if (a.kind >= N_VIEWS || b.kind >= N_VIEWS)
+        return -EROFS;
+    if (a.kind >= N_VENDORS || b.kind >= N_VENDORS)
+        return -EACCES;
     if ((a.kind != N_RECORD && a.kind != N_SCRATCH) || (b.kind != N_RECORD && b.kind != N_SCRATCH))
         return -EACCES;
     if (flags & RENAME_EXCHANGE)
@@ -794,6 +1028,10 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
     }
     rc = vrm_scratch_move(fs->v, a.coll, a.name, a.kind == N_RECORD, b.coll, b.name,
                           b.kind == N_RECORD, (flags & RENAME_NOREPLACE) != 0);
+    if (rc == 0 && a.kind == N_RECORD)
+        view_record_changed(fs, a.coll, a.name);
+    if (rc == 0 && b.kind == N_RECORD)
+        view_record_changed(fs, b.coll, b.name);
     if (rc == -EINVAL) {
         char reason[700];
 
@@ -898,6 +1136,629 @@ static int open_text(const node *n, struct fuse_file_info *fi, int create)
     return 0;
 }
 
+/* ---- vendors/ and views/ ----------------------------------------------------
+ * Everything under vendors/ and views/ is computed by libvrm on each request;
+ * fs/ only maps paths.  Views and whatever shows a vendor's state are read
+ * from copies taken at open (direct I/O, no page cache), and every change of
+ * grants invalidates the kernel's entries of that vendor's view (see
+ * view_changed), so that a revoked field is gone at once. */
+
+/* `vendor`'s view as it is now, from the cache or made anew: 0 and *out
+ * (a reference: vrm_view_free it), or a negative errno. */
+static int view_get(vrmfs *fs, const char *vendor, vrm_view **out)
+{
+    vrm_view *view = NULL;
+    unsigned i;
+    int rc;
+
+    pthread_mutex_lock(&fs->mu);
+    for (i = 0; i < sizeof fs->views / sizeof fs->views[0] && view == NULL; i++)
+        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0 &&
+            vrm_view_current(fs->views[i].view))
+            view = vrm_view_ref(fs->views[i].view);
+    pthread_mutex_unlock(&fs->mu);
+    if (view != NULL) {
+        *out = view;
+        return 0;
+    }
+    rc = vrm_view_make(fs->v, vendor, &view);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&fs->mu);
+    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++)
+        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0)
+            break;
+    if (i == sizeof fs->views / sizeof fs->views[0])
+        i = fs->views_next++ % (sizeof fs->views / sizeof fs->views[0]);
+    vrm_view_free(fs->views[i].view);
+    snprintf(fs->views[i].vendor, sizeof fs->views[i].vendor, "%s", vendor);
+    fs->views[i].view = vrm_view_ref(view);
+    pthread_mutex_unlock(&fs->mu);
+    *out = view;
+    return 0;
+}
+
+/* Modes: a --view mount is meant to be shared (with -o allow_other). */
+static mode_t view_mode(int dir)
+{
+    if (node_view() != NULL)
+        return dir ? 0555 : 0444;
+    return dir ? 0500 : 0400;
+}
+
+/* The kernel must forget what it knows of `vendor`'s view. */
+typedef struct taken {
+    char **paths;
+    size_t n, cap;
+} taken;
+
+static void take_path(void *ctx, const char *path)
+{
+    taken *t = ctx;
+
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **p = realloc(t->paths, cap * sizeof *p);
+
+        if (p == NULL)
+            return;   /* its entry expires by itself within a second */
+        t->paths = p;
+        t->cap = cap;
+    }
+    if ((t->paths[t->n] = malloc(strlen(path) + 2)) != NULL) {
+        t->paths[t->n][0] = '!';
+        strcpy(t->paths[t->n] + 1, path);
+        t->n++;
+    }
+}
+
+static size_t depth(const char *path)
+{
+    size_t d = 0;
+
+    for (; *path; path++)
+        d += *path == '/';
+    return d;
+}
+
+static int shallower_first(const void *a, const void *b)
+{
+    size_t da = depth(*(char *const *)a), db = depth(*(char *const *)b);
+
+    return da < db ? -1 : da > db;
+}
+
+/* Remember that the kernel was given the view path `path`. */
+static void view_seen(vrmfs *fs, const char *path)
+{
+    pthread_mutex_lock(&fs->mu);
+    nameset_add(&fs->viewnames, path);   /* -ENOMEM: expires within a second */
+    pthread_mutex_unlock(&fs->mu);
+}
+
+static void view_changed(vrmfs *fs, const char *vendor)
+{
+    char prefix[32 + VRM_VENDOR_MAX], top[32 + VRM_VENDOR_MAX];
+    taken t = {NULL, 0, 0};
+    size_t i;
+
+    if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
+        return;
+    if (node_view() != NULL) {
+        snprintf(prefix, sizeof prefix, "/records/");
+        snprintf(top, sizeof top, "!/records");
+    } else {
+        snprintf(prefix, sizeof prefix, "/views/%s/records/", vendor);
+        snprintf(top, sizeof top, "!/views/%s", vendor);
+    }
+    pthread_mutex_lock(&fs->mu);
+    nameset_take(&fs->viewnames, prefix, take_path, &t);
+    pthread_mutex_unlock(&fs->mu);
+    /* the queue is served last in, first out: the deepest names go first,
+     * then the folders above them */
+    qsort(t.paths, t.n, sizeof *t.paths, shallower_first);
+    inval_queue(fs, top);
+    if (node_view() == NULL) {
+        snprintf(top, sizeof top, "!/views/%s/records", vendor);
+        inval_queue(fs, top);
+    }
+    for (i = 0; i < t.n; i++) {
+        inval_queue(fs, t.paths[i]);
+        inval_queue(fs, t.paths[i] + 1);   /* and its attributes and pages */
+        free(t.paths[i]);
+    }
+    free(t.paths);
+}
+
+typedef struct record_change {
+    vrmfs *fs;
+    const char *coll, *name;
+    int queued;
+} record_change;
+
+static int record_changed_fn(void *ctx, const char *vendor)
+{
+    record_change *rcg = ctx;
+    char path[PATH_MAX];
+    int known;
+
+    if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
+        return 0;
+    if (node_view() != NULL)
+        snprintf(path, sizeof path, "/records/%s/%s.json", rcg->coll, rcg->name);
+    else
+        snprintf(path, sizeof path, "/views/%s/records/%s/%s.json", vendor, rcg->coll,
+                 rcg->name);
+    pthread_mutex_lock(&rcg->fs->mu);
+    known = nameset_has(&rcg->fs->viewnames, path);
+    pthread_mutex_unlock(&rcg->fs->mu);
+    if (known) {
+        inval_queue(rcg->fs, path);
+        rcg->queued = 1;
+    }
+    return 0;
+}
+
+/* Record coll/name changed: the kernel drops what it holds of it in any
+ * view (its size there changed too), before the change returns. */
+static void view_record_changed(vrmfs *fs, const char *coll, const char *name)
+{
+    record_change rcg = {fs, coll, name, 0};
+
+    vrm_vendor_list(fs->v, record_changed_fn, &rcg);
+    if (rcg.queued)
+        inval_wait(fs);
+}
+
+/* The same, returning once the kernel has forgotten it (in handlers). */
+static void view_changed_now(vrmfs *fs, const char *vendor)
+{
+    view_changed(fs, vendor);
+    inval_wait(fs);
+}
+
+static int view_changed_fn(void *ctx, const char *vendor)
+{
+    view_changed(ctx, vendor);
+    return 0;
+}
+
+/* 0 if the vendor of `n` is registered, else -ENOENT (or an error). */
+static int vendor_check(vrmfs *fs, const node *n)
+{
+    int rc = vrm_vendor_exists(fs->v, n->vendor);
+
+    return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+/* The removed-set key of a vendor file node. */
+static void removed_key(const node *n, char *key, size_t size)
+{
+    snprintf(key, size, "%s/%s", n->vendor, n->kind == N_GRANTS ? "grants.json" : "vendor.json");
+}
+
+/* Is vendor.json or grants.json of `n` removed (see mountfs.h)? */
+static int removed(vrmfs *fs, const node *n)
+{
+    char key[VRM_VENDOR_MAX + 16];
+    size_t i;
+    int found = 0;
+
+    if (n->kind != N_VENDOR_JSON && n->kind != N_GRANTS)
+        return 0;
+    removed_key(n, key, sizeof key);
+    pthread_mutex_lock(&fs->mu);
+    for (i = 0; i < fs->nremoved && !found; i++)
+        found = strcmp(fs->removed[i], key) == 0;
+    pthread_mutex_unlock(&fs->mu);
+    return found;
+}
+
+/* Mark the file of `n` removed (`on`) or present again.  For a vendor
+ * node, forget all of that vendor's. */
+static void set_removed(vrmfs *fs, const node *n, int on)
+{
+    char key[VRM_VENDOR_MAX + 16];
+    size_t i, klen;
+
+    if (n->kind == N_VENDOR) {
+        klen = (size_t)snprintf(key, sizeof key, "%s/", n->vendor);
+    } else {
+        removed_key(n, key, sizeof key);
+        klen = strlen(key) + 1;
+    }
+    pthread_mutex_lock(&fs->mu);
+    for (i = 0; i < fs->nremoved;) {
+        if (strncmp(fs->removed[i], key, klen) == 0) {
+            free(fs->removed[i]);
+            fs->removed[i] = fs->removed[--fs->nremoved];
+        } else {
+            i++;
+        }
+    }
+    if (on && n->kind != N_VENDOR) {
+        char **r = realloc(fs->removed, (fs->nremoved + 1) * sizeof *r);
+
+        if (r != NULL) {
+            fs->removed = r;
+            if ((r[fs->nremoved] = strdup(key)) != NULL)
+                fs->nremoved++;
+        }
+    }
+    pthread_mutex_unlock(&fs->mu);
+}
+
+/* The text of a vendor's read-only or writable file: *text (free()), *len,
+ * *mtime_ns. */
+static int vendor_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *mtime_ns)
+{
+    vrm_identity *id = NULL;
+    int rc;
+
+    *text = NULL;
+    *len = 0;
+    *mtime_ns = (int64_t)fs->mounted.tv_sec * 1000000000 + fs->mounted.tv_nsec;
+    if (removed(fs, n))
+        return -ENOENT;
+    switch (n->kind) {
+    case N_VENDOR_JSON:
+        return vrm_vendor_get(fs->v, n->vendor, text, len, NULL, mtime_ns);
+    case N_GRANTS:
+        return vrm_grants_get(fs->v, n->vendor, text, len, mtime_ns);
+    case N_IDENTITY:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            rc = vrm_identity_derive(fs->v, n->vendor, &id);
+        if (rc == 0)
+            rc = vrm_identity_json(id, text, len);
+        vrm_identity_free(id);
+        return rc;
+    case N_ACCESSLOG:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            rc = vrm_accesslog_read(fs->v, n->vendor, text, len);
+        *mtime_ns = now_ns();
+        return rc;
+    case N_RECEIPT:
+        rc = vendor_check(fs, n);
+        return rc != 0 ? rc : vrm_receipt_get(fs->v, n->vendor, n->num, n->jws, text, len);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int vendor_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    vrm_record_info info;
+    vrm_view *view = NULL;
+    char *text = NULL;
+    size_t len;
+    int64_t t;
+    uint64_t size;
+    int rc;
+
+    switch (n->kind) {
+    case N_VENDORS:
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_VIEWS:
+        fill_dir(fs, st, 0500);
+        return 0;
+    case N_VENDOR:
+    case N_RECEIPTS:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            fill_dir(fs, st, n->kind == N_VENDOR ? 0700 : 0500);
+        return rc;
+    case N_VIEW:
+    case N_VIEW_RECORDS:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            fill_dir(fs, st, view_mode(1));
+        return rc;
+    case N_VIEW_COLL:
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0)
+            rc = vrm_view_has_collection(fs->v, view, n->coll);
+        vrm_view_free(view);
+        if (rc == 1) {
+            fill_dir(fs, st, view_mode(1));
+            if (path != NULL)
+                view_seen(fs, path);
+        }
+        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+    case N_VIEW_RECORD:
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0)
+            rc = vrm_view_stat(fs->v, view, n->coll, n->name, &info);
+        vrm_view_free(view);
+        free(text);
+        if (rc == 0) {
+            fill_file(fs, st, view_mode(0), (size_t)info.size, ns_to_ts(info.updated_ns),
+                      ns_to_ts(info.updated_ns));
+            if (path != NULL)
+                view_seen(fs, path);
+        }
+        return rc;
+    case N_ACCESSLOG:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            rc = vrm_accesslog_size(fs->v, n->vendor, &size);
+        if (rc == 0) {
+            struct timespec ts;
+
+            now(&ts);
+            fill_file(fs, st, 0400, (size_t)size, ts, ts);
+        }
+        return rc;
+    default:
+        rc = vendor_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0)
+            fill_file(fs, st, n->kind == N_VENDOR_JSON || n->kind == N_GRANTS ? 0600 : 0400,
+                      len, ns_to_ts(t), ns_to_ts(t));
+        return rc;
+    }
+}
+
+static int fill_receipt(void *ctx, int64_t num)
+{
+    fill_ctx *c = ctx;
+    char name[48];
+
+    snprintf(name, sizeof name, "%lld.jws", (long long)num);
+    if (c->filler(c->buf, name, NULL, 0, 0))
+        return 1;
+    snprintf(name, sizeof name, "%lld.json", (long long)num);
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c)
+{
+    vrm_view *view = NULL;
+    int rc = 0;
+
+    switch (n->kind) {
+    case N_VENDORS:
+    case N_VIEWS:
+        return vrm_vendor_list(fs->v, fill_name, c);
+    case N_VENDOR:
+        rc = vendor_check(fs, n);
+        if (rc != 0)
+            return rc;
+        {
+            node f = *n;
+
+            f.kind = N_VENDOR_JSON;
+            if (!removed(fs, &f))
+                c->filler(c->buf, "vendor.json", NULL, 0, 0);
+            c->filler(c->buf, "identity.json", NULL, 0, 0);
+            f.kind = N_GRANTS;
+            if (!removed(fs, &f))
+                c->filler(c->buf, "grants.json", NULL, 0, 0);
+        }
+        c->filler(c->buf, "access.log", NULL, 0, 0);
+        c->filler(c->buf, "receipts", NULL, 0, 0);
+        return 0;
+    case N_RECEIPTS:
+        rc = vendor_check(fs, n);
+        return rc != 0 ? rc : vrm_receipt_list(fs->v, n->vendor, fill_receipt, c);
+    case N_VIEW:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            c->filler(c->buf, "records", NULL, 0, 0);
+        return rc;
+    case N_VIEW_RECORDS:
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0)
+            rc = vrm_view_collections(fs->v, view, fill_name, c);
+        break;
+    case N_VIEW_COLL:
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0)
+            rc = vrm_view_has_collection(fs->v, view, n->coll);
+        if (rc == 0)
+            rc = -ENOENT;
+        if (rc == 1) {
+            c->suffix = ".json";
+            rc = vrm_view_records(fs->v, view, n->coll, fill_name, c);
+        }
+        break;
+    default:
+        return -ENOTDIR;
+    }
+    vrm_view_free(view);
+    return rc < 0 ? rc : 0;
+}
+
+/* The command name of process `pid`, for the access log. */
+static void process_name(pid_t pid, char *out, size_t size)
+{
+    char path[64];
+    FILE *f;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    f = fopen(path, "re");
+    if (f != NULL) {
+        n = fread(out, 1, size - 1, f);
+        fclose(f);
+    }
+    while (n > 0 && out[n - 1] == '\n')
+        n--;
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, size, "?");
+}
+
+/* Give `fi` a read-only handle holding text[0..len) (taken over). */
+static int snapshot_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n,
+                           char *text, size_t len)
+{
+    handle *h = handle_new(kind, n, 0);
+
+    if (h == NULL) {
+        free(text);
+        return -ENOMEM;
+    }
+    h->buf = text;
+    h->len = h->cap = len;
+    h->fresh = 1;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    /* a view file goes through the page cache (keep_cache off: each open
+     * reads anew): its size is kept true by invalidations (view_changed,
+     * view_record_changed); direct I/O would cost a request per read */
+    fi->direct_io = kind != H_VIEW;
+    fi->keep_cache = 0;
+    return 0;
+}
+
+static int vendor_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi,
+                       int create)
+{
+    struct fuse_context *ctx = fuse_get_context();
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, lapsed = 0, rc;
+    char comm[64], *text = NULL;
+    size_t len = 0;
+    int64_t t;
+    handle *h;
+
+    switch (n->kind) {
+    case N_VIEW_RECORD:
+        if (writable)
+            return -EACCES;
+        process_name(ctx->pid, comm, sizeof comm);
+        {
+            vrm_view *view = NULL;
+
+            if (view_get(fs, n->vendor, &view) != 0)
+                view = NULL;   /* the call reads the grants itself */
+            rc = vrm_view_open_file(fs->v, view, n->vendor, n->coll, n->name, ctx->pid,
+                                    ctx->uid, comm, &text, &len, NULL, &lapsed);
+            vrm_view_free(view);
+        }
+        if (rc != 0 && rc != -ENOENT)
+            return refuse(path, rc);
+        if (lapsed)
+            view_changed(fs, n->vendor);
+        if (rc == 0 && node_view() == NULL) {
+            char log[32 + VRM_VENDOR_MAX];
+
+            snprintf(log, sizeof log, "/vendors/%s/access.log", n->vendor);
+            inval_queue(fs, log);   /* its size grew */
+        }
+        return rc != 0 ? rc : snapshot_handle(fi, H_VIEW, n, text, len);
+    case N_VENDOR_JSON:
+    case N_GRANTS:
+        if (writable && fs->read_only)
+            return -EROFS;
+        if (create) {
+            /* made again after rm: starts empty, committed once written */
+            if (!writable)
+                return -EACCES;
+            if ((rc = vendor_check(fs, n)) != 0)
+                return rc;
+            set_removed(fs, n, 0);
+        } else if (!writable || !(fi->flags & O_TRUNC)) {
+            rc = vendor_text(fs, n, &text, &len, &t);
+            if (rc != 0)
+                return rc;
+        } else if ((rc = vendor_check(fs, n)) != 0) {
+            return rc;
+        }
+        if (!writable)
+            return snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+        h = handle_new(H_VTEXT, n, 1);
+        if (h == NULL) {
+            free(text);
+            return -ENOMEM;
+        }
+        h->buf = text;
+        h->len = h->cap = len;
+        /* emptied by O_TRUNC: committed once something is written (a
+         * shell's `> file` closes a copy of the descriptor first) */
+        h->dirty = create || (fi->flags & O_TRUNC) != 0;
+        fi->fh = (uint64_t)(uintptr_t)h;
+        fi->direct_io = 1;
+        return 0;
+    case N_IDENTITY:
+    case N_ACCESSLOG:
+    case N_RECEIPT:
+        if (writable)
+            return -EACCES;
+        rc = vendor_text(fs, n, &text, &len, &t);
+        return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+    default:
+        return -EISDIR;
+    }
+}
+
+/* A later read of a view file from its start: compute it again. */
+static int view_reread(vrmfs *fs, handle *h)
+{
+    vrm_view *view = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = view_get(fs, h->n.vendor, &view);
+
+    if (rc == 0)
+        rc = vrm_view_record(fs->v, view, h->n.coll, h->n.name, &text, &len, NULL);
+    vrm_view_free(view);
+    if (rc == -ENOENT)
+        return -EACCES;   /* no longer granted */
+    if (rc != 0)
+        return rc;
+    free(h->buf);
+    h->buf = text;
+    h->len = h->cap = len;
+    return 0;
+}
+
+/* Commit vendor.json or grants.json from a handle.  Handle mutex held. */
+static int commit_vendor(const char *path, handle *h)
+{
+    vrmfs *fs = FS();
+    char where[200], reason[700];
+    int64_t receipt = 0;
+    int rc;
+
+    if (!h->writable || !h->dirty || !h->written)
+        return 0;
+    h->dirty = 0;
+    if (h->n.kind == N_VENDOR_JSON)
+        rc = vrm_vendor_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len);
+    else
+        rc = vrm_grants_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, &receipt);
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/vendors/%s/%s", h->n.vendor,
+                 h->n.kind == N_VENDOR_JSON ? "vendor.json" : "grants.json");
+        path = where;
+    }
+    if (rc != 0) {
+        snprintf(reason, sizeof reason, "%s; %s unchanged", vrm_error_message(),
+                 h->n.kind == N_VENDOR_JSON ? "the vendor is" : "the grants are");
+        vrmfs_refusal(fs, path, reason);
+        return rc;
+    }
+    inval_queue(fs, path);
+    if (receipt > 0)
+        view_changed_now(fs, h->n.vendor);
+    return 0;
+}
+
+/* Grants that expire end by themselves: once a second the invalidation
+ * thread writes their receipts and drops cached views. */
+static void expire_grants(vrmfs *fs)
+{
+    int rc;
+
+    if (fs->read_only)
+        return;
+    rc = vrm_grants_expire(fs->v, now_ns(), NULL);
+    if (rc > 0)
+        vrm_vendor_list(fs->v, view_changed_fn, fs);
+}
+
 static int open_file(uint64_t ino, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
@@ -970,6 +1831,8 @@ static int op_open(const char *path, struct fuse_file_info *fi)
             return -EISDIR;
         return open_file(vs.ino, fi);
     default:
+        if (n.kind >= N_VENDORS)
+            return vendor_open(fs, path, &n, fi, 0);
         return -EISDIR;
     }
 }
@@ -1006,8 +1869,13 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
                 rc = -EISDIR;
         }
         return rc != 0 ? rc : open_file(vs.ino, fi);
+    case N_VENDOR_JSON:
+    case N_GRANTS:
+        if (!removed(fs, &n))
+            return -EEXIST;
+        return vendor_open(fs, path, &n, fi, 1);
     default:
-        return -EACCES;
+        return n.kind >= N_VIEWS ? -EROFS : -EACCES;
     }
 }
 
@@ -1028,7 +1896,12 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
     }
     if (h != NULL) {
         pthread_mutex_lock(&h->mu);
-        rc = buf_read(h->buf, h->len, buf, size, off);
+        rc = 0;
+        if (h->kind == H_VIEW && off == 0 && !h->fresh)
+            rc = view_reread(fs, h);
+        h->fresh = 0;
+        if (rc == 0)
+            rc = buf_read(h->buf, h->len, buf, size, off);
         pthread_mutex_unlock(&h->mu);
         return rc;
     }
@@ -1118,6 +1991,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
                 rc = n.kind == N_RECORD
                          ? vrm_record_put(fs->v, n.coll, n.name, text, len, VRM_PUT_REPLACE, NULL)
                          : vrm_scratch_put(fs->v, n.coll, n.name, text, len);
+            if (rc == 0 && n.kind == N_RECORD)
+                view_record_changed(fs, n.coll, n.name);
             if (rc == -EINVAL)
                 rc = refuse(path, rc);
         }
@@ -1174,6 +2049,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 
     if (h == NULL || h->kind == H_FILE)
         return 0;  /* files/ data is committed by each write */
+    if (h->kind == H_VTEXT) {
+        pthread_mutex_lock(&h->mu);
+        rc = commit_vendor(path, h);
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
     pthread_mutex_lock(&h->mu);
     changed = h->writable && h->dirty && h->written;
     rc = commit(path, h);
@@ -1184,6 +2065,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
         char where[400];
 
         inval_queue(fs, handle_path(h, where, sizeof where));
+        view_record_changed(fs, h->n.coll, h->n.name);
     }
     if (listed) {  /* committed: from now on listed from the vault */
         pthread_mutex_lock(&fs->mu);
@@ -1315,10 +2197,35 @@ static int op_setxattr(const char *path, const char *name, const char *value, si
     return rc != 0 ? rc : vrm_files_setxattr(FS()->v, ino, name, value, size, flags);
 }
 
+/* user.vrm.visible-to of a record: the vendors that can see any of it. */
+#define VISIBLE_TO "user.vrm.visible-to"
+
+static int visible_to(const node *n, char *value, size_t size)
+{
+    char *list = NULL;
+    size_t len = 0;
+    int rc = vrm_view_visible_to(FS()->v, n->coll, n->name, &list, &len);
+
+    if (rc == 0 && len > INT_MAX)
+        rc = -E2BIG;
+    if (rc == 0 && size > 0 && len > size)
+        rc = -ERANGE;
+    if (rc == 0 && size > 0)
+        memcpy(value, list, len);
+    free(list);
+    return rc != 0 ? rc : (int)len;
+}
+
 static int op_getxattr(const char *path, const char *name, char *value, size_t size)
 {
     uint64_t ino = 0;
-    int rc = xattr_ino(path, &ino);
+    node n;
+    int rc;
+
+    if (path != NULL && strcmp(name, VISIBLE_TO) == 0 && node_parse(path, &n) == 0 &&
+        n.kind == N_RECORD)
+        return visible_to(&n, value, size);
+    rc = xattr_ino(path, &ino);
 
     if (rc == -ENOTSUP)
         return -ENODATA;  /* nothing is set outside files/ */

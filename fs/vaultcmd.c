@@ -1,5 +1,5 @@
 /*
- * vaultcmd.c: the vault commands: init, check, passwd, recover.
+ * vaultcmd.c: the vault commands: init, check, verify-log, passwd, recover.
  */
 #include "cli.h"
 
@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "vrm.h"
 
 int cli_stdout_closed;
@@ -219,9 +221,10 @@ int cmd_init(int argc, char **argv)
 
 static const char check_help[] =
     "Usage: vrmfs check [OPTIONS] VAULT\n"
-    "Authenticate every page of the vault's database and WAL and run SQLite's\n"
-    "integrity check.  Prints 'ok' and exits 0 if all is well; otherwise prints\n"
-    "each damaged page or problem and exits 1.  Exits 2 on a wrong passphrase.\n"
+    "Authenticate every page of the vault's database and WAL, run SQLite's\n"
+    "integrity check and verify the hash chain of every access log.  Prints 'ok'\n"
+    "and exits 0 if all is well; otherwise prints each damaged page or problem\n"
+    "and exits 1.  Exits 2 on a wrong passphrase.\n"
     "The vault must not be mounted.\n"
     "\n"
     "  -p, --passfile F   read the passphrase from the first line of F\n"
@@ -266,6 +269,41 @@ static void check_progress(void *ctx, uint64_t done, uint64_t total)
         clear_progress(o);
 }
 
+/* After a clean vrm_vault_check: open the vault read-only and verify the
+ * access logs' chains and the consent receipts (signatures, chains).  The
+ * number of problems (0 or 1, reported through r->bad) or a negative errno.  A vault whose schema awaits an upgrade
+ * cannot be opened read-only; that is noted, not counted. */
+static int check_access_logs(const char *dir, const secret *pass,
+                             const vrm_check_report *r)
+{
+    vrm_vault *v = NULL;
+    char note[512];
+    int rc, c;
+
+    rc = vrm_vault_open(&v, dir, pass->buf, pass->len, VRM_OPEN_READONLY);
+    if (rc == -EROFS) {
+        snprintf(note, sizeof note, "access logs not verified: %s", vrm_error_message());
+        r->note(r->ctx, note);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    rc = vrm_accesslog_verify_all(v);
+    if (rc == -EBADMSG) {
+        r->bad(r->ctx, vrm_error_message());
+        rc = 1;
+    }
+    if (rc == 0) {
+        rc = vrm_receipt_verify_all(v);   /* signatures and the chains */
+        if (rc == -EBADMSG) {
+            r->bad(r->ctx, vrm_error_message());
+            rc = 1;
+        }
+    }
+    c = vrm_vault_close(v);
+    return rc == 0 && c < 0 ? c : rc;
+}
+
 int cmd_check(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -301,8 +339,10 @@ int cmd_check(int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = vrm_vault_check(argv[optind], pass.buf, pass.len, &report);
-    secret_free(&pass);
     clear_progress(&out);
+    if (rc == 0)
+        rc = check_access_logs(argv[optind], &pass, &report);
+    secret_free(&pass);
     if (rc < 0)
         return cli_fail(rc);
     if (rc > 0) {
@@ -312,6 +352,181 @@ int cmd_check(int argc, char **argv)
     if (!quiet)
         printf("ok\n");
     return 0;
+}
+
+/* ---- verify-log ------------------------------------------------------ */
+
+static const char verify_log_help[] =
+    "Usage: vrmfs verify-log [OPTIONS] VAULT\n"
+    "       vrmfs verify-log FILE\n"
+    "Verify the hash chain of access logs.  With VAULT (a directory holding\n"
+    "vault.json), every vendor's stored log, removed vendors' included: prints\n"
+    "'ok' and exits 0, or the vendor and the first bad line and exits 1.  With\n"
+    "FILE (a copy of vendors/VENDOR/access.log taken out of the mount), its text\n"
+    "alone, without the vault: prints 'ok (N lines)' and exits 0, or\n"
+    "'FILE: line K: why' and exits 1.  A vault must not be mounted.\n"
+    "\n"
+    "  -p, --passfile F   read the vault's passphrase from the first line of F\n"
+    "  -h, --help         show this help\n";
+
+/* Read all of the regular file `path` into *out (malloc'd, NUL-terminated)
+ * and *len.  0, or an exit code after printing why. */
+static int slurp(const char *path, char **out, size_t *len)
+{
+    size_t cap = 0, used = 0;
+    char *buf = NULL;
+    struct stat st;
+    int fd, rc = 0;
+    ssize_t n;
+
+    *out = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || fstat(fd, &st) != 0)
+        goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "vrmfs: %s: not a regular file\n", path);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    for (;;) {
+        if (cap - used < 2) {
+            size_t want = cap == 0 ? (size_t)st.st_size + 4096 : cap;
+            char *nb;
+
+            if (cap != 0 && want > SIZE_MAX / 2) {
+                errno = ENOMEM;
+                goto fail;
+            }
+            if (cap != 0)
+                want *= 2;
+            if ((nb = realloc(buf, want)) == NULL)
+                goto fail;
+            buf = nb;
+            cap = want;
+        }
+        n = read(fd, buf + used, cap - used - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    *out = buf;
+    *len = used;
+    buf = NULL;
+    goto out;
+fail:
+    fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(errno));
+    rc = EXIT_ERROR;
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int verify_log_file(const char *path)
+{
+    size_t len, lines = 0, i;
+    char *text;
+    int rc = slurp(path, &text, &len);
+
+    if (rc != 0)
+        return rc;
+    if (vrm_accesslog_verify_text(text, len, NULL) != 0) {
+        printf("%s: %s\n", path, vrm_error_message());
+        rc = EXIT_DAMAGED;
+    } else {
+        for (i = 0; i < len; i++)
+            lines += text[i] == '\n';
+        printf("ok (%zu line%s)\n", lines, lines == 1 ? "" : "s");
+    }
+    free(text);
+    return rc;
+}
+
+static int verify_log_vault(const char *dir, const char *passfile)
+{
+    vrm_vault *v = NULL;
+    secret pass;
+    int rc, c;
+
+    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
+    if (rc != 0)
+        return rc;
+    rc = vrm_vault_open(&v, dir, pass.buf, pass.len, VRM_OPEN_READONLY);
+    secret_free(&pass);
+    if (rc != 0)
+        return cli_fail(rc);
+    rc = vrm_accesslog_verify_all(v);
+    if (rc == -EBADMSG)
+        printf("%s\n", vrm_error_message());
+    else if (rc != 0)
+        rc = cli_fail(rc);
+    else
+        printf("ok\n");
+    c = vrm_vault_close(v);
+    if (rc == -EBADMSG)
+        return EXIT_DAMAGED;
+    if (rc == 0 && c != 0)
+        return cli_fail(c);
+    return rc;
+}
+
+int cmd_verify_log(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *passfile = NULL, *arg;
+    struct stat st;
+    char *vj;
+    int c, is_vault;
+
+    while ((c = getopt_long(argc, argv, "+p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'h':
+            fputs(verify_log_help, stdout);
+            return 0;
+        default:
+            return usage_error("verify-log", "%s", "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error("verify-log", "%s", "expects one VAULT directory or log FILE");
+    arg = argv[optind];
+    if (stat(arg, &st) != 0)
+        return usage_error("verify-log", "%s: %s", arg, strerror(errno));
+    if (S_ISREG(st.st_mode)) {
+        if (passfile != NULL)
+            return usage_error("verify-log", "%s is a log file: --passfile is for a vault",
+                               arg);
+        return verify_log_file(arg);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return usage_error("verify-log", "%s is neither a vault nor a regular file", arg);
+    vj = malloc(strlen(arg) + sizeof "/vault.json");
+    if (vj == NULL) {
+        fprintf(stderr, "vrmfs: out of memory\n");
+        return EXIT_ERROR;
+    }
+    strcpy(vj, arg);
+    strcat(vj, "/vault.json");
+    is_vault = stat(vj, &st) == 0 && S_ISREG(st.st_mode);
+    free(vj);
+    if (!is_vault)
+        return usage_error("verify-log", "%s is a directory without vault.json, not a vault",
+                           arg);
+    return verify_log_vault(arg, passfile);
 }
 
 /* ---- passwd and recover ---------------------------------------------- */

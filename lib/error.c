@@ -22,9 +22,16 @@ int vrm_error(int err, const char *fmt, ...)
         snprintf(msg, sizeof msg, "%s", strerror(err));
         return -err;
     }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);  /* truncation is acceptable here */
-    va_end(ap);
+    {
+        /* formatted aside first: the arguments may include this thread's
+         * current message, to wrap it ("grants.json: %s") */
+        char out[sizeof msg];
+
+        va_start(ap, fmt);
+        vsnprintf(out, sizeof out, fmt, ap);  /* truncation is acceptable here */
+        va_end(ap);
+        memcpy(msg, out, sizeof msg);
+    }
     return -err;
 }
 

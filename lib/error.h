@@ -20,7 +20,8 @@
 
 #include <stddef.h>
 
-/* Set the calling thread's message (printf-style).  Always returns -err so
+/* Set the calling thread's message (printf-style; the arguments may include
+ * vrm_error_message(), to wrap it).  Always returns -err so
  * that a caller can write `return vrm_error(EINVAL, "bad name %s", n);`. */
 int vrm_error(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -70,6 +70,42 @@ static const char *const steps[] = {
     "INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime) "
     "  SELECT 1, 16832, 2, 0, 0, 0, t, t, t"  /* the root, 040700 */
     "  FROM (SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000000000 AS t);",
+
+    /* 3: vendors, their grants, consent receipts and access logs (see
+     * vendors.h, grants.h, receipt.h, accesslog.h).  Receipts and access
+     * logs outlive their vendor: they are the person's record of it. */
+    "CREATE TABLE vendors ("
+    "  name    TEXT PRIMARY KEY,"            /* the folder name, as collections */
+    "  body    TEXT NOT NULL,"               /* vendor.json, compact */
+    "  created INTEGER NOT NULL,"            /* ns since the epoch */
+    "  updated INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE grants ("
+    "  vendor TEXT NOT NULL REFERENCES vendors(name),"
+    "  idx    INTEGER NOT NULL,"             /* position in grants.json */
+    "  body   TEXT NOT NULL,"                /* the grant object, compact */
+    "  reads  INTEGER NOT NULL DEFAULT 0,"   /* opens counted against max_reads */
+    "  ended  INTEGER,"                      /* ns: expiry or lapse receipted */
+    "  PRIMARY KEY (vendor, idx)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE grant_docs ("
+    "  vendor  TEXT PRIMARY KEY REFERENCES vendors(name),"
+    "  updated INTEGER NOT NULL"             /* ns: last write of grants.json */
+    ") WITHOUT ROWID;"
+    "CREATE TABLE receipts ("
+    "  vendor  TEXT NOT NULL,"
+    "  n       INTEGER NOT NULL,"            /* 1, 2, ... per vendor */
+    "  jws     TEXT NOT NULL,"               /* compact JWS, EdDSA */
+    "  payload TEXT NOT NULL,"               /* its payload, compact JSON */
+    "  created INTEGER NOT NULL,"            /* ns since the epoch */
+    "  PRIMARY KEY (vendor, n)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE access_log ("
+    "  vendor TEXT NOT NULL,"
+    "  n      INTEGER NOT NULL,"             /* 1, 2, ... per vendor */
+    "  line   TEXT NOT NULL,"                /* one line, no newline, hash last */
+    "  PRIMARY KEY (vendor, n)"
+    ") WITHOUT ROWID;",
 };
 
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))

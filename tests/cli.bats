@@ -96,6 +96,30 @@ json_set() {
 }
 
 
+# mklog FILE: a valid 3-line access log built from outside, with sha256sum
+# and the format of accesslog.h and vrmfs(1) alone: HEX = sha256(previous
+# HEX, "\n", the line before " chain="), 64 zeros before the first line.
+# Line 2 has escapes, spaces and UTF-8 in its JSON strings.
+mklog() {
+    local f=$1 prev body
+    prev=0000000000000000000000000000000000000000000000000000000000000000
+    : >"$f"
+    for body in \
+        '2026-11-23T13:44:27.123Z pid=4242 uid=1000 comm="cat" path="/records/profile/me.json"' \
+        '2026-11-23T13:44:28.004Z pid=4243 uid=1000 comm="my \"tool\"" path="/files/a b/caf\u00e9 é\n.txt"' \
+        '2026-11-23T13:45:00.999Z pid=1 uid=0 comm="jq" path="/records/profile/me.json"'; do
+        prev=$(printf '%s\n%s' "$prev" "$body" | sha256sum | cut -d' ' -f1)
+        printf '%s chain=%s\n' "$body" "$prev" >>"$f"
+    done
+}
+
+# verify_log_bad FILE LINE: verify-log FILE exits 1 naming line LINE
+verify_log_bad() {
+    run --separate-stderr "$VRMFS" verify-log "$1"
+    expect_status 1
+    [[ "$output" == "$1: line $2: "* ]] || { echo "expected '$1: line $2: ...', got: $output"; return 1; }
+}
+
 check_ok() {
     run --separate-stderr "$VRMFS" check --passfile "${2:-pass}" "$1"
     expect_status 0
@@ -144,7 +168,7 @@ fill_disk() {
         expect_status 0
         has "$output" "Usage: vrmfs"
         has "$output" "vrmfs COMMAND [OPTIONS] VAULT"
-        for cmd in init check passwd recover; do
+        for cmd in init check verify-log passwd recover; do
             has "$output" "  $cmd "
         done
         [ -z "$stderr" ]
@@ -161,7 +185,7 @@ fill_disk() {
 }
 
 @test "every command has --help and -h" {
-    for cmd in init check passwd recover; do
+    for cmd in init check verify-log passwd recover; do
         for opt in --help -h; do
             run --separate-stderr "$VRMFS" "$cmd" "$opt"
             expect_status 0
@@ -637,6 +661,102 @@ fill_disk() {
     check_ok v
 }
 
+# ---- verify-log -----------------------------------------------------------------
+
+@test "verify-log on a fresh vault prints ok and exits 0; check verifies the logs too" {
+    mkvault v
+    run --separate-stderr "$VRMFS" verify-log --passfile pass v
+    expect_status 0
+    [ "$output" = ok ] || { echo "verify-log printed: $output"; return 1; }
+    run --separate-stderr "$VRMFS" verify-log -p pass v
+    expect_status 0
+    check_ok v
+    run --separate-stderr "$VRMFS" check --help
+    has "$output" "access log"
+}
+
+@test "verify-log VAULT: wrong passphrase exits 2, a vault in use exits 7" {
+    mkvault v
+    run --separate-stderr "$VRMFS" verify-log --passfile wrongpass v
+    expect_status 2
+    [ -z "$output" ]
+    hold_lock v
+    run --separate-stderr "$VRMFS" verify-log --passfile pass v
+    expect_status 7
+}
+
+@test "verify-log FILE accepts a log chained with sha256sum alone" {
+    mklog log
+    [ "$(wc -l <log)" -eq 3 ]
+    run --separate-stderr "$VRMFS" verify-log log
+    expect_status 0
+    [ "$output" = "ok (3 lines)" ] || { echo "verify-log printed: $output"; return 1; }
+    [ -z "$stderr" ]
+    : >empty.log
+    run --separate-stderr "$VRMFS" verify-log empty.log
+    expect_status 0
+    [ "$output" = "ok (0 lines)" ] || { echo "verify-log printed: $output"; return 1; }
+    # the last line cut off leaves a log that still chains (see vrmfs(1))
+    sed -i '$d' log
+    run --separate-stderr "$VRMFS" verify-log log
+    expect_status 0
+    [ "$output" = "ok (2 lines)" ]
+}
+
+@test "verify-log FILE finds a removed, altered or reordered line and a cut end: exit 1, naming the line" {
+    mklog log
+    cp log l1 && sed -i 2d l1                       # a line removed
+    verify_log_bad l1 2
+    has "$output" "chain"
+    cp log l2 && sed -i 1d l2                       # the first line removed
+    verify_log_bad l2 1
+    cp log l3 && sed -i '2s/pid=4243/pid=4244/' l3  # a line altered
+    verify_log_bad l3 2
+    cp log l4 && sed -i '3s/uid=0 /uid=1 /' l4      # the last line altered
+    verify_log_bad l4 3
+    cp log l5 && sed -i '1{h;d};2{G}' l5            # lines 1 and 2 swapped
+    [ "$(sort l5)" = "$(sort log)" ] && ! cmp -s log l5
+    verify_log_bad l5 1
+    cp log l6 && sed -i '1s/chain=./chain=X/' l6    # a chain field altered
+    verify_log_bad l6 1
+    head -c -1 log >l7                              # no newline at the end
+    verify_log_bad l7 3
+    has "$output" "truncated"
+    head -c -30 log >l8                             # cut inside the last line
+    verify_log_bad l8 3
+    printf 'garbage\n' >>log                        # a line of something else
+    verify_log_bad log 4
+}
+
+@test "verify-log: bad arguments exit 64 with a message on stderr" {
+    mkvault v
+    mklog log
+    mkdir notavault
+    local -a cases=(
+        "verify-log"
+        "verify-log --bogus v"
+        "verify-log --passfile"
+        "verify-log --passfile pass v v"
+        "verify-log --passfile pass no-such-thing"
+        "verify-log notavault"
+        "verify-log --passfile pass log"
+        "verify-log /dev/null"
+    )
+    local c
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr "$VRMFS" $c
+        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
+        has "$stderr" "vrmfs verify-log"
+        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
+    done
+    run --separate-stderr "$VRMFS" verify-log notavault
+    has "$stderr" "without vault.json"
+    run --separate-stderr "$VRMFS" verify-log no-such-thing
+    has "$stderr" "No such file or directory"
+    [ -z "$(ls -A notavault)" ]
+}
+
 # ---- vault.json tampered ----------------------------------------------------
 
 @test "vault.json with another id exits 5 naming vault.json; restored, check passes" {
@@ -1035,7 +1155,7 @@ man_text() {
         grep -qx "$s" <<<"$text" || { echo "no section $s"; return 1; }
     done
     synopsis=$(sed -n '/^SYNOPSIS$/,/^DESCRIPTION$/p' <<<"$text")
-    for cmd in init check passwd recover; do
+    for cmd in init check verify-log passwd recover; do
         line=$(grep -E "^ *vrmfs $cmd " <<<"$synopsis") || { echo "no synopsis for $cmd"; return 1; }
         # every option of 'vrmfs CMD --help' but --help itself, short|long
         while read -r short long; do

@@ -1,0 +1,583 @@
+/*
+ * view.c: a vendor's view of the records, from the grants in force (see
+ * view.h).
+ */
+#include "view.h"
+#include "accesslog.h"
+#include "error.h"
+#include "fieldpath.h"
+#include "grants.h"
+#include "json.h"
+#include "records_int.h"
+#include "vault_int.h"
+#include "vendors.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct vgrant {
+    int64_t idx;                      /* the grant's index in grants.json */
+    int64_t max_reads;                /* 0: no limit */
+    size_t first, n;                  /* its paths: view->paths[first..first+n) */
+} vgrant;
+
+typedef struct vcoll {
+    const char *name;                 /* a collection (a path's root) */
+    vrm_fieldpath **paths;            /* the paths of it, in grant order */
+    size_t n;
+    int whole;                        /* one is COLL.*: every record whole */
+} vcoll;
+
+struct vrm_view {
+    char vendor[VRM_VENDOR_MAX + 1];
+    vgrant *grants;                   /* in force when the view was made */
+    size_t ngrants;
+    vrm_fieldpath **paths;            /* record paths of all of them */
+    size_t npaths;
+    vcoll *colls;                     /* the paths by collection, by name */
+    size_t ncolls;
+    uint64_t gen;                     /* vrm_grants_generation() then */
+    int64_t expires_ns;               /* the first until in force, or 0 */
+    _Atomic int refs;                 /* vrm_view_ref / vrm_view_free */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void vrm_view_free(vrm_view *view)
+{
+    size_t i;
+
+    if (view == NULL || --view->refs > 0)
+        return;
+    for (i = 0; i < view->npaths; i++)
+        vrm_fieldpath_free(view->paths[i]);
+    for (i = 0; i < view->ncolls; i++)
+        free(view->colls[i].paths);
+    free(view->colls);
+    free(view->paths);
+    free(view->grants);
+    free(view);
+}
+
+vrm_view *vrm_view_ref(vrm_view *view)
+{
+    view->refs++;
+    return view;
+}
+
+int vrm_view_current(const vrm_view *view)
+{
+    struct timespec ts;
+
+    if (view->gen != vrm_grants_generation())
+        return 0;
+    if (view->expires_ns == 0)
+        return 1;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec < view->expires_ns;
+}
+
+static int vcoll_cmp(const void *a, const void *b)
+{
+    return strcmp(((const vcoll *)a)->name, ((const vcoll *)b)->name);
+}
+
+/* The paths of `coll`, or NULL. */
+static const vcoll *coll_paths(const vrm_view *view, const char *coll)
+{
+    vcoll key = {coll, NULL, 0, 0};
+
+    if (view->ncolls == 0)
+        return NULL;
+    return bsearch(&key, view->colls, view->ncolls, sizeof key, vcoll_cmp);
+}
+
+/* Index the paths by collection. */
+static int index_paths(vrm_view *view)
+{
+    size_t i, j;
+
+    for (i = 0; i < view->npaths; i++) {
+        const char *root = vrm_fieldpath_root(view->paths[i]);
+        vcoll *c = NULL;
+        vrm_fieldpath **ps;
+
+        for (j = 0; j < view->ncolls && c == NULL; j++)
+            if (strcmp(view->colls[j].name, root) == 0)
+                c = &view->colls[j];
+        if (c == NULL) {
+            c = realloc(view->colls, (view->ncolls + 1) * sizeof *c);
+            if (c == NULL)
+                return -ENOMEM;
+            view->colls = c;
+            c = &view->colls[view->ncolls++];
+            c->name = root;
+            c->paths = NULL;
+            c->n = 0;
+            c->whole = 0;
+        }
+        {
+            const char *text = vrm_fieldpath_text(view->paths[i]);
+            size_t rl = strlen(root);
+
+            if (strncmp(text, root, rl) == 0 && strcmp(text + rl, ".*") == 0)
+                c->whole = 1;
+        }
+        ps = realloc(c->paths, (c->n + 1) * sizeof *ps);
+        if (ps == NULL)
+            return -ENOMEM;
+        c->paths = ps;
+        ps[c->n++] = view->paths[i];
+    }
+    if (view->ncolls > 1)
+        qsort(view->colls, view->ncolls, sizeof *view->colls, vcoll_cmp);
+    return 0;
+}
+
+/* Add the record paths of grant `g` (an in-force grant object with "_idx"). */
+static int add_grant(vrm_view *view, const cJSON *g)
+{
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(g, "fields"), *f;
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(g, "max_reads");
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(g, "until");
+    vgrant *vg;
+    int64_t t;
+    int rc;
+
+    if (cJSON_IsString(until) && vrm_rfc3339_parse(until->valuestring, &t) == 0 &&
+        (view->expires_ns == 0 || t < view->expires_ns))
+        view->expires_ns = t;
+    vg = realloc(view->grants, (view->ngrants + 1) * sizeof *vg);
+    if (vg == NULL)
+        return -ENOMEM;
+    view->grants = vg;
+    vg = &view->grants[view->ngrants++];
+    vg->idx = (int64_t)cJSON_GetObjectItemCaseSensitive(g, "_idx")->valuedouble;
+    vg->max_reads = cJSON_IsNumber(max) ? (int64_t)max->valuedouble : 0;
+    vg->first = view->npaths;
+    vg->n = 0;
+    cJSON_ArrayForEach(f, fields) {
+        vrm_fieldpath *p, **ps;
+
+        if (!cJSON_IsString(f))
+            continue;
+        rc = vrm_fieldpath_parse(f->valuestring, &p);
+        if (rc != 0)
+            return vrm_error(EUCLEAN, "vendor %s: a stored grant holds a bad field path",
+                             view->vendor);
+        if (vrm_fieldpath_is_analytics(p)) {
+            vrm_fieldpath_free(p);
+            continue;
+        }
+        ps = realloc(view->paths, (view->npaths + 1) * sizeof *ps);
+        if (ps == NULL) {
+            vrm_fieldpath_free(p);
+            return -ENOMEM;
+        }
+        view->paths = ps;
+        ps[view->npaths++] = p;
+        vg->n++;
+    }
+    return 0;
+}
+
+static int vendor_known_locked(vrm_vault *v, const char *vendor)
+{
+    sqlite3_stmt *st;
+    int rc = vrm_vault_stmt(v, "SELECT 1 FROM vendors WHERE name = ?1", &st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? vrm_error(ENOENT, "no vendor %s", vendor)
+                             : vrm_vault_sqlerr(v, "database");
+}
+
+static int view_make_locked(vrm_vault *v, const char *vendor, int64_t now, vrm_view **out)
+{
+    vrm_view *view;
+    cJSON *force = NULL, *g;
+    int rc;
+
+    *out = NULL;
+    if (strlen(vendor) > VRM_VENDOR_MAX)
+        return vrm_error(ENOENT, "no vendor %.64s", vendor);
+    rc = vendor_known_locked(v, vendor);
+    if (rc != 0)
+        return rc;
+    view = calloc(1, sizeof *view);
+    if (view == NULL)
+        return -ENOMEM;
+    view->refs = 1;
+    view->gen = vrm_grants_generation();
+    strcpy(view->vendor, vendor);
+    rc = vrm_grants_in_force_locked(v, vendor, now, &force);
+    cJSON_ArrayForEach(g, force) {
+        if (rc != 0)
+            break;
+        rc = add_grant(view, g);
+    }
+    cJSON_Delete(force);
+    if (rc == 0)
+        rc = index_paths(view);
+    if (rc != 0) {
+        vrm_view_free(view);
+        return rc;
+    }
+    *out = view;
+    return 0;
+}
+
+int vrm_view_make(vrm_vault *v, const char *vendor, vrm_view **out)
+{
+    int rc;
+
+    vrm_vault_lock(v);
+    rc = view_make_locked(v, vendor, now_ns(), out);
+    vrm_vault_unlock(v);
+    return rc;
+}
+
+static int names_collection(const vrm_view *view, const char *coll)
+{
+    return coll_paths(view, coll) != NULL;
+}
+
+int vrm_view_has_collection(vrm_vault *v, const vrm_view *view, const char *coll)
+{
+    if (!names_collection(view, coll))
+        return 0;
+    return vrm_collection_exists(v, coll);
+}
+
+typedef struct coll_filter {
+    const vrm_view *view;
+    vrm_name_fn fn;
+    void *ctx;
+} coll_filter;
+
+static int coll_filter_fn(void *ctx, const char *name)
+{
+    coll_filter *cf = ctx;
+
+    return names_collection(cf->view, name) ? cf->fn(cf->ctx, name) : 0;
+}
+
+int vrm_view_collections(vrm_vault *v, const vrm_view *view, vrm_name_fn fn, void *ctx)
+{
+    coll_filter cf = {view, fn, ctx};
+
+    if (view->npaths == 0)
+        return 0;
+    return vrm_collection_list(v, coll_filter_fn, &cf);
+}
+
+/* Project the stored body of a record onto paths[0..n): *out or NULL. */
+static int project(const char *coll, const char *body, size_t blen,
+                   vrm_fieldpath *const *paths, size_t n, cJSON **out)
+{
+    cJSON *rec = cJSON_ParseWithLength(body, blen);
+    int rc;
+
+    *out = NULL;
+    if (rec == NULL)
+        return vrm_error(EUCLEAN, "a record of %s holds unreadable JSON", coll);
+    rc = vrm_fieldpath_project((const vrm_fieldpath *const *)paths, n, coll, rec, out);
+    cJSON_Delete(rec);
+    return rc;
+}
+
+int vrm_view_records(vrm_vault *v, const vrm_view *view, const char *coll, vrm_name_fn fn,
+                     void *ctx)
+{
+    const vcoll *c = coll_paths(view, coll);
+    sqlite3_stmt *st;
+    int rc, step = SQLITE_DONE;
+
+    if (c == NULL)
+        return 0;
+    vrm_vault_lock(v);
+    rc = vrm_vault_stmt(v, "SELECT name, body FROM records WHERE collection = ?1 "
+                           "ORDER BY name", &st);
+    if (rc != 0)
+        goto out;
+    sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *p = NULL;
+
+        if (c->whole)   /* every record whole: nothing to project */
+            rc = fn(ctx, (const char *)sqlite3_column_text(st, 0));
+        else
+            rc = project(coll, (const char *)sqlite3_column_text(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), c->paths, c->n, &p);
+        if (!c->whole && rc == 0 && p != NULL)
+            rc = fn(ctx, (const char *)sqlite3_column_text(st, 0));   /* non-zero: stop */
+        cJSON_Delete(p);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = vrm_vault_sqlerr(v, "database");
+    sqlite3_reset(st);
+out:
+    vrm_vault_unlock(v);
+    return rc;
+}
+
+/* The record's projection onto paths[0..n): *out (NULL: nothing granted),
+ * and its times.  -ENOENT without the record. */
+static int record_projection_locked(vrm_vault *v, const char *coll, const char *name,
+                                    vrm_fieldpath *const *paths, size_t n, cJSON **out,
+                                    vrm_record_info *info)
+{
+    sqlite3_stmt *st;
+    int rc = vrm_find_named_locked(v, "SELECT body, created, updated FROM records "
+                                      "WHERE collection = ?1 AND name = ?2",
+                                   coll, name, "record", &st);
+
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    if (info != NULL) {
+        info->created_ns = sqlite3_column_int64(st, 1);
+        info->updated_ns = sqlite3_column_int64(st, 2);
+    }
+    rc = project(coll, (const char *)sqlite3_column_text(st, 0),
+                 (size_t)sqlite3_column_bytes(st, 0), paths, n, out);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Render a projection; -ENOENT for none. */
+static int render(cJSON *p, const char *coll, const char *name, char **json, size_t *len,
+                  vrm_record_info *info)
+{
+    int rc;
+
+    if (p == NULL)
+        return vrm_error(ENOENT, "record %s/%s is not in the view", coll, name);
+    rc = vrm_json_pretty(p, json, len);
+    if (rc == 0 && info != NULL)
+        info->size = *len;
+    return rc;
+}
+
+/* The view's text of coll/name through `c` (its collection's paths): a
+ * record granted whole is its own pretty text, anything else is projected.
+ * Locked. */
+static int view_text_locked(vrm_vault *v, const vcoll *c, const char *coll, const char *name,
+                            char **json, size_t *len, vrm_record_info *info)
+{
+    cJSON *p = NULL;
+    int rc;
+
+    *json = NULL;
+    *len = 0;
+    if (c == NULL)
+        return vrm_error(ENOENT, "record %s/%s is not in the view", coll, name);
+    if (c->whole)
+        return vrm_record_get_locked(v, coll, name, json, len, info);
+    rc = record_projection_locked(v, coll, name, c->paths, c->n, &p, info);
+    if (rc == 0)
+        rc = render(p, coll, name, json, len, info);
+    cJSON_Delete(p);
+    return rc;
+}
+
+int vrm_view_record(vrm_vault *v, const vrm_view *view, const char *coll, const char *name,
+                    char **json, size_t *len, vrm_record_info *info)
+{
+    int rc;
+
+    vrm_vault_lock(v);
+    rc = view_text_locked(v, coll_paths(view, coll), coll, name, json, len, info);
+    vrm_vault_unlock(v);
+    return rc;
+}
+
+int vrm_view_stat(vrm_vault *v, const vrm_view *view, const char *coll, const char *name,
+                  vrm_record_info *info)
+{
+    const vcoll *c = coll_paths(view, coll);
+    char *text = NULL;
+    size_t len;
+    int rc;
+
+    if (c != NULL && c->whole)
+        return vrm_record_stat(v, coll, name, info);
+    rc = vrm_view_record(v, view, coll, name, &text, &len, info);
+    free(text);
+    return rc;
+}
+
+/* Count the open of coll/name against each limited grant that contributes
+ * to it.  Locked, in a transaction. */
+static int count_reads(vrm_vault *v, const vrm_view *view, const char *coll, const char *name,
+                       int64_t now, int *lapsed)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < view->ngrants; i++) {
+        const vgrant *g = &view->grants[i];
+        cJSON *p = NULL;
+        int l = 0;
+
+        if (g->max_reads == 0 || g->n == 0)
+            continue;
+        rc = record_projection_locked(v, coll, name, view->paths + g->first, g->n, &p, NULL);
+        /* (projection keeps only the paths of `coll` itself) */
+        if (rc == 0 && p != NULL)
+            rc = vrm_grants_count_read_locked(v, view->vendor, g->idx, now, &l);
+        cJSON_Delete(p);
+        *lapsed |= l;
+    }
+    return rc;
+}
+
+int vrm_view_open_file(vrm_vault *v, const vrm_view *cached, const char *vendor,
+                       const char *coll, const char *name, pid_t pid, uid_t uid,
+                       const char *comm, char **json, size_t *len, vrm_record_info *info,
+                       int *lapsed)
+{
+    vrm_view *view = NULL;
+    const vrm_view *use;
+    const vcoll *c;
+    char path[16 + VRM_COLLECTION_MAX + VRM_RECORD_NAME_MAX];
+    int64_t now = now_ns();
+    int rc, n;
+
+    *json = NULL;
+    *len = 0;
+    *lapsed = 0;
+    n = snprintf(path, sizeof path, "/records/%s/%s.json", coll, name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return vrm_error(ENOENT, "record %.64s/%.64s is not in the view", coll, name);
+    vrm_vault_lock(v);
+    rc = vrm_tx_begin(v);
+    if (rc != 0)
+        goto unlock;
+    /* the caller's view if it is still what is in force (checked under the
+     * lock, which every change of grants holds) */
+    if (cached != NULL && strcmp(cached->vendor, vendor) == 0 && vrm_view_current(cached)) {
+        use = cached;
+    } else {
+        rc = view_make_locked(v, vendor, now, &view);
+        use = view;
+    }
+    if (rc == 0) {
+        c = coll_paths(use, coll);
+        rc = view_text_locked(v, c, coll, name, json, len, info);
+    }
+    if (rc == 0)
+        rc = vrm_accesslog_append_locked(v, vendor, path, pid, uid, comm);
+    if (rc == 0)
+        rc = count_reads(v, use, coll, name, now, lapsed);
+    rc = vrm_tx_finish(v, rc);
+unlock:
+    vrm_vault_unlock(v);
+    if (rc == -ENOENT)
+        vrm_error(ENOENT, "record %s/%s is not in the view of %s", coll, name, vendor);
+    if (rc != 0) {
+        *lapsed = 0;
+        free(*json);
+        *json = NULL;
+        *len = 0;
+    }
+    vrm_view_free(view);
+    return rc;
+}
+
+typedef struct name_buf {
+    char *buf;
+    size_t len, cap;
+} name_buf;
+
+static int name_add(name_buf *b, const char *name)
+{
+    size_t n = strlen(name), need = b->len + n + 2;
+
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 128;
+        char *p;
+
+        while (cap < need)
+            cap *= 2;
+        p = realloc(b->buf, cap);
+        if (p == NULL)
+            return -ENOMEM;
+        b->buf = p;
+        b->cap = cap;
+    }
+    if (b->len > 0)
+        b->buf[b->len++] = ',';
+    memcpy(b->buf + b->len, name, n + 1);
+    b->len += n;
+    return 0;
+}
+
+static int collect_name(void *ctx, const char *name)
+{
+    return name_add(ctx, name);
+}
+
+int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char **out,
+                        size_t *len)
+{
+    name_buf vendors = {NULL, 0, 0}, seen = {NULL, 0, 0};
+    int64_t now = now_ns();
+    char *s;
+    int rc;
+
+    *out = NULL;
+    *len = 0;
+    rc = vrm_vendor_list(v, collect_name, &vendors);
+    if (rc != 0)
+        goto out;
+    rc = vrm_record_stat(v, coll, name, NULL);
+    for (s = vendors.buf; rc == 0 && s != NULL && *s != '\0';) {
+        char *comma = strchr(s, ',');
+        vrm_view *view = NULL;
+        cJSON *p = NULL;
+
+        if (comma != NULL)
+            *comma = '\0';
+        vrm_vault_lock(v);
+        rc = view_make_locked(v, s, now, &view);
+        if (rc == 0 && names_collection(view, coll)) {
+            const vcoll *c = coll_paths(view, coll);
+
+            rc = record_projection_locked(v, coll, name, c->paths, c->n, &p, NULL);
+        }
+        vrm_vault_unlock(v);
+        if (rc == -ENOENT)
+            rc = 0;   /* removed meanwhile */
+        if (rc == 0 && p != NULL)
+            rc = name_add(&seen, s);
+        cJSON_Delete(p);
+        vrm_view_free(view);
+        s = comma != NULL ? comma + 1 : NULL;
+    }
+    if (rc == 0) {
+        if (seen.buf == NULL && (seen.buf = strdup("")) == NULL)
+            rc = -ENOMEM;
+        *out = seen.buf;
+        *len = seen.len;
+        seen.buf = NULL;
+    }
+out:
+    free(vendors.buf);
+    free(seen.buf);
+    return rc;
+}
