@@ -10,15 +10,21 @@
 /* Exit codes; documented in vrmfs.1 and README.md. */
 enum {
     EXIT_DAMAGED = 1,     /* check or verify-log found damage (pages, structure,
-                             a broken access log chain) */
+                             a broken access log chain); vendor open: the
+                             message fails to open or verify */
     EXIT_PASSPHRASE = 2,  /* wrong passphrase or recovery key */
     EXIT_NOVAULT = 3,     /* no vault there */
     EXIT_NEWER = 4,       /* made by a newer vrmfs */
     EXIT_TAMPERED = 5,    /* vault.json or a page fails authentication */
     EXIT_NOSPACE = 6,     /* disk full */
     EXIT_BUSY = 7,        /* vault in use (mounted) */
-    EXIT_EXISTS = 8,      /* init: something is already there */
+    EXIT_EXISTS = 8,      /* init: something is already there; vendor keygen:
+                             a key is; vendor reply: a message with that id */
     EXIT_ERROR = 9,       /* anything else (I/O error, out of memory...) */
+    EXIT_NOINPUT = 10,    /* vendor: a file named on the command line is
+                             missing or unreadable (key, identity, message) */
+    EXIT_BADINPUT = 11,   /* vendor: an input is malformed (secret.json,
+                             identity.json, the payload: JSON, key sizes) */
     EXIT_USAGE = 64,      /* bad command line */
 };
 
@@ -56,5 +62,6 @@ int cmd_verify_log(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_mount(int argc, char **argv);        /* argv[0] is the program */
+int cmd_vendor(int argc, char **argv);       /* vendorcmd.c: keygen, open, reply */
 
 #endif

@@ -35,6 +35,8 @@ static const char usage[] =
     "              of one log: vrmfs verify-log [-p F] VAULT, or ... FILE\n"
     "  passwd      change the passphrase\n"
     "  recover     set a new passphrase with the recovery key\n"
+    "  vendor      the vendor's side of messages, without a vault:\n"
+    "              vrmfs vendor keygen|open|reply ... (see 'vrmfs vendor --help')\n"
     "\n"
     "Options:\n"
     "  -h, --help       show this help ('vrmfs COMMAND --help' for a command's)\n"
@@ -42,7 +44,8 @@ static const char usage[] =
     "\n"
     "Exit codes: 0 ok, 1 damage found by check or verify-log, 2 wrong passphrase,\n"
     "3 no vault, 4 vault from a newer vrmfs, 5 tampered or damaged, 6 disk full,\n"
-    "7 vault in use, 8 already exists, 9 other error, 64 bad command line.\n"
+    "7 vault in use, 8 already exists, 9 other error, 10 (vendor) a named file is\n"
+    "missing, 11 (vendor) an input is malformed, 64 bad command line.\n"
     "See vrmfs(1).\n";
 
 int main(int argc, char **argv)
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
         {"verify-log", cmd_verify_log},
         {"passwd", cmd_passwd},
         {"recover", cmd_recover},
+        {"vendor", cmd_vendor},
     };
     struct rlimit no_core = {0, 0};
     size_t i;

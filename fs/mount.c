@@ -249,11 +249,18 @@ static int serve(const char *vault, const char *mnt, secret *pass, const char *o
         else
             syslog(LOG_WARNING, "no invalidation thread; sizes may lag a second");
     }
+    if (vrmfs_deliver_start(&fs) != 0) {
+        if (foreground)
+            fprintf(stderr, "vrmfs: no delivery threads; messages wait for the next mount\n");
+        else
+            syslog(LOG_WARNING, "no delivery threads; messages wait for the next mount");
+    }
     loop = fuse_loop_cfg_create();
     if (loop != NULL)
         fuse_loop_cfg_set_max_threads(loop, 16);
     rc = fuse_loop_mt(f, loop) == 0 ? 0 : EXIT_ERROR;
     fuse_loop_cfg_destroy(loop);
+    vrmfs_deliver_stop(&fs);
     vrmfs_inval_stop(&fs);
     vrm_vault_note(fs.v, NULL);  /* closing: a new mount may wait for us */
     fuse_remove_signal_handlers(fuse_get_session(f));

@@ -20,6 +20,8 @@
 
 typedef struct handle handle;
 
+#define DELIVER_THREADS 4             /* messages sent at once */
+
 typedef struct vrmfs {
     vrm_vault *v;                     /* the open vault */
     char *vault_dir;                  /* absolute path of the vault */
@@ -62,6 +64,14 @@ typedef struct vrmfs {
         vrm_view *view;
     } views[8];
     unsigned views_next;
+    /* The delivery threads (deliver.c).  deliver_mu guards the fields
+     * below it; deliver_gen moves on when a message is queued. */
+    pthread_t deliver_threads[DELIVER_THREADS];
+    int deliver_running;              /* threads started */
+    pthread_mutex_t deliver_mu;
+    pthread_cond_t deliver_cv;
+    unsigned deliver_gen;
+    int deliver_stop;
     char *errlog;                     /* .vrmfs/errors.log, newest last */
     size_t errlen;                    /* bytes used in errlog */
 } vrmfs;
@@ -78,5 +88,11 @@ void vrmfs_inval_stop(vrmfs *fs);
 
 /* Free what the daemon holds in memory (after the loop ends). */
 void vrmfs_release_state(vrmfs *fs);
+
+/* deliver.c: start (not on a read-only mount), wake (a message was
+ * queued) and stop the delivery threads. */
+int vrmfs_deliver_start(vrmfs *fs);
+void vrmfs_deliver_wake(vrmfs *fs);
+void vrmfs_deliver_stop(vrmfs *fs);
 
 #endif

@@ -128,6 +128,51 @@ static int parse_vendor(const char *p, node *n)
     return 0;
 }
 
+/* The rest of a path after outbox/, sent/ or inbox/ (`top`: 'o', 's', 'i'). */
+static int parse_messages(const char *p, node *n, char top)
+{
+    static const enum node_kind kinds[3][3] = {
+        {N_OUTBOX, N_OUTBOX_VENDOR, N_OUTBOX_MSG},
+        {N_SENT, N_SENT_VENDOR, N_SENT_MSG},
+        {N_INBOX, N_INBOX_VENDOR, N_INBOX_MSG},
+    };
+    const enum node_kind *k = kinds[top == 'o' ? 0 : top == 's' ? 1 : 2];
+    int len;
+
+    if (*p == '\0') {
+        n->kind = k[0];
+        return 0;
+    }
+    len = component(&p, n->vendor, sizeof n->vendor);
+    if (len <= 0)
+        return len < 0 ? -ENOENT : -ENOENT;
+    if (top == 'i' && strcmp(n->vendor, ".rejected") == 0) {
+        n->vendor[0] = '\0';
+        if (*p == '\0') {
+            n->kind = N_REJECTED;
+            return 0;
+        }
+        len = component(&p, n->name, sizeof n->name);
+        if (len <= 0 || *p != '\0' || !cut_suffix(n->name, ".json"))
+            return -ENOENT;
+        n->kind = N_REJECTED_MSG;
+        return 0;
+    }
+    if (*p == '\0') {
+        n->kind = k[1];
+        return 0;
+    }
+    len = component(&p, n->name, sizeof n->name);
+    if (len < 0)
+        return len;
+    if (len == 0 || *p != '\0')
+        return -ENOENT;
+    if (top != 'o' && !cut_suffix(n->name, ".json"))
+        return -ENOENT;
+    n->kind = k[2];
+    return 0;
+}
+
 int node_parse(const char *path, node *n)
 {
     static const char suffix[] = ".json";
@@ -182,6 +227,9 @@ int node_parse(const char *path, node *n)
             return len < 0 ? len : -ENOENT;
         return views ? parse_view(p, n) : parse_vendor(p, n);
     }
+    if (strcmp(first, "outbox") == 0 || strcmp(first, "sent") == 0 ||
+        strcmp(first, "inbox") == 0)
+        return parse_messages(p, n, first[0]);
     if (strcmp(first, "records") != 0)
         return -ENOENT;
     if (*p == '\0') {

@@ -25,6 +25,17 @@
  *   /views/<vendor>/records/<coll>     N_VIEW_COLL
  *   /views/<vendor>/records/<coll>/<name>.json   N_VIEW_RECORD
  *
+ *   /outbox                            N_OUTBOX
+ *   /outbox/<vendor>                   N_OUTBOX_VENDOR  ("all": broadcasts)
+ *   /outbox/<vendor>/<name>            N_OUTBOX_MSG  (`name` whole: ID.pending.json,
+ *                                                     or a new message's file)
+ *   /sent, /sent/<vendor>              N_SENT, N_SENT_VENDOR
+ *   /sent/<vendor>/<id>.json           N_SENT_MSG    (`name`: the id)
+ *   /inbox, /inbox/<vendor>            N_INBOX, N_INBOX_VENDOR
+ *   /inbox/<vendor>/<id>.json          N_INBOX_MSG   (`name`: the id)
+ *   /inbox/.rejected                   N_REJECTED
+ *   /inbox/.rejected/<name>.json       N_REJECTED_MSG  (`name` without .json)
+ *
  * A mount of one vendor's view (vrmfs --view VENDOR, see node_set_view) has
  * that view at its root: "/" is N_VIEW and "/records/..." the rest, and
  * nothing else exists.
@@ -60,6 +71,17 @@ enum node_kind {
     N_VIEW_RECORDS,
     N_VIEW_COLL,
     N_VIEW_RECORD,
+    N_OUTBOX,
+    N_OUTBOX_VENDOR,
+    N_OUTBOX_MSG,
+    N_SENT,
+    N_SENT_VENDOR,
+    N_SENT_MSG,
+    N_INBOX,
+    N_INBOX_VENDOR,
+    N_INBOX_MSG,
+    N_REJECTED,
+    N_REJECTED_MSG,
 };
 
 typedef struct node {

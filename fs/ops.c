@@ -41,11 +41,18 @@ static void expire_grants(vrmfs *fs);
 static void view_changed(vrmfs *fs, const char *vendor);
 static void view_changed_now(vrmfs *fs, const char *vendor);
 static int vendor_check(vrmfs *fs, const node *n);
+static int commit_message(const char *path, handle *h);
 static int removed(vrmfs *fs, const node *n);
 static int view_reread(vrmfs *fs, handle *h);
 static void view_record_changed(vrmfs *fs, const char *coll, const char *name);
+static int msg_getattr(vrmfs *fs, const node *n, struct stat *st);
+static int msg_readdir(vrmfs *fs, const node *n, fill_ctx *c);
+static int msg_unlink(vrmfs *fs, const node *n);
 static mode_t view_mode(int dir);
 static void set_removed(vrmfs *fs, const node *n, int on);
+
+#define IS_VIEW(k) ((k) >= N_VIEWS && (k) <= N_VIEW_RECORD)
+#define IS_MSG(k) ((k) >= N_OUTBOX)
 
 #define RECORD_MAX (16u << 20)        /* largest record text accepted */
 #define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
@@ -73,6 +80,14 @@ static const char readme[] =
     "    identity for it; receipts/ holds a signed consent receipt for every\n"
     "    change of its grants; access.log every read of its view.\n"
     "\n"
+    "outbox/<vendor>/NAME.json\n"
+    "    Write a message (kind disclose, intent or note) and close it: it is\n"
+    "    signed, sealed and sent; it waits as ID.pending.json until delivered.\n"
+    "    outbox/all/ broadcasts an intent to every vendor that accepts them.\n"
+    "\n"
+    "sent/<vendor>/ID.json, inbox/<vendor>/ID.json\n"
+    "    What went out, and the vendor's verified replies.\n"
+    "\n"
     "views/<vendor>/records/<collection>/<name>.json\n"
     "    Exactly what that vendor may see now, read-only.  Every open is\n"
     "    logged in vendors/<vendor>/access.log.\n"
@@ -85,8 +100,9 @@ static const char readme[] =
 /* H_VTEXT: vendor.json or grants.json open for writing, committed at close
  * like a record.  H_VIEW: a view file, read from a copy computed at open
  * and again at each later read from offset 0, so that a long-lived reader
- * sees grants change. */
-enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW };
+ * sees grants change.  H_OUTBOX: a message being written into outbox/,
+ * queued at close. */
+enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW, H_OUTBOX };
 
 struct handle {
     enum handle_kind kind;
@@ -602,6 +618,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
         pthread_mutex_unlock(&h->mu);
         return 0;
     }
+    if (IS_MSG(n.kind))
+        return msg_getattr(fs, &n, st);
     if (n.kind >= N_VENDORS)
         return vendor_getattr(fs, path, &n, st);
     switch (n.kind) {
@@ -771,6 +789,19 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, ".", NULL, 0, 0);
         filler(buf, "..", NULL, 0, 0);
         return vendor_readdir(fs, &n, &c);
+    case N_OUTBOX:
+    case N_OUTBOX_VENDOR:
+    case N_SENT:
+    case N_SENT_VENDOR:
+    case N_INBOX:
+    case N_INBOX_VENDOR:
+    case N_REJECTED:
+        rc = msg_getattr(fs, &n, &(struct stat){0});
+        if (rc != 0)
+            return rc;
+        filler(buf, ".", NULL, 0, 0);
+        filler(buf, "..", NULL, 0, 0);
+        return msg_readdir(fs, &n, &c);
     default:
         return -ENOTDIR;
     }
@@ -791,6 +822,9 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, "records", NULL, 0, 0);
         filler(buf, "vendors", NULL, 0, 0);
         filler(buf, "views", NULL, 0, 0);
+        filler(buf, "outbox", NULL, 0, 0);
+        filler(buf, "sent", NULL, 0, 0);
+        filler(buf, "inbox", NULL, 0, 0);
         return 0;
     case N_META:
         filler(buf, "errors.log", NULL, 0, 0);
@@ -840,7 +874,7 @@ static int op_mkdir(const char *path, mode_t mode)
         rc = vrm_vendor_create(fs->v, n.vendor);
         return rc == -EINVAL ? refuse(path, rc) : rc;
     }
-    if (n.kind >= N_VIEWS)
+    if (IS_VIEW(n.kind))
         return -EROFS;
     if (n.kind > N_VENDOR)
         return -EACCES;
@@ -874,7 +908,7 @@ static int op_rmdir(const char *path)
     }
     if (n.kind == N_RECEIPTS)
         return vendor_check(fs, &n);   /* goes with its vendor (rm -r) */
-    if (n.kind >= N_VIEWS)
+    if (IS_VIEW(n.kind))
         return -EROFS;
     if (n.kind != N_COLL)
         return n.kind == N_RECORD || n.kind == N_SCRATCH ? -ENOTDIR : -EACCES;
@@ -934,6 +968,8 @@ static int op_unlink(const char *path)
     case N_VIEW_RECORD:
         return -EROFS;
     default:
+        if (IS_MSG(n.kind))
+            return msg_unlink(fs, &n);
         return -EISDIR;
     }
 }
@@ -1003,7 +1039,7 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
         return -EXDEV;  /* mv copies between files/ and records/ instead */
     if (a.kind == N_COLL && b.kind == N_COLL)
         return -EXDEV;  /* mv copies the collection's records instead */
-    if (a.kind >= N_VIEWS || b.kind >= N_VIEWS)
+    if (IS_VIEW(a.kind) || IS_VIEW(b.kind))
         return -EROFS;
     if (a.kind >= N_VENDORS || b.kind >= N_VENDORS)
         return -EACCES;
@@ -1759,6 +1795,238 @@ static void expire_grants(vrmfs *fs)
         vrm_vendor_list(fs->v, view_changed_fn, fs);
 }
 
+/* ---- outbox/, sent/ and inbox/ ---------------------------------------------
+ * A message is written as a new file in outbox/<vendor>/ and queued when it
+ * is closed (H_OUTBOX); from then on it is ID.pending.json there until the
+ * delivery threads (mount.c) have sent it, then sent/<vendor>/ID.json.
+ * Replies are inbox/<vendor>/ID.json, rejected files inbox/.rejected/. */
+
+#define PENDING_SUFFIX ".pending.json"
+
+/* The id of a name "ID.pending.json" into id (size VRM_MESSAGE_ID_LEN + 1),
+ * or 0 if it is not one. */
+static int pending_id(const char *name, char *id, size_t size)
+{
+    size_t n = strlen(name), s = sizeof PENDING_SUFFIX - 1;
+
+    if (n <= s || n - s >= size || strcmp(name + n - s, PENDING_SUFFIX) != 0)
+        return 0;
+    memcpy(id, name, n - s);
+    id[n - s] = '\0';
+    return 1;
+}
+
+/* A vendor of outbox/ (or "all"), sent/ or inbox/: 0 or -ENOENT. */
+static int msg_vendor_check(vrmfs *fs, const node *n)
+{
+    if (n->kind <= N_OUTBOX_MSG && strcmp(n->vendor, "all") == 0)
+        return 0;
+    return vendor_check(fs, n);
+}
+
+/* The text of a message file: *text (free()), *len, *time_ns. */
+static int msg_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *time_ns)
+{
+    char id[VRM_MESSAGE_ID_LEN + 8];
+
+    switch (n->kind) {
+    case N_OUTBOX_MSG:
+        if (!pending_id(n->name, id, sizeof id))
+            return -ENOENT;
+        return vrm_outbox_get(fs->v, n->vendor, id, 0, text, len, time_ns);
+    case N_SENT_MSG:
+        return vrm_outbox_get(fs->v, n->vendor, n->name, 1, text, len, time_ns);
+    case N_INBOX_MSG:
+        return vrm_inbox_get(fs->v, n->vendor, n->name, text, len, time_ns);
+    case N_REJECTED_MSG:
+        return vrm_inbox_rejected_get(fs->v, n->name, text, len, time_ns);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int msg_getattr(vrmfs *fs, const node *n, struct stat *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t = 0;
+    int rc;
+
+    switch (n->kind) {
+    case N_OUTBOX:
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_SENT:
+    case N_INBOX:
+    case N_REJECTED:
+        fill_dir(fs, st, 0500);
+        return 0;
+    case N_OUTBOX_VENDOR:
+    case N_SENT_VENDOR:
+    case N_INBOX_VENDOR:
+        rc = msg_vendor_check(fs, n);
+        if (rc == 0)
+            fill_dir(fs, st, n->kind == N_OUTBOX_VENDOR ? 0700 : 0500);
+        return rc;
+    default:
+        rc = msg_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0)
+            fill_file(fs, st, n->kind == N_INBOX_MSG ? 0600 : 0400, len, ns_to_ts(t),
+                      ns_to_ts(t));
+        return rc;
+    }
+}
+
+static int fill_pending(void *ctx, const char *id)
+{
+    fill_ctx *c = ctx;
+    char name[VRM_MESSAGE_ID_LEN + sizeof PENDING_SUFFIX + 8];
+
+    snprintf(name, sizeof name, "%s%s", id, PENDING_SUFFIX);
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_json(void *ctx, const char *id)
+{
+    fill_ctx *c = ctx;
+    char name[300];
+
+    snprintf(name, sizeof name, "%s.json", id);
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+static int msg_readdir(vrmfs *fs, const node *n, fill_ctx *c)
+{
+    int rc;
+
+    switch (n->kind) {
+    case N_OUTBOX:
+        c->filler(c->buf, "all", NULL, 0, 0);
+        /* fall through */
+    case N_SENT:
+        rc = vrm_vendor_list(fs->v, fill_name, c);
+        break;
+    case N_INBOX:
+        c->filler(c->buf, ".rejected", NULL, 0, 0);
+        rc = vrm_vendor_list(fs->v, fill_name, c);
+        break;
+    case N_OUTBOX_VENDOR:
+        rc = strcmp(n->vendor, "all") == 0
+                 ? 0 : vrm_outbox_list(fs->v, n->vendor, 0, fill_pending, c);
+        break;
+    case N_SENT_VENDOR:
+        rc = vrm_outbox_list(fs->v, n->vendor, 1, fill_json, c);
+        break;
+    case N_INBOX_VENDOR:
+        rc = vrm_inbox_list(fs->v, n->vendor, fill_json, c);
+        break;
+    case N_REJECTED:
+        rc = vrm_inbox_rejected_list(fs->v, fill_json, c);
+        break;
+    default:
+        return -ENOTDIR;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* A new message file: "NAME.json" in outbox/<vendor>/, written, then
+ * queued at close.  Other names (an editor's swap file) are refused. */
+static int msg_create(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    size_t len = strlen(n->name);
+    char id[VRM_MESSAGE_ID_LEN + 8];
+    handle *h;
+    int rc;
+
+    if (n->kind != N_OUTBOX_MSG)
+        return -EACCES;
+    if (fs->read_only)
+        return -EROFS;
+    rc = msg_vendor_check(fs, n);
+    if (rc != 0)
+        return rc;
+    if (pending_id(n->name, id, sizeof id))
+        return -EEXIST;
+    if (len <= 5 || strcmp(n->name + len - 5, ".json") != 0 || n->name[0] == '.') {
+        vrm_error(EACCES, "a message is written as a NAME.json file");
+        return refuse(path, -EACCES);
+    }
+    h = handle_new(H_OUTBOX, n, 1);
+    if (h == NULL)
+        return -ENOMEM;
+    h->dirty = 1;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
+}
+
+static int msg_open(vrmfs *fs, const node *n, struct fuse_file_info *fi)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t;
+    int rc;
+
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return n->kind == N_OUTBOX_MSG || n->kind == N_INBOX_MSG ? -EACCES : -EROFS;
+    if (n->kind < N_OUTBOX_MSG || n->kind == N_SENT || n->kind == N_SENT_VENDOR ||
+        n->kind == N_INBOX || n->kind == N_INBOX_VENDOR || n->kind == N_REJECTED)
+        return -EISDIR;
+    rc = msg_text(fs, n, &text, &len, &t);
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+}
+
+static int queued_fn(void *ctx, const char *id)
+{
+    (void)ctx;
+    (void)id;
+    return 0;
+}
+
+/* Queue the message of an H_OUTBOX handle.  Handle mutex held. */
+static int commit_message(const char *path, handle *h)
+{
+    vrmfs *fs = FS();
+    char where[400], reason[700];
+    int rc;
+
+    if (!h->dirty || !h->written)
+        return 0;
+    h->dirty = 0;
+    rc = vrm_outbox_submit(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, queued_fn, NULL);
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/outbox/%s/%s", h->n.vendor, h->n.name);
+        path = where;
+    }
+    if (rc < 0) {
+        snprintf(reason, sizeof reason, "%s; nothing was queued", vrm_error_message());
+        vrmfs_refusal(fs, path, reason);
+        return rc;
+    }
+    vrmfs_deliver_wake(fs);
+    return 0;
+}
+
+static int msg_unlink(vrmfs *fs, const node *n)
+{
+    char id[VRM_MESSAGE_ID_LEN + 8];
+
+    switch (n->kind) {
+    case N_OUTBOX_MSG:
+        if (!pending_id(n->name, id, sizeof id))
+            return -ENOENT;
+        return vrm_outbox_cancel(fs->v, n->vendor, id);   /* a pending one is cancelled */
+    case N_INBOX_MSG:
+        return vrm_inbox_delete(fs->v, n->vendor, n->name);
+    case N_SENT_MSG:
+    case N_REJECTED_MSG:
+        return -EACCES;   /* the record of what went out and what came in */
+    default:
+        return -EISDIR;
+    }
+}
+
 static int open_file(uint64_t ino, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
@@ -1831,6 +2099,8 @@ static int op_open(const char *path, struct fuse_file_info *fi)
             return -EISDIR;
         return open_file(vs.ino, fi);
     default:
+        if (IS_MSG(n.kind))
+            return msg_open(fs, &n, fi);
         if (n.kind >= N_VENDORS)
             return vendor_open(fs, path, &n, fi, 0);
         return -EISDIR;
@@ -1874,8 +2144,10 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
         if (!removed(fs, &n))
             return -EEXIST;
         return vendor_open(fs, path, &n, fi, 1);
+    case N_OUTBOX_MSG:
+        return msg_create(fs, path, &n, fi);
     default:
-        return n.kind >= N_VIEWS ? -EROFS : -EACCES;
+        return IS_VIEW(n.kind) ? -EROFS : -EACCES;
     }
 }
 
@@ -2049,9 +2321,9 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 
     if (h == NULL || h->kind == H_FILE)
         return 0;  /* files/ data is committed by each write */
-    if (h->kind == H_VTEXT) {
+    if (h->kind == H_VTEXT || h->kind == H_OUTBOX) {
         pthread_mutex_lock(&h->mu);
-        rc = commit_vendor(path, h);
+        rc = h->kind == H_VTEXT ? commit_vendor(path, h) : commit_message(path, h);
         pthread_mutex_unlock(&h->mu);
         return rc;
     }

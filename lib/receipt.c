@@ -28,7 +28,8 @@
  * and activity records, and health data. */
 static const char *const sensitive_colls[] = {"diet", "activity", "health", NULL};
 
-static const char *const events[] = {"grant", "change", "revoke", "expire", "lapse", NULL};
+static const char *const events[] = {"grant", "change", "revoke", "expire", "lapse", "disclose",
+                                     NULL};
 
 static int64_t now_ns(void)
 {

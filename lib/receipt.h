@@ -21,7 +21,9 @@
  *   spiCat (["health"] then, else [])
  *
  * plus, outside the specification, "event" (grant, change, revoke, expire,
- * lapse), "receiptNumber" (N), "previousReceipt" (hex SHA-256 of the previous
+ * lapse, or disclose: a one-time provision by message, whose "grants" are
+ * those in force plus the disclosure with "until" its time and "message"
+ * its id), "receiptNumber" (N), "previousReceipt" (hex SHA-256 of the previous
  * receipt's JWS text, or null for the first) and "grants" (the grant objects
  * in force after the change, as stored: keys starting with '_', such as the
  * "_idx" of vrm_grants_in_force_locked, are left out).  Keys appear in the

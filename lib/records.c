@@ -4,6 +4,7 @@
 #include "records.h"
 #include "error.h"
 #include "json.h"
+#include "outbox.h"
 #include "records_int.h"
 #include "vault_int.h"
 
@@ -242,12 +243,16 @@ int vrm_record_prepare(const char *json, size_t len, char **compact, size_t *cle
     return rc;
 }
 
+static int write_body(vrm_vault *v, const char *coll, const char *name, const char *compact,
+                      size_t clen, size_t plen, int exists, int64_t now);
+
 int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
                           const char *compact, size_t clen, size_t plen, unsigned flags,
                           vrm_record_info *info)
 {
     int64_t now = now_ns(), created = now;
     sqlite3_stmt *st;
+    char *old = NULL;              /* the body it replaces */
     int rc, exists;
 
     rc = vrm_coll_exists_locked(v, coll);
@@ -255,23 +260,51 @@ int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
         rc = vrm_error(ENOENT, "no collection %s", coll);
     if (rc < 0)
         return rc;
-    rc = vrm_vault_stmt(v, "SELECT created FROM records WHERE collection = ?1 AND name = ?2", &st);
+    rc = vrm_vault_stmt(v, "SELECT created, body FROM records "
+                           "WHERE collection = ?1 AND name = ?2", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     exists = rc == SQLITE_ROW;
-    if (exists)
+    if (exists) {
         created = sqlite3_column_int64(st, 0);
+        old = strdup((const char *)sqlite3_column_text(st, 1));
+        if (old == NULL) {
+            sqlite3_reset(st);
+            return -ENOMEM;
+        }
+    }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return vrm_vault_sqlerr(v, "database");
-    if (exists && (flags & VRM_PUT_CREATE))
-        return vrm_error(EEXIST, "record %s/%s exists", coll, name);
-    if (!exists && (flags & VRM_PUT_REPLACE))
-        return vrm_error(ENOENT, "no record %s/%s", coll, name);
-    rc = vrm_vault_stmt(v, exists
+        rc = vrm_vault_sqlerr(v, "database");
+    else if (exists && (flags & VRM_PUT_CREATE))
+        rc = vrm_error(EEXIST, "record %s/%s exists", coll, name);
+    else if (!exists && (flags & VRM_PUT_REPLACE))
+        rc = vrm_error(ENOENT, "no record %s/%s", coll, name);
+    else
+        rc = 0;
+    if (rc == 0)
+        rc = write_body(v, coll, name, compact, clen, plen, exists, now);
+    /* vendors told of changes hear of it in this transaction */
+    if (rc == 0)
+        rc = vrm_outbox_record_changed_locked(v, coll, name, old, compact);
+    free(old);
+    if (rc == 0 && info != NULL) {
+        info->created_ns = created;
+        info->updated_ns = now;
+        info->size = plen;
+    }
+    return rc;
+}
+
+/* INSERT or UPDATE the row of a record.  Locked. */
+static int write_body(vrm_vault *v, const char *coll, const char *name, const char *compact,
+                      size_t clen, size_t plen, int exists, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = vrm_vault_stmt(v, exists
         ? "UPDATE records SET body = ?3, size = ?4, updated = ?5 "
           "WHERE collection = ?1 AND name = ?2"
         : "INSERT INTO records(collection, name, body, size, created, updated) "
@@ -285,11 +318,6 @@ int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
     sqlite3_bind_int64(st, 5, now);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
-    if (rc == 0 && info != NULL) {
-        info->created_ns = created;
-        info->updated_ns = now;
-        info->size = plen;
-    }
     return rc;
 }
 
@@ -401,16 +429,27 @@ int vrm_record_stat(vrm_vault *v, const char *coll, const char *name, vrm_record
 int vrm_record_delete_locked(vrm_vault *v, const char *coll, const char *name)
 {
     sqlite3_stmt *st;
-    int rc = vrm_vault_stmt(v, "DELETE FROM records WHERE collection = ?1 AND name = ?2", &st);
+    char *old = NULL;
+    int rc = vrm_vault_stmt(v, "DELETE FROM records WHERE collection = ?1 AND name = ?2 "
+                               "RETURNING body", &st);
 
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        old = strdup((const char *)sqlite3_column_text(st, 0));
+        rc = old != NULL ? sqlite3_step(st) : SQLITE_NOMEM;
+    }
+    rc = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? -ENOMEM : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
-    if (rc == 0 && sqlite3_changes(v->db) == 0)
+    if (rc == 0 && old == NULL)
         rc = vrm_error(ENOENT, "no record %s/%s", coll, name);
+    /* vendors told of changes hear that it is gone, in this transaction */
+    if (rc == 0)
+        rc = vrm_outbox_record_changed_locked(v, coll, name, old, NULL);
+    free(old);
     return rc;
 }
 
@@ -419,7 +458,11 @@ int vrm_record_delete(vrm_vault *v, const char *coll, const char *name)
     int rc;
 
     vrm_vault_lock(v);
-    rc = vrm_record_delete_locked(v, coll, name);
+    rc = vrm_tx_begin(v);
+    if (rc == 0) {
+        rc = vrm_record_delete_locked(v, coll, name);
+        rc = vrm_tx_finish(v, rc);
+    }
     vrm_vault_unlock(v);
     return rc;
 }

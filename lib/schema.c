@@ -106,6 +106,40 @@ static const char *const steps[] = {
     "  line   TEXT NOT NULL,"                /* one line, no newline, hash last */
     "  PRIMARY KEY (vendor, n)"
     ") WITHOUT ROWID;",
+
+    /* 4: messages out and in (see outbox.h, inbox.h) */
+    "CREATE TABLE messages ("
+    "  id        TEXT PRIMARY KEY,"          /* 22 chars, unpadded base64url */
+    "  vendor    TEXT NOT NULL,"
+    "  kind      TEXT NOT NULL,"             /* disclose, update, intent, note */
+    "  payload   TEXT NOT NULL,"             /* the signed payload, compact */
+    "  wire      BLOB NOT NULL,"             /* signed and sealed: what is sent */
+    "  created   INTEGER NOT NULL,"          /* ns since the epoch */
+    "  state     INTEGER NOT NULL,"          /* 0 pending, 1 sent */
+    "  attempts  INTEGER NOT NULL DEFAULT 0,"
+    "  next_try  INTEGER NOT NULL,"          /* ns: not before */
+    "  last_error TEXT,"
+    "  sent      INTEGER,"                   /* ns: delivered */
+    "  transport TEXT,"                      /* dir, http, https, exec */
+    "  endpoint  TEXT NOT NULL"              /* where it goes, fixed when queued */
+    ");"
+    "CREATE INDEX messages_due ON messages(next_try) WHERE state = 0;"
+    "CREATE INDEX messages_vendor ON messages(vendor, state);"
+    "CREATE TABLE inbox ("
+    "  vendor   TEXT NOT NULL,"
+    "  id       TEXT NOT NULL,"              /* the reply's id */
+    "  payload  TEXT NOT NULL,"              /* verified payload, compact */
+    "  received INTEGER NOT NULL,"           /* ns since the epoch */
+    "  PRIMARY KEY (vendor, id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE inbox_rejected ("
+    "  name     TEXT PRIMARY KEY,"           /* VENDOR-FILE, as shown */
+    "  vendor   TEXT NOT NULL,"
+    "  file     TEXT NOT NULL,"              /* its name in the spool */
+    "  reason   TEXT NOT NULL,"
+    "  size     INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))

@@ -5,14 +5,18 @@
 #define VRM_H
 
 #include "accesslog.h"
+#include "envelope.h"
 #include "error.h"
 #include "files.h"
 #include "grants.h"
 #include "identity.h"
+#include "inbox.h"
 #include "json.h"
+#include "outbox.h"
 #include "receipt.h"
 #include "records.h"
 #include "scratch.h"
+#include "transport.h"
 #include "vault.h"
 #include "vendors.h"
 #include "view.h"

@@ -82,12 +82,16 @@ static int read_everything(vrm_vault *v)
 
     vrm_vault_lock(v);
     /* First the queries, from the schema; then each, on its own.  Tables
-     * are read in primary-key order, so that SQLite walks the table itself
-     * rather than a covering index. */
+     * are read in the order of their own b-tree, so that SQLite walks the
+     * table itself rather than an index: a WITHOUT ROWID table by its
+     * primary key, any other by rowid (ordered by a primary key that is not
+     * the rowid, it would be read through the key's index, and an empty
+     * one not at all). */
     rc = sqlite3_prepare_v2(db, "SELECT CASE WHEN s.type = 'table' "
-                            "THEN printf('SELECT * FROM \"%w\" ORDER BY %s', s.name, coalesce("
-                            "(SELECT group_concat(printf('\"%w\"', name)) FROM (SELECT name FROM "
-                            "pragma_table_info(s.name) WHERE pk > 0 ORDER BY pk)), 'rowid')) "
+                            "THEN printf('SELECT * FROM \"%w\" ORDER BY %s', s.name, "
+                            "CASE WHEN (SELECT wr FROM pragma_table_list(s.name)) THEN ("
+                            "SELECT group_concat(printf('\"%w\"', name)) FROM (SELECT name FROM "
+                            "pragma_table_info(s.name) WHERE pk > 0 ORDER BY pk)) ELSE 'rowid' END) "
                             "ELSE printf('SELECT \"%w\" FROM \"%w\" INDEXED BY \"%w\" "
                             "WHERE %s ORDER BY 1', i.name, s.tbl_name, s.name, "
                             "CASE WHEN instr(upper(s.sql), ' WHERE ') > 0 "
