@@ -229,12 +229,29 @@ static int keep(vrm_vault *v, const char *vendor, const char *id, const cJSON *p
 
 /* Record a rejected file.  Locked. */
 static int reject(vrm_vault *v, const char *vendor, const char *file, const char *reason,
-                  size_t size, const char *shown)
+                  size_t size, char *shown, size_t shown_size)
 {
     sqlite3_stmt *st;
-    int rc = vrm_vault_stmt(v, "INSERT OR REPLACE INTO inbox_rejected(name, vendor, file, "
-                               "reason, size, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
+    size_t base = strlen(shown);
+    int rc, n;
 
+    /* a file name used again: VENDOR.FILE.2, .3, ... */
+    for (n = 2;; n++) {
+        rc = vrm_vault_stmt(v, "SELECT 1 FROM inbox_rejected WHERE name = ?1", &st);
+        if (rc != 0)
+            return rc;
+        sqlite3_bind_text(st, 1, shown, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW)
+            return vrm_vault_sqlerr(v, "database");
+        if (snprintf(shown + base, shown_size - base, ".%d", n) >= (int)(shown_size - base))
+            return vrm_error(ENAMETOOLONG, "rejected file name too long");
+    }
+    rc = vrm_vault_stmt(v, "INSERT INTO inbox_rejected(name, vendor, file, "
+                           "reason, size, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, shown, -1, SQLITE_STATIC);
@@ -307,7 +324,8 @@ static int scan_vendor(vrm_vault *v, const char *vault_dir, const char *vendor)
         char shown[300], reason[512];
         int r;
 
-        snprintf(shown, sizeof shown, "%s-%s", vendor, file);
+        /* VENDOR.FILE: a vendor's name has no '.', so it cannot be confused */
+        snprintf(shown, sizeof shown, "%s.%s", vendor, file);
         r = read_file(dfd, file, &wire, &wlen);
         if (r == -ENOENT)
             continue;   /* gone meanwhile */
@@ -326,7 +344,8 @@ static int scan_vendor(vrm_vault *v, const char *vault_dir, const char *vendor)
             snprintf(reason, sizeof reason, "%s", vrm_error_message());
             r = vrm_tx_begin(v);
             if (r == 0)
-                r = vrm_tx_finish(v, reject(v, vendor, file, reason, wlen, shown));
+                r = vrm_tx_finish(v, reject(v, vendor, file, reason, wlen, shown,
+                                            sizeof shown));
             if (r == 0) {
                 char to[PATH_MAX];
                 int m = snprintf(to, sizeof to, "%s/%s", rejected, shown);

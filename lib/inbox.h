@@ -15,8 +15,8 @@
  * once that has committed.  A reply whose id was seen before is dropped as
  * a duplicate.  Anything else (not a sealed box for this identity, a
  * signature that does not verify, no Ed25519 key in vendor.json, a payload
- * of another shape) is moved to VAULT/inbox/.rejected/VENDOR-FILE and
- * recorded with the reason (inbox/.rejected/VENDOR-FILE.json in the
+ * of another shape) is moved to VAULT/inbox/.rejected/VENDOR.FILE and
+ * recorded with the reason (inbox/.rejected/VENDOR.FILE.json in the
  * mount); nothing that fails is ever shown as a reply.
  */
 #ifndef VRM_INBOX_H
@@ -44,7 +44,7 @@ int vrm_inbox_get(vrm_vault *v, const char *vendor, const char *id, char **out, 
 /* Forget a reply (rm in the mount).  -ENOENT. */
 int vrm_inbox_delete(vrm_vault *v, const char *vendor, const char *id);
 
-/* The rejected files (names VENDOR-FILE), oldest first. */
+/* The rejected files (names VENDOR.FILE), oldest first. */
 int vrm_inbox_rejected_list(vrm_vault *v, vrm_name_fn fn, void *ctx);
 
 /* {"vendor", "file", "reason", "size", "received"} of a rejected file,

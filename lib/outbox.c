@@ -221,10 +221,12 @@ static int paths_parse(vrm_vault *v, const cJSON *fields, paths *ps)
                              "yet", f->valuestring);
         }
         rc = vrm_coll_exists_locked(v, vrm_fieldpath_root(p));
-        if (rc <= 0) {
+        if (rc == 0)
+            rc = vrm_error(EINVAL, "message: \"%.200s\": no collection %s in the vault",
+                           f->valuestring, vrm_fieldpath_root(p));
+        if (rc < 0) {
             vrm_fieldpath_free(p);
-            return rc < 0 ? rc : vrm_error(EINVAL, "message: \"%.200s\": no collection %s in "
-                                           "the vault", f->valuestring, vrm_fieldpath_root(p));
+            return rc;
         }
         grown = realloc(ps->p, (ps->n + 1) * sizeof *grown);
         if (grown == NULL) {

@@ -4,6 +4,7 @@
 #include "records.h"
 #include "error.h"
 #include "json.h"
+#include "facts.h"
 #include "outbox.h"
 #include "records_int.h"
 #include "vault_int.h"
@@ -287,7 +288,10 @@ int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
         rc = 0;
     if (rc == 0)
         rc = write_body(v, coll, name, compact, clen, plen, exists, now);
-    /* vendors told of changes hear of it in this transaction */
+    /* the analytics' facts and vendors told of changes follow, in this
+     * transaction */
+    if (rc == 0)
+        rc = vrm_facts_record_changed_locked(v, coll, name, compact);
     if (rc == 0)
         rc = vrm_outbox_record_changed_locked(v, coll, name, old, compact);
     free(old);
@@ -446,7 +450,10 @@ int vrm_record_delete_locked(vrm_vault *v, const char *coll, const char *name)
     sqlite3_reset(st);
     if (rc == 0 && old == NULL)
         rc = vrm_error(ENOENT, "no record %s/%s", coll, name);
-    /* vendors told of changes hear that it is gone, in this transaction */
+    /* the analytics' facts and vendors told of changes follow, in this
+     * transaction */
+    if (rc == 0)
+        rc = vrm_facts_record_changed_locked(v, coll, name, NULL);
     if (rc == 0)
         rc = vrm_outbox_record_changed_locked(v, coll, name, old, NULL);
     free(old);
@@ -471,6 +478,7 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
                       const char *to_coll, const char *to_name, int noreplace)
 {
     sqlite3_stmt *st;
+    char *body = NULL, *replaced = NULL;   /* the record, and the one it replaces */
     int rc;
 
     if ((rc = check_names(coll, name)) != 0 || (rc = check_names(to_coll, to_name)) != 0)
@@ -486,18 +494,30 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
         rc = vrm_error(ENOENT, "no collection %s", to_coll);
     if (rc < 0)
         goto done;
-    rc = find(v, "SELECT 1 FROM records WHERE collection = ?1 AND name = ?2", coll, name, &st);
+    rc = find(v, "SELECT body FROM records WHERE collection = ?1 AND name = ?2", coll, name,
+              &st);
     if (rc != 0)
         goto done;
+    body = strdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
-    rc = vrm_vault_stmt(v, "DELETE FROM records WHERE collection = ?1 AND name = ?2", &st);
+    if (body == NULL) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    rc = vrm_vault_stmt(v, "DELETE FROM records WHERE collection = ?1 AND name = ?2 "
+                           "RETURNING body", &st);
     if (rc != 0)
         goto done;
     sqlite3_bind_text(st, 1, to_coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, to_name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        replaced = strdup((const char *)sqlite3_column_text(st, 0));
+        rc = replaced != NULL ? sqlite3_step(st) : SQLITE_NOMEM;
+    }
+    rc = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? -ENOMEM : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
-    if (rc == 0 && noreplace && sqlite3_changes(v->db) > 0)
+    if (rc == 0 && noreplace && replaced != NULL)
         rc = vrm_error(EEXIST, "record %s/%s exists", to_coll, to_name);
     if (rc != 0)
         goto done;
@@ -511,10 +531,21 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
     sqlite3_bind_text(st, 4, to_name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
+    /* as a delete of the old name and a write of the new one */
+    if (rc == 0)
+        rc = vrm_facts_record_changed_locked(v, coll, name, NULL);
+    if (rc == 0)
+        rc = vrm_facts_record_changed_locked(v, to_coll, to_name, body);
+    if (rc == 0)
+        rc = vrm_outbox_record_changed_locked(v, coll, name, body, NULL);
+    if (rc == 0)
+        rc = vrm_outbox_record_changed_locked(v, to_coll, to_name, replaced, body);
 done:
     rc = vrm_tx_finish(v, rc);
 out:
     vrm_vault_unlock(v);
+    free(body);
+    free(replaced);
     return rc;
 }
 

@@ -133,12 +133,46 @@ static const char *const steps[] = {
     "  PRIMARY KEY (vendor, id)"
     ") WITHOUT ROWID;"
     "CREATE TABLE inbox_rejected ("
-    "  name     TEXT PRIMARY KEY,"           /* VENDOR-FILE, as shown */
+    "  name     TEXT PRIMARY KEY,"           /* VENDOR.FILE, as shown */
     "  vendor   TEXT NOT NULL,"
     "  file     TEXT NOT NULL,"              /* its name in the spool */
     "  reason   TEXT NOT NULL,"
     "  size     INTEGER NOT NULL,"
     "  received INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
+
+    /* 5: imports and analytics (see import.h, analytics.h).  facts holds,
+     * for the records of the conventional collections, the fields the
+     * analytics read, typed, kept in step with records by records.c. */
+    "CREATE TABLE import_reports ("
+    "  collection TEXT NOT NULL,"
+    "  name       TEXT NOT NULL,"           /* NAME of NAME.report.json */
+    "  body       TEXT NOT NULL,"           /* the report, compact JSON */
+    "  created    INTEGER NOT NULL,"
+    "  PRIMARY KEY (collection, name)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE facts ("
+    "  collection TEXT NOT NULL,"
+    "  name       TEXT NOT NULL,"
+    "  day        TEXT,"                    /* YYYY-MM-DD from date or time */
+    "  month      TEXT,"                    /* YYYY-MM */
+    "  amount     REAL,"                    /* finance, purchases */
+    "  currency   TEXT,"
+    "  merchant   TEXT,"
+    "  category   TEXT,"
+    "  kcal       REAL,"                    /* diet */
+    "  miles_earned REAL,"                  /* purchases */
+    "  miles_used REAL,"
+    "  program    TEXT,"
+    "  kind       TEXT,"                    /* activity */
+    "  duration   REAL,"                    /* activity: minutes */
+    "  PRIMARY KEY (collection, name)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX facts_month ON facts(collection, month);"
+    "CREATE TABLE custom_queries ("
+    "  name    TEXT PRIMARY KEY,"             /* NAME of analytics/custom/NAME.sql */
+    "  sql     TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL"
     ") WITHOUT ROWID;",
 };
 
