@@ -22,9 +22,11 @@ enum {
                              a key is; vendor reply: a message with that id */
     EXIT_ERROR = 9,       /* anything else (I/O error, out of memory...) */
     EXIT_NOINPUT = 10,    /* vendor: a file named on the command line is
-                             missing or unreadable (key, identity, message) */
+                             missing or unreadable (key, identity, message);
+                             import: FILE is */
     EXIT_BADINPUT = 11,   /* vendor: an input is malformed (secret.json,
-                             identity.json, the payload: JSON, key sizes) */
+                             identity.json, the payload: JSON, key sizes);
+                             import: FILE is neither CSV nor JSON lines */
     EXIT_USAGE = 64,      /* bad command line */
 };
 
@@ -63,5 +65,6 @@ int cmd_passwd(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_mount(int argc, char **argv);        /* argv[0] is the program */
 int cmd_vendor(int argc, char **argv);       /* vendorcmd.c: keygen, open, reply */
+int cmd_import(int argc, char **argv);       /* importcmd.c */
 
 #endif

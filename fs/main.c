@@ -35,6 +35,8 @@ static const char usage[] =
     "              of one log: vrmfs verify-log [-p F] VAULT, or ... FILE\n"
     "  passwd      change the passphrase\n"
     "  recover     set a new passphrase with the recovery key\n"
+    "  import      import a CSV or JSON-lines file into a collection, printing a\n"
+    "              report: vrmfs import [-p F] VAULT COLLECTION FILE\n"
     "  vendor      the vendor's side of messages, without a vault:\n"
     "              vrmfs vendor keygen|open|reply ... (see 'vrmfs vendor --help')\n"
     "\n"
@@ -44,8 +46,8 @@ static const char usage[] =
     "\n"
     "Exit codes: 0 ok, 1 damage found by check or verify-log, 2 wrong passphrase,\n"
     "3 no vault, 4 vault from a newer vrmfs, 5 tampered or damaged, 6 disk full,\n"
-    "7 vault in use, 8 already exists, 9 other error, 10 (vendor) a named file is\n"
-    "missing, 11 (vendor) an input is malformed, 64 bad command line.\n"
+    "7 vault in use, 8 already exists, 9 other error, 10 (vendor, import) a named\n"
+    "file is missing, 11 (vendor, import) an input is malformed, 64 bad command line.\n"
     "See vrmfs(1).\n";
 
 int main(int argc, char **argv)
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
         {"passwd", cmd_passwd},
         {"recover", cmd_recover},
         {"vendor", cmd_vendor},
+        {"import", cmd_import},
     };
     struct rlimit no_core = {0, 0};
     size_t i;

@@ -46,6 +46,32 @@ static int cut_suffix(char *name, const char *suffix)
     return 1;
 }
 
+/* DIR, DIR/<coll>, DIR/<coll>/<name> (name whole) after a top folder. */
+static int parse_three(const char *p, node *n, enum node_kind top, enum node_kind mid,
+                       enum node_kind leaf)
+{
+    int len;
+
+    if (*p == '\0') {
+        n->kind = top;
+        return 0;
+    }
+    len = component(&p, n->coll, sizeof n->coll);
+    if (len <= 0)
+        return -ENOENT;
+    if (*p == '\0') {
+        n->kind = mid;
+        return 0;
+    }
+    len = component(&p, n->name, sizeof n->name);
+    if (len < 0)
+        return len;
+    if (len == 0 || *p != '\0')
+        return -ENOENT;
+    n->kind = leaf;
+    return 0;
+}
+
 /* The rest of a view's path after views/<vendor> (or a --view mount's
  * root): "", "records", "records/<coll>", "records/<coll>/<name>.json". */
 static int parse_view(const char *p, node *n)
@@ -58,7 +84,11 @@ static int parse_view(const char *p, node *n)
         return 0;
     }
     len = component(&p, first, sizeof first);
-    if (len < 0 || strcmp(first, "records") != 0)
+    if (len < 0)
+        return -ENOENT;
+    if (strcmp(first, "analytics") == 0)
+        return parse_three(p, n, N_VIEW_ANALYTICS, N_VIEW_ATOPIC, N_VIEW_AFILE);
+    if (strcmp(first, "records") != 0)
         return -ENOENT;
     if (*p == '\0') {
         n->kind = N_VIEW_RECORDS;
@@ -227,6 +257,10 @@ int node_parse(const char *path, node *n)
             return len < 0 ? len : -ENOENT;
         return views ? parse_view(p, n) : parse_vendor(p, n);
     }
+    if (strcmp(first, "import") == 0)
+        return parse_three(p, n, N_IMPORT, N_IMPORT_COLL, N_IMPORT_FILE);
+    if (strcmp(first, "analytics") == 0)
+        return parse_three(p, n, N_ANALYTICS, N_ANALYTICS_TOPIC, N_ANALYTICS_FILE);
     if (strcmp(first, "outbox") == 0 || strcmp(first, "sent") == 0 ||
         strcmp(first, "inbox") == 0)
         return parse_messages(p, n, first[0]);

@@ -36,6 +36,17 @@
  *   /inbox/.rejected                   N_REJECTED
  *   /inbox/.rejected/<name>.json       N_REJECTED_MSG  (`name` without .json)
  *
+ *   /import                            N_IMPORT
+ *   /import/<collection>               N_IMPORT_COLL
+ *   /import/<collection>/<name>        N_IMPORT_FILE (`name` whole: NAME.report.json,
+ *                                                     or a file being imported)
+ *   /analytics                         N_ANALYTICS
+ *   /analytics/<topic>                 N_ANALYTICS_TOPIC (`coll`: the topic)
+ *   /analytics/<topic>/<file>          N_ANALYTICS_FILE  (`name`: the file)
+ *   /views/<vendor>/analytics          N_VIEW_ANALYTICS
+ *   /views/<vendor>/analytics/<topic>  N_VIEW_ATOPIC     (`coll`: the topic)
+ *   /views/<vendor>/analytics/<topic>/<file>  N_VIEW_AFILE (`name`: the file)
+ *
  * A mount of one vendor's view (vrmfs --view VENDOR, see node_set_view) has
  * that view at its root: "/" is N_VIEW and "/records/..." the rest, and
  * nothing else exists.
@@ -82,6 +93,15 @@ enum node_kind {
     N_INBOX_MSG,
     N_REJECTED,
     N_REJECTED_MSG,
+    N_IMPORT,
+    N_IMPORT_COLL,
+    N_IMPORT_FILE,
+    N_ANALYTICS,
+    N_ANALYTICS_TOPIC,
+    N_ANALYTICS_FILE,
+    N_VIEW_ANALYTICS,
+    N_VIEW_ATOPIC,
+    N_VIEW_AFILE,
 };
 
 typedef struct node {

@@ -48,13 +48,22 @@ static void view_record_changed(vrmfs *fs, const char *coll, const char *name);
 static int msg_getattr(vrmfs *fs, const node *n, struct stat *st);
 static int msg_readdir(vrmfs *fs, const node *n, fill_ctx *c);
 static int msg_unlink(vrmfs *fs, const node *n);
+static int data_getattr(vrmfs *fs, const node *n, struct stat *st);
+static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c);
+static int data_unlink(vrmfs *fs, const node *n);
+static int commit_data(const char *path, handle *h);
+static int view_data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st);
+static int view_data_readdir(vrmfs *fs, const node *n, fill_ctx *c);
 static mode_t view_mode(int dir);
 static void set_removed(vrmfs *fs, const node *n, int on);
 
-#define IS_VIEW(k) ((k) >= N_VIEWS && (k) <= N_VIEW_RECORD)
-#define IS_MSG(k) ((k) >= N_OUTBOX)
+#define IS_VIEW(k) (((k) >= N_VIEWS && (k) <= N_VIEW_RECORD) || \
+                    ((k) >= N_VIEW_ANALYTICS && (k) <= N_VIEW_AFILE))
+#define IS_MSG(k) ((k) >= N_OUTBOX && (k) <= N_REJECTED_MSG)
+#define IS_DATA(k) ((k) >= N_IMPORT && (k) <= N_ANALYTICS_FILE)
 
-#define RECORD_MAX (16u << 20)        /* largest record text accepted */
+#define RECORD_MAX (16u << 20)
+#define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */        /* largest record text accepted */
 #define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
 
 static const char readme[] =
@@ -85,6 +94,14 @@ static const char readme[] =
     "    signed, sealed and sent; it waits as ID.pending.json until delivered.\n"
     "    outbox/all/ broadcasts an intent to every vendor that accepts them.\n"
     "\n"
+    "import/<collection>/\n"
+    "    Copy a CSV (with a header row) or JSON-lines file here: each row\n"
+    "    becomes a record; NAME.report.json says what happened.\n"
+    "\n"
+    "analytics/<topic>/\n"
+    "    Spending, calories, mileage and activity, computed from the records:\n"
+    "    JSON, CSV and SVG charts.  analytics/custom/NAME.sql: your own query.\n"
+    "\n"
     "sent/<vendor>/ID.json, inbox/<vendor>/ID.json\n"
     "    What went out, and the vendor's verified replies.\n"
     "\n"
@@ -101,8 +118,10 @@ static const char readme[] =
  * like a record.  H_VIEW: a view file, read from a copy computed at open
  * and again at each later read from offset 0, so that a long-lived reader
  * sees grants change.  H_OUTBOX: a message being written into outbox/,
- * queued at close. */
-enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW, H_OUTBOX };
+ * queued at close.  H_IMPORT: a file copied into import/, imported at
+ * close.  H_CUSTOM: an analytics query, stored at close. */
+enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW, H_OUTBOX,
+                   H_IMPORT, H_CUSTOM };
 
 struct handle {
     enum handle_kind kind;
@@ -274,7 +293,8 @@ static int buf_read(const char *buf, size_t len, char *out, size_t size, off_t o
 
 static size_t text_max(const handle *h)
 {
-    return h->kind == H_SCRATCH ? VRM_SCRATCH_MAX : RECORD_MAX;
+    return h->kind == H_SCRATCH ? VRM_SCRATCH_MAX : h->kind == H_IMPORT ? IMPORT_MAX
+                                                                         : RECORD_MAX;
 }
 
 /* ---- handles others must see (fs->mu held) ------------------------------- *
@@ -620,6 +640,10 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
     }
     if (IS_MSG(n.kind))
         return msg_getattr(fs, &n, st);
+    if (IS_DATA(n.kind))
+        return data_getattr(fs, &n, st);
+    if (n.kind >= N_VIEW_ANALYTICS)
+        return view_data_getattr(fs, path, &n, st);
     if (n.kind >= N_VENDORS)
         return vendor_getattr(fs, path, &n, st);
     switch (n.kind) {
@@ -802,6 +826,24 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, ".", NULL, 0, 0);
         filler(buf, "..", NULL, 0, 0);
         return msg_readdir(fs, &n, &c);
+    case N_IMPORT:
+    case N_IMPORT_COLL:
+    case N_ANALYTICS:
+    case N_ANALYTICS_TOPIC:
+        rc = data_getattr(fs, &n, &(struct stat){0});
+        if (rc != 0)
+            return rc;
+        filler(buf, ".", NULL, 0, 0);
+        filler(buf, "..", NULL, 0, 0);
+        return data_readdir(fs, &n, &c);
+    case N_VIEW_ANALYTICS:
+    case N_VIEW_ATOPIC:
+        rc = view_data_getattr(fs, NULL, &n, &(struct stat){0});
+        if (rc != 0)
+            return rc;
+        filler(buf, ".", NULL, 0, 0);
+        filler(buf, "..", NULL, 0, 0);
+        return view_data_readdir(fs, &n, &c);
     default:
         return -ENOTDIR;
     }
@@ -825,6 +867,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, "outbox", NULL, 0, 0);
         filler(buf, "sent", NULL, 0, 0);
         filler(buf, "inbox", NULL, 0, 0);
+        filler(buf, "import", NULL, 0, 0);
+        filler(buf, "analytics", NULL, 0, 0);
         return 0;
     case N_META:
         filler(buf, "errors.log", NULL, 0, 0);
@@ -869,6 +913,10 @@ static int op_mkdir(const char *path, mode_t mode)
         return -EROFS;
     if (n.kind == N_FILES)
         return vrm_files_mkdir(fs->v, n.rest, mode, fs->uid, fs->gid, NULL);
+    if (n.kind == N_IMPORT_COLL) {
+        rc = vrm_collection_create(fs->v, n.coll);
+        return rc == -EINVAL ? refuse(path, rc) : rc;
+    }
     if (n.kind == N_VENDOR) {
         set_removed(fs, &n, 0);
         rc = vrm_vendor_create(fs->v, n.vendor);
@@ -970,7 +1018,9 @@ static int op_unlink(const char *path)
     default:
         if (IS_MSG(n.kind))
             return msg_unlink(fs, &n);
-        return -EISDIR;
+        if (IS_DATA(n.kind))
+            return data_unlink(fs, &n);
+        return IS_VIEW(n.kind) ? -EROFS : -EISDIR;
     }
 }
 
@@ -1580,10 +1630,13 @@ static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c)
         rc = vendor_check(fs, n);
         return rc != 0 ? rc : vrm_receipt_list(fs->v, n->vendor, fill_receipt, c);
     case N_VIEW:
-        rc = vendor_check(fs, n);
-        if (rc == 0)
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0) {
             c->filler(c->buf, "records", NULL, 0, 0);
-        return rc;
+            if (vrm_view_has_analytics(view, ""))
+                c->filler(c->buf, "analytics", NULL, 0, 0);
+        }
+        break;
     case N_VIEW_RECORDS:
         rc = view_get(fs, n->vendor, &view);
         if (rc == 0)
@@ -2027,6 +2080,465 @@ static int msg_unlink(vrmfs *fs, const node *n)
     }
 }
 
+/* After a bulk change of a collection (an import): the kernel forgets what
+ * it holds of every view. */
+static void view_collection_changed(vrmfs *fs, const char *coll)
+{
+    (void)coll;
+    vrm_vendor_list(fs->v, view_changed_fn, fs);
+    inval_wait(fs);
+}
+
+/* views/<vendor>/analytics/... */
+static int view_data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    vrm_view *view = NULL;
+    char apath[600], *text = NULL;
+    size_t len = 0;
+    int64_t t = 0;
+    int rc = view_get(fs, n->vendor, &view);
+
+    if (rc != 0)
+        return rc;
+    switch (n->kind) {
+    case N_VIEW_ANALYTICS:
+    case N_VIEW_ATOPIC:
+        if (!vrm_view_has_analytics(view, n->kind == N_VIEW_ANALYTICS ? "" : n->coll))
+            rc = -ENOENT;
+        else
+            fill_dir(fs, st, view_mode(1));
+        break;
+    default:
+        snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
+        rc = vrm_view_analytics_get(fs->v, view, apath, &text, &len, &t);
+        free(text);
+        if (rc == 0) {
+            fill_file(fs, st, view_mode(0), len, ns_to_ts(t), ns_to_ts(t));
+            if (path != NULL)
+                view_seen(fs, path);
+        }
+        break;
+    }
+    vrm_view_free(view);
+    return rc;
+}
+
+typedef struct afill {
+    fill_ctx *c;
+    const char *topic;                /* NULL: list topics */
+    char last[64];                    /* the last topic listed */
+} afill;
+
+static int fill_view_analytics(void *ctx, const char *file)
+{
+    afill *a = ctx;
+    const char *slash = strchr(file, '/'), *dot;
+    char jws[300];
+
+    if (slash == NULL)
+        return 0;
+    if (a->topic == NULL) {
+        size_t n = (size_t)(slash - file);
+
+        if (n >= sizeof a->last || (strncmp(a->last, file, n) == 0 && a->last[n] == '\0'))
+            return 0;
+        memcpy(a->last, file, n);
+        a->last[n] = '\0';
+        return a->c->filler(a->c->buf, a->last, NULL, 0, 0) ? 1 : 0;
+    }
+    if (strncmp(file, a->topic, (size_t)(slash - file)) != 0 ||
+        a->topic[slash - file] != '\0')
+        return 0;
+    if (a->c->filler(a->c->buf, slash + 1, NULL, 0, 0))
+        return 1;
+    dot = strrchr(slash + 1, '.');
+    snprintf(jws, sizeof jws, "%.*s.jws", (int)(dot ? dot - slash - 1 : (long)strlen(slash + 1)),
+             slash + 1);
+    return a->c->filler(a->c->buf, jws, NULL, 0, 0) ? 1 : 0;
+}
+
+static int view_data_readdir(vrmfs *fs, const node *n, fill_ctx *c)
+{
+    vrm_view *view = NULL;
+    afill a = {c, n->kind == N_VIEW_ATOPIC ? n->coll : NULL, ""};
+    int rc = view_get(fs, n->vendor, &view);
+
+    if (rc != 0)
+        return rc;
+    rc = vrm_view_analytics(view, fill_view_analytics, &a);
+    vrm_view_free(view);
+    return rc < 0 ? rc : 0;
+}
+
+static int view_data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    struct fuse_context *ctx = fuse_get_context();
+    vrm_view *view = NULL;
+    char apath[600], comm[64], *text = NULL;
+    size_t len = 0;
+    int lapsed = 0, rc;
+
+    if (n->kind != N_VIEW_AFILE)
+        return -EISDIR;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return -EACCES;
+    rc = view_get(fs, n->vendor, &view);
+    if (rc != 0)
+        return rc;
+    process_name(ctx->pid, comm, sizeof comm);
+    snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
+    rc = vrm_view_analytics_open(fs->v, view, apath, ctx->pid, ctx->uid, comm, &text, &len,
+                                 &lapsed);
+    vrm_view_free(view);
+    if (rc != 0 && rc != -ENOENT)
+        return refuse(path, rc);
+    if (lapsed)
+        view_changed(fs, n->vendor);
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+}
+
+/* ---- import/ and analytics/ --------------------------------------------------
+ * A file copied into import/<collection>/ is held in its handle (H_IMPORT)
+ * and imported at close (vrm_import: one transaction); it then is gone, and
+ * NAME.report.json (NAME: the file's name less its last extension) says
+ * what happened.  analytics/<topic>/<file> are computed by libvrm on open;
+ * analytics/custom/NAME.sql is written by the person (H_CUSTOM, stored at
+ * close) and NAME.json, NAME.csv or NAME.error.txt hold its result. */
+
+#define REPORT_SUFFIX ".report.json"
+
+static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
+                                     NULL};
+
+static int topic_known(const char *t)
+{
+    int i;
+
+    for (i = 0; topics[i] != NULL; i++)
+        if (strcmp(topics[i], t) == 0)
+            return 1;
+    return 0;
+}
+
+/* NAME of "NAME.report.json", or 0. */
+static int report_name(const char *file, char *out, size_t size)
+{
+    size_t n = strlen(file), s = sizeof REPORT_SUFFIX - 1;
+
+    if (n <= s || n - s >= size || strcmp(file + n - s, REPORT_SUFFIX) != 0)
+        return 0;
+    memcpy(out, file, n - s);
+    out[n - s] = '\0';
+    return 1;
+}
+
+/* NAME (for its report) of an imported file: less its last extension. */
+static void import_base(const char *file, char *out, size_t size)
+{
+    const char *dot = strrchr(file, '.');
+    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
+
+    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), file);
+}
+
+/* "topic/file" of an analytics node. */
+static void analytics_path(const node *n, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", n->coll, n->name);
+}
+
+/* The custom query NAME of "NAME.sql", or 0. */
+static int sql_name(const char *file, char *out, size_t size)
+{
+    size_t n = strlen(file);
+
+    if (n <= 4 || n - 4 >= size || strcmp(file + n - 4, ".sql") != 0)
+        return 0;
+    memcpy(out, file, n - 4);
+    out[n - 4] = '\0';
+    return 1;
+}
+
+static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *t)
+{
+    char name[256], path[600];
+
+    switch (n->kind) {
+    case N_IMPORT_FILE:
+        if (!report_name(n->name, name, sizeof name))
+            return -ENOENT;
+        return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
+    case N_ANALYTICS_FILE:
+        if (strcmp(n->coll, "custom") == 0 && sql_name(n->name, name, sizeof name))
+            return vrm_analytics_custom_get(fs->v, name, text, len, t);
+        analytics_path(n, path, sizeof path);
+        return vrm_analytics_get(fs->v, path, text, len, t);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int data_getattr(vrmfs *fs, const node *n, struct stat *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t = 0;
+    int rc;
+
+    switch (n->kind) {
+    case N_IMPORT:
+    case N_ANALYTICS:
+        fill_dir(fs, st, n->kind == N_IMPORT ? 0700 : 0500);
+        return 0;
+    case N_IMPORT_COLL:
+        rc = vrm_collection_exists(fs->v, n->coll);
+        if (rc == 1)
+            fill_dir(fs, st, 0700);
+        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+    case N_ANALYTICS_TOPIC:
+        if (!topic_known(n->coll))
+            return -ENOENT;
+        fill_dir(fs, st, strcmp(n->coll, "custom") == 0 ? 0700 : 0500);
+        return 0;
+    default:
+        if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
+            return -ENOENT;
+        rc = data_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0) {
+            int sql = n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
+                      sql_name(n->name, (char[256]){0}, 256);
+
+            fill_file(fs, st, sql ? 0600 : 0400, len, ns_to_ts(t), ns_to_ts(t));
+        }
+        return rc;
+    }
+}
+
+typedef struct prefix_fill {
+    fill_ctx *c;
+    const char *prefix;               /* of names to list, stripped */
+    const char *suffix;               /* added */
+} prefix_fill;
+
+static int fill_report(void *ctx, const char *name)
+{
+    fill_ctx *c = ctx;
+    char full[300];
+
+    snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
+    return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_topic_file(void *ctx, const char *path)
+{
+    prefix_fill *pf = ctx;
+    size_t n = strlen(pf->prefix);
+
+    if (strncmp(path, pf->prefix, n) != 0 || path[n] != '/')
+        return 0;
+    return pf->c->filler(pf->c->buf, path + n + 1, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_custom(void *ctx, const char *name)
+{
+    vrmfs *fs = FS();
+    fill_ctx *c = ctx;
+    static const char *const exts[] = {".json", ".csv", ".error.txt"};
+    char full[300], path[320], *text = NULL;
+    size_t i, len;
+
+    snprintf(full, sizeof full, "%s.sql", name);
+    if (c->filler(c->buf, full, NULL, 0, 0))
+        return 1;
+    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        snprintf(path, sizeof path, "custom/%s%s", name, exts[i]);
+        int64_t t;
+
+        if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
+            c->filler(c->buf, path + 7, NULL, 0, 0)) {
+            free(text);
+            return 1;
+        }
+        free(text);
+        text = NULL;
+    }
+    return 0;
+}
+
+static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c)
+{
+    prefix_fill pf = {c, n->coll, ""};
+    int i, rc = 0;
+
+    switch (n->kind) {
+    case N_IMPORT:
+        rc = vrm_collection_list(fs->v, fill_name, c);
+        break;
+    case N_IMPORT_COLL:
+        rc = vrm_import_reports(fs->v, n->coll, fill_report, c);
+        break;
+    case N_ANALYTICS:
+        for (i = 0; topics[i] != NULL; i++)
+            c->filler(c->buf, topics[i], NULL, 0, 0);
+        break;
+    case N_ANALYTICS_TOPIC:
+        if (strcmp(n->coll, "custom") == 0) {
+            rc = vrm_analytics_custom_list(fs->v, fill_custom, c);
+            break;
+        }
+        for (i = 0; vrm_analytics_files[i] != NULL && rc == 0; i++)
+            rc = fill_topic_file(&pf, vrm_analytics_files[i]);
+        break;
+    default:
+        return -ENOTDIR;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* A file copied into import/<coll>/ or a query written as custom/NAME.sql. */
+static int data_create(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    char name[256];
+    handle *h;
+    int rc;
+
+    if (fs->read_only)
+        return -EROFS;
+    if (n->kind == N_IMPORT_FILE) {
+        rc = vrm_collection_exists(fs->v, n->coll);
+        if (rc <= 0)
+            return rc < 0 ? rc : -ENOENT;
+        if (report_name(n->name, name, sizeof name) || n->name[0] == '.') {
+            vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
+                      "hidden file)");
+            return refuse(path, -EACCES);
+        }
+        h = handle_new(H_IMPORT, n, 1);
+    } else if (n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
+               sql_name(n->name, name, sizeof name)) {
+        h = handle_new(H_CUSTOM, n, 1);
+    } else {
+        return -EACCES;
+    }
+    if (h == NULL)
+        return -ENOMEM;
+    h->dirty = 1;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
+}
+
+static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    char *text = NULL, name[256];
+    size_t len = 0;
+    int64_t t;
+    handle *h;
+
+    if (n->kind != N_IMPORT_FILE && n->kind != N_ANALYTICS_FILE)
+        return -EISDIR;
+    if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
+        return -ENOENT;
+    if (writable) {
+        /* only a custom query can be rewritten */
+        if (n->kind != N_ANALYTICS_FILE || strcmp(n->coll, "custom") != 0 ||
+            !sql_name(n->name, name, sizeof name))
+            return -EACCES;
+        if (fs->read_only)
+            return -EROFS;
+        if (!(fi->flags & O_TRUNC) && (rc = data_text(fs, n, &text, &len, &t)) != 0)
+            return rc;
+        h = handle_new(H_CUSTOM, n, 1);
+        if (h == NULL) {
+            free(text);
+            return -ENOMEM;
+        }
+        h->buf = text;
+        h->len = h->cap = len;
+        h->dirty = (fi->flags & O_TRUNC) != 0;
+        fi->fh = (uint64_t)(uintptr_t)h;
+        fi->direct_io = 1;
+        return 0;
+    }
+    rc = data_text(fs, n, &text, &len, &t);
+    (void)path;
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+}
+
+/* A custom query changed: the kernel forgets its result files. */
+static void custom_changed(vrmfs *fs, const char *name)
+{
+    static const char *const exts[] = {".json", ".csv", ".error.txt"};
+    char path[300];
+    size_t i;
+
+    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, exts[i]);
+        inval_queue(fs, path);
+        inval_queue(fs, path + 1);
+    }
+    inval_wait(fs);
+}
+
+/* Import the file of an H_IMPORT handle, or store the query of an H_CUSTOM
+ * one.  Handle mutex held. */
+static int commit_data(const char *path, handle *h)
+{
+    vrmfs *fs = FS();
+    char where[600], reason[700], name[256], *report = NULL;
+    size_t rlen;
+    int rc;
+
+    if (!h->dirty || !h->written)
+        return 0;
+    h->dirty = 0;
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/%s/%s/%s", h->kind == H_IMPORT ? "import" : "analytics",
+                 h->n.coll, h->n.name);
+        path = where;
+    }
+    if (h->kind == H_IMPORT) {
+        import_base(h->n.name, name, sizeof name);
+        rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
+                        &report, &rlen);
+        free(report);
+        if (rc == 0) {
+            view_collection_changed(fs, h->n.coll);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%s; nothing was imported", vrm_error_message());
+    } else {
+        sql_name(h->n.name, name, sizeof name);
+        rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
+        if (rc == 0) {
+            custom_changed(fs, name);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%s; the query is unchanged", vrm_error_message());
+    }
+    vrmfs_refusal(fs, path, reason);
+    return rc;
+}
+
+static int data_unlink(vrmfs *fs, const node *n)
+{
+    char name[256];
+
+    if (n->kind == N_IMPORT_FILE && report_name(n->name, name, sizeof name))
+        return vrm_import_report_delete(fs->v, n->coll, name);
+    if (n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
+        sql_name(n->name, name, sizeof name)) {
+        int rc = vrm_analytics_custom_delete(fs->v, name);
+
+        if (rc == 0)
+            custom_changed(fs, name);
+        return rc;
+    }
+    return n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE ? -EACCES : -EISDIR;
+}
+
 static int open_file(uint64_t ino, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
@@ -2101,6 +2613,10 @@ static int op_open(const char *path, struct fuse_file_info *fi)
     default:
         if (IS_MSG(n.kind))
             return msg_open(fs, &n, fi);
+        if (IS_DATA(n.kind))
+            return data_open(fs, path, &n, fi);
+        if (n.kind >= N_VIEW_ANALYTICS)
+            return view_data_open(fs, path, &n, fi);
         if (n.kind >= N_VENDORS)
             return vendor_open(fs, path, &n, fi, 0);
         return -EISDIR;
@@ -2146,6 +2662,9 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
         return vendor_open(fs, path, &n, fi, 1);
     case N_OUTBOX_MSG:
         return msg_create(fs, path, &n, fi);
+    case N_IMPORT_FILE:
+    case N_ANALYTICS_FILE:
+        return data_create(fs, path, &n, fi);
     default:
         return IS_VIEW(n.kind) ? -EROFS : -EACCES;
     }
@@ -2321,9 +2840,11 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 
     if (h == NULL || h->kind == H_FILE)
         return 0;  /* files/ data is committed by each write */
-    if (h->kind == H_VTEXT || h->kind == H_OUTBOX) {
+    if (h->kind == H_VTEXT || h->kind == H_OUTBOX || h->kind == H_IMPORT ||
+        h->kind == H_CUSTOM) {
         pthread_mutex_lock(&h->mu);
-        rc = h->kind == H_VTEXT ? commit_vendor(path, h) : commit_message(path, h);
+        rc = h->kind == H_VTEXT ? commit_vendor(path, h)
+             : h->kind == H_OUTBOX ? commit_message(path, h) : commit_data(path, h);
         pthread_mutex_unlock(&h->mu);
         return rc;
     }

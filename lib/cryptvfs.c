@@ -16,9 +16,9 @@
  * would cut a page is refused rather than guessed at.
  *
  * Threading: a sqlite3_file is used by one connection at a time (SQLite holds
- * the connection's mutex), so the per-file scratch buffer and the cached
- * frame header need no lock.  The vrm_cryptvfs itself is read-only after
- * creation.
+ * the connection's mutex), so the per-file scratch buffer, the cached frame
+ * header and the WAL write-behind need no lock.  The vrm_cryptvfs itself is
+ * read-only after creation, but for its WAL cache, which has a mutex.
  */
 #include "cryptvfs.h"
 #include "error.h"
@@ -70,6 +70,11 @@ struct vrm_cryptvfs {
 
 #define NONCE_POOL 4096             /* random bytes fetched at a time */
 #define WAL_CACHE 2048              /* frames remembered in plaintext */
+#define WB_BYTES (31 * FRAME)       /* WAL write-behind: 31 frames */
+
+/* The unix VFS writes at most 128 KiB per call (seekAndWriteFd() masks the
+ * length to 17 bits), so the write-behind stays below that. */
+_Static_assert(WB_BYTES < (1 << 17), "write-behind fits one unix VFS write");
 
 typedef struct cv_file {
     sqlite3_file base;              /* must be first */
@@ -86,6 +91,22 @@ typedef struct cv_file {
     uint8_t *pool;                  /* NONCE_POOL random bytes */
     size_t pool_used;               /* bytes of pool already handed out */
     unsigned pool_gen;              /* fork generation of the pool */
+    /* WAL only: frames appended back to back are gathered here (ciphertext)
+     * and written to the file in one call, instead of two calls per frame
+     * (SQLite writes a frame's header, then its page).  Only appends are
+     * gathered (a write from wal_end on), never a frame rewritten in place
+     * or the headers SQLite rewrites at commit after a spill, which go to
+     * the file at once, after what waits.  Written out before any other
+     * operation on the file, when a write does not continue it, when it is
+     * full, and with the frame that commits a transaction, so that no other
+     * connection is told of a frame not yet in the file, a commit is in the
+     * file (as without the shim) when it returns, and every error reaches
+     * the call that caused it. */
+    uint8_t *wb;                    /* WB_BYTES, allocated at the first write */
+    sqlite3_int64 wb_off;           /* file offset of wb[0] */
+    size_t wb_len;                  /* bytes waiting in wb */
+    sqlite3_int64 wal_end;          /* end of the furthest write of this WAL
+                                     * generation: frames appended start here */
 } cv_file;
 
 #define CV_FILE_SIZE ((sizeof(cv_file) + 7) & ~(size_t)7)
@@ -326,13 +347,59 @@ static int wal_cache_get(vrm_cryptvfs *cv, sqlite3_int64 k, sqlite3_int64 s, uin
     return hit;
 }
 
+/* ---- WAL write-behind ------------------------------------------------ */
+
+/* Write out what waits in p->wb. */
+static int wb_flush(cv_file *p)
+{
+    int rc;
+
+    if (p->wb_len == 0)
+        return SQLITE_OK;
+    rc = p->real->pMethods->xWrite(p->real, p->wb, (int)p->wb_len, p->wb_off);
+    p->wb_len = 0;
+    return rc;
+}
+
+/* Write data[0..n) at `off` of the WAL: into p->wb if it is an append
+ * (continuing what waits there, or from wal_end on), else after writing
+ * out what waits. */
+static int wb_write(cv_file *p, const void *data, int n, sqlite3_int64 off)
+{
+    int append = p->wb_len > 0 ? off == p->wb_off + (sqlite3_int64)p->wb_len
+                               : off >= p->wal_end;
+    int rc;
+
+    if (off + n > p->wal_end)
+        p->wal_end = off + n;
+    if (p->wb_len > 0 && (!append || p->wb_len + (size_t)n > WB_BYTES)) {
+        rc = wb_flush(p);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if (p->wb == NULL && append && (size_t)n <= WB_BYTES)
+        p->wb = sqlite3_malloc(WB_BYTES);
+    if (p->wb == NULL || !append || (size_t)n > WB_BYTES)
+        return p->real->pMethods->xWrite(p->real, data, n, off);
+    if (p->wb_len == 0)
+        p->wb_off = off;
+    memcpy(p->wb + p->wb_len, data, (size_t)n);
+    p->wb_len += (size_t)n;
+    return SQLITE_OK;
+}
+
 /* ---- io methods ------------------------------------------------------ */
 
 static int cv_close(sqlite3_file *f)
 {
     cv_file *p = (cv_file *)f;
+    int frc = wb_flush(p);
     int rc = p->real->pMethods->xClose(p->real);
 
+    if (rc == SQLITE_OK)
+        rc = frc;
+    sqlite3_free(p->wb);
+    p->wb = NULL;
     sqlite3_free(p->buf);
     if (p->pool != NULL)
         sodium_memzero(p->pool, NONCE_POOL);
@@ -348,8 +415,10 @@ static int cv_read(sqlite3_file *f, void *out, int n, sqlite3_int64 off)
     sqlite3_file *real = p->real;
     sqlite3_int64 first, last, a, b, avail, k, end = off + n;
     int hdr = p->kind == KIND_WAL ? FRAME_HDR : 0;
-    int rc, is_short = 0;
+    int rc = wb_flush(p), is_short = 0;
 
+    if (rc != SQLITE_OK)
+        return rc;
     if (!regions(p->kind, off, end, &first, &last))
         return real->pMethods->xRead(real, out, n, off);
 
@@ -449,16 +518,19 @@ static int cv_write(sqlite3_file *f, const void *in, int n, sqlite3_int64 off)
     sqlite3_file *real = p->real;
     const uint8_t *src = in;
     sqlite3_int64 first, last, k, done, end = off + n;
+    int rc, commit = 0;
 
     if (!regions(p->kind, off, end, &first, &last)) {
         if (p->kind == KIND_WAL) {
             if (off == 0) {
                 p->hdr_off = -1;          /* a new WAL generation */
+                p->wal_end = 0;
                 wal_cache_clear(p->cv);
             } else if (n == FRAME_HDR && (off - WAL_HDR) % FRAME == 0) {
                 memcpy(p->hdr, in, FRAME_HDR);
                 p->hdr_off = off;
             }
+            return wb_write(p, in, n, off);
         }
         return real->pMethods->xWrite(real, in, n, off);
     }
@@ -487,12 +559,14 @@ static int cv_write(sqlite3_file *f, const void *in, int n, sqlite3_int64 off)
             } else if (p->hdr_off == s - FRAME_HDR) {
                 fhdr = p->hdr;
             } else {
-                int rc = real->pMethods->xRead(real, h, FRAME_HDR, s - FRAME_HDR);
-
+                if ((rc = wb_flush(p)) != SQLITE_OK)
+                    return rc;
+                rc = real->pMethods->xRead(real, h, FRAME_HDR, s - FRAME_HDR);
                 if (rc != SQLITE_OK)
                     return rc == SQLITE_IOERR_SHORT_READ ? SQLITE_IOERR_WRITE : rc;
                 fhdr = h;
             }
+            commit = get32(fhdr + 4) != 0;  /* of the last page written */
         }
         nonce = next_nonce(p);
         if (nonce == NULL)
@@ -503,15 +577,23 @@ static int cv_write(sqlite3_file *f, const void *in, int n, sqlite3_int64 off)
     }
     if (end > done)
         memcpy(p->buf + (done - off), src + (done - off), (size_t)(end - done));
-    return real->pMethods->xWrite(real, p->buf, n, off);
+    if (p->kind != KIND_WAL)
+        return real->pMethods->xWrite(real, p->buf, n, off);
+    rc = wb_write(p, p->buf, n, off);
+    return rc == SQLITE_OK && commit ? wb_flush(p) : rc;
 }
 
 static int cv_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
     cv_file *p = (cv_file *)f;
+    int rc = wb_flush(p);
 
+    if (rc != SQLITE_OK)
+        return rc;
     if (p->hdr_off >= size)
         p->hdr_off = -1;
+    if (p->wal_end > size)
+        p->wal_end = size;
     wal_cache_clear(p->cv);
     return p->real->pMethods->xTruncate(p->real, size);
 }
@@ -519,25 +601,33 @@ static int cv_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int cv_sync(sqlite3_file *f, int flags)
 {
     cv_file *p = (cv_file *)f;
-    return p->real->pMethods->xSync(p->real, flags);
+    int rc = wb_flush(p);
+
+    return rc != SQLITE_OK ? rc : p->real->pMethods->xSync(p->real, flags);
 }
 
 static int cv_file_size(sqlite3_file *f, sqlite3_int64 *size)
 {
     cv_file *p = (cv_file *)f;
-    return p->real->pMethods->xFileSize(p->real, size);
+    int rc = wb_flush(p);
+
+    return rc != SQLITE_OK ? rc : p->real->pMethods->xFileSize(p->real, size);
 }
 
 static int cv_lock(sqlite3_file *f, int lock)
 {
     cv_file *p = (cv_file *)f;
-    return p->real->pMethods->xLock(p->real, lock);
+    int rc = wb_flush(p);
+
+    return rc != SQLITE_OK ? rc : p->real->pMethods->xLock(p->real, lock);
 }
 
 static int cv_unlock(sqlite3_file *f, int lock)
 {
     cv_file *p = (cv_file *)f;
-    return p->real->pMethods->xUnlock(p->real, lock);
+    int rc = wb_flush(p);
+
+    return rc != SQLITE_OK ? rc : p->real->pMethods->xUnlock(p->real, lock);
 }
 
 static int cv_check_reserved(sqlite3_file *f, int *out)
@@ -549,7 +639,10 @@ static int cv_check_reserved(sqlite3_file *f, int *out)
 static int cv_file_control(sqlite3_file *f, int op, void *arg)
 {
     cv_file *p = (cv_file *)f;
+    int rc = wb_flush(p);
 
+    if (rc != SQLITE_OK)
+        return rc;
     if (op == SQLITE_FCNTL_VFSNAME) {
         *(char **)arg = sqlite3_mprintf("%s", p->cv->name);
         return SQLITE_OK;

@@ -23,6 +23,11 @@
  * ignores such frames itself; the shim hands SQLite a page that fails SQLite's
  * own frame checksum so recovery stops there, exactly as without encryption.
  *
+ * Frames appended to the WAL are written to the file in batches of up to 31
+ * (127 KiB) rather than in two calls each; a batch goes out before any other
+ * call on the file returns and with the frame that commits, so a committed
+ * transaction is in the file when its commit returns, as without the shim.
+ *
  * Each vault gets its own VFS instance, registered under a unique name, which
  * owns a copy of the page key in guarded memory.
  */

@@ -15,7 +15,11 @@
  *     vault's connection: per vault, guarded by the vault's mutex like the
  *     database itself, and gone when the connection closes, so a vault opened
  *     again starts with none (no hook in vault.c is needed for that).
- * Every public function takes the mutex; the static helpers expect it held.
+ * Every public function takes the mutex, and the static helpers expect it
+ * held, except that vrm_files_read() runs on one of the vault's read
+ * connections when it has them (vault_int.h: a committed snapshot, so that
+ * reads decrypt in parallel and do not wait behind writes); the helpers
+ * named _on take the connection to use.
  */
 #include "files.h"
 #include "error.h"
@@ -137,11 +141,33 @@ static void stat_row(sqlite3_stmt *st, int col, vrm_stat *out)
     out->ctime_ns = sqlite3_column_int64(st, col + 8);
 }
 
-/* The inode `ino`: 0 and *out, or -ENOENT. */
-static int inode_get(vrm_vault *v, uint64_t ino, vrm_stat *out)
+/* Where a read runs: one of the vault's read connections, or the vault's
+ * own connection (with the vault's mutex held). */
+typedef struct conn {
+    vrm_vault *v;
+    vrm_reader *r;                    /* a read connection (mutex held), or NULL */
+} conn;
+
+static int conn_stmt(const conn *c, const char *sql, sqlite3_stmt **st)
+{
+    return c->r != NULL ? vrm_reader_stmt(c->r, sql, st) : vrm_vault_stmt(c->v, sql, st);
+}
+
+static sqlite3 *conn_db(const conn *c)
+{
+    return c->r != NULL ? c->r->db : c->v->db;
+}
+
+static int conn_err(const conn *c)
+{
+    return vrm_error_from_db(conn_db(c), "files");
+}
+
+/* The inode `ino`, read on `c`: 0 and *out, or -ENOENT. */
+static int inode_get_on(const conn *c, uint64_t ino, vrm_stat *out)
 {
     sqlite3_stmt *st;
-    int rc = vrm_vault_stmt(v, "SELECT " STAT_COLS " FROM inodes i WHERE i.ino = ?1", &st);
+    int rc = conn_stmt(c, "SELECT " STAT_COLS " FROM inodes i WHERE i.ino = ?1", &st);
 
     if (rc != 0)
         return rc;
@@ -156,7 +182,15 @@ static int inode_get(vrm_vault *v, uint64_t ino, vrm_stat *out)
         return 0;
     if (rc == SQLITE_DONE)
         return vrm_error(ENOENT, "no inode %llu", (unsigned long long)ino);
-    return vrm_vault_sqlerr(v, "files");
+    return conn_err(c);
+}
+
+/* The inode `ino`: 0 and *out, or -ENOENT.  Mutex held. */
+static int inode_get(vrm_vault *v, uint64_t ino, vrm_stat *out)
+{
+    conn c = {v, NULL};
+
+    return inode_get_on(&c, ino, out);
 }
 
 /* The entry name[0..len) of directory `dir`: 0 and *out, or -ENOENT. */
@@ -969,11 +1003,11 @@ static int regular(const vrm_stat *s)
     return vrm_error(EINVAL, "inode %llu is not a regular file", (unsigned long long)s->ino);
 }
 
-/* Bytes held by chunk `id` (0 if it has no row). */
-static int chunk_len(vrm_vault *v, sqlite3_int64 id, size_t *len)
+/* Bytes held by chunk `id` (0 if it has no row), read on `c`. */
+static int chunk_len_on(const conn *c, sqlite3_int64 id, size_t *len)
 {
     sqlite3_stmt *st;
-    int rc = vrm_vault_stmt(v, "SELECT length(data) FROM chunks WHERE id = ?1", &st);
+    int rc = conn_stmt(c, "SELECT length(data) FROM chunks WHERE id = ?1", &st);
 
     if (rc != 0)
         return rc;
@@ -981,7 +1015,14 @@ static int chunk_len(vrm_vault *v, sqlite3_int64 id, size_t *len)
     rc = sqlite3_step(st);
     *len = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "files");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : conn_err(c);
+}
+
+static int chunk_len(vrm_vault *v, sqlite3_int64 id, size_t *len)
+{
+    conn c = {v, NULL};
+
+    return chunk_len_on(&c, id, len);
 }
 
 /* Store data[0..len) as the whole of chunk `id`. */
@@ -999,18 +1040,26 @@ static int chunk_put(vrm_vault *v, sqlite3_int64 id, const void *data, size_t le
 
 /* Read or write buf[0..len) at `off` of the row of chunk `id`, in place:
  * only the database pages it covers are read or written. */
-static int chunk_io(vrm_vault *v, sqlite3_int64 id, void *buf, size_t len, size_t off,
-                    int write)
+static int chunk_io_on(const conn *c, sqlite3_int64 id, void *buf, size_t len, size_t off,
+                       int write)
 {
     sqlite3_blob *b = NULL;
-    int rc = sqlite3_blob_open(v->db, "main", "chunks", "data", id, write, &b);
+    int rc = sqlite3_blob_open(conn_db(c), "main", "chunks", "data", id, write, &b);
 
     if (rc == SQLITE_OK)
         rc = write ? sqlite3_blob_write(b, buf, (int)len, (int)off)
                    : sqlite3_blob_read(b, buf, (int)len, (int)off);
-    rc = rc == SQLITE_OK ? 0 : vrm_vault_sqlerr(v, "files");
+    rc = rc == SQLITE_OK ? 0 : conn_err(c);
     sqlite3_blob_close(b);
     return rc;
+}
+
+static int chunk_io(vrm_vault *v, sqlite3_int64 id, void *buf, size_t len, size_t off,
+                    int write)
+{
+    conn c = {v, NULL};
+
+    return chunk_io_on(&c, id, buf, len, off, write);
 }
 
 /* Write src[0..len) at `off` of chunk `id`, where off + len <= CHUNK and not
@@ -1054,14 +1103,16 @@ ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint6
     sqlite3_stmt *st;
     uint64_t n = 0;
     vrm_stat s;
+    conn c = {v, vrm_vault_reader_get(v)};
     int rc;
 
     if (off > INT64_MAX)
         return vrm_error(EINVAL, "offset past INT64_MAX");
     if (size > RW_MAX)
         size = RW_MAX;
-    vrm_vault_lock(v);
-    rc = inode_get(v, ino, &s);
+    if (c.r == NULL)
+        vrm_vault_lock(v);
+    rc = inode_get_on(&c, ino, &s);
     if (rc == 0)
         rc = regular(&s);
     if (rc != 0 || off >= s.size || size == 0)
@@ -1071,18 +1122,18 @@ ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint6
         /* A small read: only the pages it covers (and the overflow pages
          * before them, whose links SQLite follows) are read. */
         sqlite3_int64 id = chunk_id(ino, off / CHUNK);
-        size_t have, at = (size_t)(off % CHUNK), c = 0;
+        size_t have, at = (size_t)(off % CHUNK), got = 0;
 
-        rc = chunk_len(v, id, &have);
+        rc = chunk_len_on(&c, id, &have);
         if (rc == 0 && have > at) {
-            c = have - at < n ? have - at : (size_t)n;
-            rc = chunk_io(v, id, out, c, at, 0);
+            got = have - at < n ? have - at : (size_t)n;
+            rc = chunk_io_on(&c, id, out, got, at, 0);
         }
         if (rc == 0)
-            memset(out + c, 0, n - c);
+            memset(out + got, 0, n - got);
         goto out;
     }
-    rc = vrm_vault_stmt(v, "SELECT id, data FROM chunks WHERE id BETWEEN ?1 AND ?2", &st);
+    rc = conn_stmt(&c, "SELECT id, data FROM chunks WHERE id BETWEEN ?1 AND ?2", &st);
     if (rc != 0)
         goto out;
     memset(out, 0, n);  /* holes */
@@ -1097,10 +1148,12 @@ ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint6
         if (data != NULL && lo < hi)
             memcpy(out + (lo - off), data + (lo - base), hi - lo);
     }
-    rc = rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "files");
+    rc = rc == SQLITE_DONE ? 0 : conn_err(&c);
     sqlite3_reset(st);
 out:
-    vrm_vault_unlock(v);
+    if (c.r == NULL)
+        vrm_vault_unlock(v);
+    vrm_vault_reader_put(c.r);
     return rc != 0 ? rc : (ssize_t)n;
 }
 

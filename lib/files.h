@@ -34,9 +34,13 @@
  * Each write, truncate and every other change is one transaction: after a
  * crash a write is there whole or not at all.  A change is durable once
  * vrm_files_sync() returns (the vault commits with synchronous=NORMAL).
- * Files are at most VRM_FILES_SIZE_MAX bytes (-EFBIG).  Freed pages are
- * overwritten where SQLite is built with SECURE_DELETE (as Debian's is), so
- * deleting a large file costs about as much as writing it.
+ * Files are at most VRM_FILES_SIZE_MAX bytes (-EFBIG).  Deleting or
+ * truncating a file frees its pages without overwriting them (the vault
+ * runs with secure_delete=FAST): they stay in vault.db as ciphertext under
+ * the vault's key until SQLite reuses them, so that a delete costs a read
+ * of the file's overflow page chain, not a rewrite of the whole file.
+ * Reads run on one of the vault's read connections (vault_int.h), so they
+ * see every write that has returned and never wait for one in progress.
  *
  * Storage (schema step 2): tables inodes, dentries (parent, name) -> ino,
  * xattrs, and chunks(id, data) where id = ino << 28 | chunk index.  Chunks

@@ -580,6 +580,93 @@ int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out)
     return 0;
 }
 
+int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out)
+{
+    size_t i;
+
+    for (i = 0; i < VRM_READER_STMTS && r->stmts[i].sql != NULL; i++)
+        if (r->stmts[i].sql == sql) {
+            sqlite3_reset(r->stmts[i].st);
+            sqlite3_clear_bindings(r->stmts[i].st);
+            *out = r->stmts[i].st;
+            return 0;
+        }
+    if (i == VRM_READER_STMTS)
+        return vrm_error(ENOSPC, "internal: reader statement cache full");
+    if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+        return vrm_error_from_db(r->db, "database");
+    r->stmts[i].sql = sql;
+    r->stmts[i].st = *out;
+    return 0;
+}
+
+vrm_reader *vrm_vault_reader_get(vrm_vault *v)
+{
+    static _Thread_local unsigned next;  /* where this thread waits if all are busy */
+    int i;
+
+    if (v->nreaders == 0)
+        return NULL;
+    for (i = 0; i < v->nreaders; i++)
+        if (pthread_mutex_trylock(&v->readers[i].mu) == 0)
+            return &v->readers[i];
+    i = (int)(next++ % (unsigned)v->nreaders);
+    pthread_mutex_lock(&v->readers[i].mu);
+    return &v->readers[i];
+}
+
+void vrm_vault_reader_put(vrm_reader *r)
+{
+    if (r != NULL)
+        pthread_mutex_unlock(&r->mu);
+}
+
+/* Open the read connections (one per core, 2 to VRM_READERS_MAX).  Without
+ * them reads go through v->db, so a failure here is not an error. */
+static void readers_open(vrm_vault *v)
+{
+    char *path = path_join(v->dir, "vault.db");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = cores < 2 ? 2 : cores > VRM_READERS_MAX ? VRM_READERS_MAX : (int)cores;
+    char pragmas[160];
+
+    snprintf(pragmas, sizeof pragmas, "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; "
+             "PRAGMA cache_size=-%d; PRAGMA schema_version", VRM_READER_CACHE_KIB);
+    while (path != NULL && v->nreaders < want) {
+        vrm_reader *r = &v->readers[v->nreaders];
+
+        memset(r, 0, sizeof *r);
+        if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+                            SQLITE_OPEN_EXRESCODE, vrm_cryptvfs_name(v->vfs)) != SQLITE_OK ||
+            sqlite3_busy_timeout(r->db, 5000) != SQLITE_OK ||
+            sqlite3_exec(r->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+            pthread_mutex_init(&r->mu, NULL) != 0) {
+            sqlite3_close(r->db);
+            r->db = NULL;
+            break;
+        }
+        v->nreaders++;
+    }
+    free(path);
+}
+
+static void readers_close(vrm_vault *v)
+{
+    int i;
+    size_t j;
+
+    for (i = 0; i < v->nreaders; i++) {
+        vrm_reader *r = &v->readers[i];
+
+        for (j = 0; j < VRM_READER_STMTS && r->stmts[j].sql != NULL; j++)
+            sqlite3_finalize(r->stmts[j].st);
+        sqlite3_close(r->db);
+        pthread_mutex_destroy(&r->mu);
+        memset(r, 0, sizeof *r);
+    }
+    v->nreaders = 0;
+}
+
 static void stmts_release(vrm_vault *v)
 {
     size_t i;
@@ -631,6 +718,7 @@ static void checkpointer_stop(vrm_vault *v);
 
 static void vault_free(vrm_vault *v)
 {
+    readers_close(v);
     checkpointer_stop(v);
     stmts_release(v);
     if (v->db != NULL)
@@ -780,8 +868,16 @@ static int vault_open_db(vrm_vault *v, int create)
      * set fits.  The plaintext stays in process memory as it did at 16 MiB,
      * just more of it: swap, if any, should be encrypted (as for any
      * program holding decrypted data). */
+    /* secure_delete=FAST, not Debian's default ON: ON zeroes every page
+     * SQLite frees, which for a document means writing (and encrypting,
+     * twice: WAL, then checkpoint) as much as it held; deleting a 256 MiB
+     * file took longer than writing it.  FAST still zeroes what is deleted
+     * from a b-tree page (records, names, small rows) when that page is
+     * written anyway, and leaves freed pages as they were: ciphertext under
+     * the vault's page key, reused by later writes (README, "Deleting"). */
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA foreign_keys=ON;"
+             "PRAGMA secure_delete=FAST; "
              "PRAGMA cache_size=-%d; PRAGMA synchronous=%s;", VRM_VAULT_CACHE_KIB,
              (v->flags & VRM_OPEN_SYNC_FULL) ? "FULL" : "NORMAL");
     if ((rc = vrm_vault_exec(v, pragmas)) != 0)
@@ -824,21 +920,30 @@ out:
  * frames.  While a steady writer keeps committing, the thread never finds
  * the WAL wholly copied at the start of a write transaction, which is the
  * only time SQLite restarts it from the beginning; so the WAL would grow
- * without bound.  At CKPT_WRITER_HELPS times ckpt_frames the writer copies
- * what the thread has not yet copied (a few hundred frames, since the
- * thread keeps up) so that its next transaction restarts the WAL: in the
- * insert benchmark the WAL file peaked at ~4,900 frames (20 MiB) at 4x, at
- * 16,100 (66 MiB) at 16x, with no measurable difference in time (best of 7:
- * 0.534 s at 4x, 0.530 s at 16x). */
+ * without bound.  At CKPT_WRITER_HELPS times ckpt_frames the writer waits
+ * for the thread's checkpoint and copies what is left itself, so that its
+ * next transaction restarts the WAL.  It waits rather than skip its turn
+ * when the thread is busy: a stream of 1 MiB writes to files/ keeps the
+ * thread busy all the time, and skipping let the WAL reach 80-176 MiB during
+ * a 256 MiB write, each new frame allocating disk and many missing the
+ * shim's plaintext WAL cache (2,048 frames), and left the fsync at the end
+ * a backlog to copy.  Waiting keeps the WAL under ~4,300 frames (17 MiB);
+ * the write took as long either way (1.0-1.5 s on a noisy machine, the
+ * waits adding up to ~0.3 s), as it did at 8 or 16 times instead of 4, or
+ * when waking the thread only once ckpt_frames frames wait to be copied.
+ * In the insert benchmark the WAL file
+ * peaked at ~4,900 frames (20 MiB) at 4x, at 16,100 (66 MiB) at 16x, with
+ * no measurable difference in time (best of 7: 0.534 s at 4x, 0.530 s at
+ * 16x). */
 #define CKPT_WRITER_HELPS 4
 
 static int wal_hook(void *ctx, sqlite3 *db, const char *name, int nframes)
 {
     vrm_vault *v = ctx;
 
-    if (nframes >= CKPT_WRITER_HELPS * v->ckpt_frames &&
-        pthread_mutex_trylock(&v->ckpt_run) == 0) {
+    if (nframes >= CKPT_WRITER_HELPS * v->ckpt_frames) {
         /* The WAL is long enough: the writer helps, so it can restart. */
+        pthread_mutex_lock(&v->ckpt_run);
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_unlock(&v->ckpt_run);
     } else if (nframes >= v->ckpt_frames) {
@@ -1016,6 +1121,8 @@ int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass, size_t pa
     }
     if (rc == 0 && !(flags & VRM_OPEN_READONLY))
         checkpointer_start(v);
+    if (rc == 0)
+        readers_open(v);
     sodium_memzero(&h, sizeof h);
     if (rc != 0) {
         vault_free(v);
@@ -1031,6 +1138,7 @@ int vrm_vault_close(vrm_vault *v)
 
     if (v == NULL)
         return 0;
+    readers_close(v);
     checkpointer_stop(v);
     stmts_release(v);
     if (v->db != NULL && sqlite3_close(v->db) != SQLITE_OK)

@@ -17,6 +17,27 @@
  * See vault_open_db() for why it is this size. */
 #define VRM_VAULT_CACHE_KIB 131072
 
+/* Read connections: files/ reads run on one of these instead of the vault's
+ * connection, so that they decrypt in parallel (the kernel sends a stream's
+ * readahead as several requests at once) and do not wait behind a write
+ * holding the vault's mutex.  Each sees the last committed state when its
+ * statement starts, which is all a read needs: every write request commits
+ * before it returns.  Their page caches are small (VRM_READER_CACHE_KIB):
+ * file data is cached by the kernel above the mount, and a stream read
+ * through a large cache would only push the records' pages out of it. */
+#define VRM_READERS_MAX 4
+#define VRM_READER_STMTS 8
+#define VRM_READER_CACHE_KIB 2048
+
+typedef struct vrm_reader {
+    pthread_mutex_t mu;               /* held by the one thread using db */
+    sqlite3 *db;                      /* read-only connection, guarded by mu */
+    struct {
+        const char *sql;              /* the literal it was prepared from */
+        sqlite3_stmt *st;
+    } stmts[VRM_READER_STMTS];        /* prepared once, guarded by mu */
+} vrm_reader;
+
 struct vrm_vault {
     char *dir;                        /* vault directory, as given */
     int lockfd;                       /* vault.lock, flock'ed; -1 if none */
@@ -30,8 +51,9 @@ struct vrm_vault {
      * that copying WAL frames into the database (decrypt, encrypt again)
      * overlaps the writer's work instead of adding to it.  The writer's WAL
      * hook wakes the thread once the WAL holds ckpt_frames frames, and
-     * checkpoints itself only once the WAL outgrows 4 times that (so that
-     * the WAL restarts from its beginning; see wal_hook()).  The thread's
+     * once the WAL outgrows 4 times that waits for the thread and
+     * checkpoints the rest itself (so that the WAL restarts from its
+     * beginning; see wal_hook()).  The thread's
      * connection must have read the database before its first checkpoint
      * (checkpointer_start() says why). */
     sqlite3 *ckpt_db;                 /* used by the thread only */
@@ -47,6 +69,8 @@ struct vrm_vault {
         const char *sql;              /* the literal it was prepared from */
         sqlite3_stmt *st;
     } stmts[VRM_STMT_CACHE];          /* prepared once, guarded by mu */
+    vrm_reader readers[VRM_READERS_MAX];  /* the first nreaders are open */
+    int nreaders;                     /* set at open, read-only after */
 };
 
 /* Take and release the vault's mutex around any use of v->db. */
@@ -69,6 +93,16 @@ int vrm_vault_exec(vrm_vault *v, const char *sql);
  * is keyed by its address), reset and unbound.  Reset it after use so that
  * no read transaction stays open.  Mutex held. */
 int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out);
+
+/* A read connection, its mutex held, or NULL if the vault has none (then
+ * read through v->db under the vault's mutex).  Takes a free one if there
+ * is one, else waits for one.  Give it back with vrm_vault_reader_put(). */
+vrm_reader *vrm_vault_reader_get(vrm_vault *v);
+void vrm_vault_reader_put(vrm_reader *r);
+
+/* vrm_vault_stmt() for a read connection (at most VRM_READER_STMTS
+ * statements).  Reset it after use.  r's mutex held. */
+int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out);
 
 /* The last SQLite error of v->db as a negative errno, with a message
  * "what: SQLite's message" (the shim's own message is kept for pages that

@@ -4,10 +4,13 @@
  */
 #include "view.h"
 #include "accesslog.h"
+#include "analytics.h"
 #include "error.h"
 #include "fieldpath.h"
 #include "grants.h"
+#include "identity.h"
 #include "json.h"
+#include "jws.h"
 #include "records_int.h"
 #include "vault_int.h"
 #include "vendors.h"
@@ -22,6 +25,8 @@ typedef struct vgrant {
     int64_t idx;                      /* the grant's index in grants.json */
     int64_t max_reads;                /* 0: no limit */
     size_t first, n;                  /* its paths: view->paths[first..first+n) */
+    char **analytics;                 /* its analytics results ("spending.by-month") */
+    size_t nanalytics;
 } vgrant;
 
 typedef struct vcoll {
@@ -39,6 +44,8 @@ struct vrm_view {
     size_t npaths;
     vcoll *colls;                     /* the paths by collection, by name */
     size_t ncolls;
+    char **analytics;                 /* the analytics results of all of them */
+    size_t nanalytics;
     uint64_t gen;                     /* vrm_grants_generation() then */
     int64_t expires_ns;               /* the first until in force, or 0 */
     _Atomic int refs;                 /* vrm_view_ref / vrm_view_free */
@@ -62,6 +69,14 @@ void vrm_view_free(vrm_view *view)
         vrm_fieldpath_free(view->paths[i]);
     for (i = 0; i < view->ncolls; i++)
         free(view->colls[i].paths);
+    for (i = 0; i < view->ngrants; i++) {
+        size_t j;
+
+        for (j = 0; j < view->grants[i].nanalytics; j++)
+            free(view->grants[i].analytics[j]);
+        free(view->grants[i].analytics);
+    }
+    free(view->analytics);   /* its strings are the grants' */
     free(view->colls);
     free(view->paths);
     free(view->grants);
@@ -165,6 +180,8 @@ static int add_grant(vrm_view *view, const cJSON *g)
     vg->max_reads = cJSON_IsNumber(max) ? (int64_t)max->valuedouble : 0;
     vg->first = view->npaths;
     vg->n = 0;
+    vg->analytics = NULL;
+    vg->nanalytics = 0;
     cJSON_ArrayForEach(f, fields) {
         vrm_fieldpath *p, **ps;
 
@@ -175,6 +192,19 @@ static int add_grant(vrm_view *view, const cJSON *g)
             return vrm_error(EUCLEAN, "vendor %s: a stored grant holds a bad field path",
                              view->vendor);
         if (vrm_fieldpath_is_analytics(p)) {
+            char **ga = realloc(vg->analytics, (vg->nanalytics + 1) * sizeof *ga);
+            char **va = realloc(view->analytics, (view->nanalytics + 1) * sizeof *va);
+
+            if (ga != NULL)
+                vg->analytics = ga;
+            if (va != NULL)
+                view->analytics = va;
+            if (ga == NULL || va == NULL ||
+                (ga[vg->nanalytics] = strdup(vrm_fieldpath_rest(p))) == NULL) {
+                vrm_fieldpath_free(p);
+                return -ENOMEM;
+            }
+            va[view->nanalytics++] = ga[vg->nanalytics++];
             vrm_fieldpath_free(p);
             continue;
         }
@@ -579,5 +609,222 @@ int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char *
 out:
     free(vendors.buf);
     free(seen.buf);
+    return rc;
+}
+
+/* ---- analytics results in a view ------------------------------------------ */
+
+/* The result file of a granted analytics name ("spending.by-category"):
+ * "spending/by-category.json", or the .csv when it has no .json.  NULL if
+ * there is none. */
+static const char *analytics_file(const char *granted, char *buf, size_t size)
+{
+    const char *dot = strchr(granted, '.');
+    const char *csv = NULL;
+    size_t i, tlen;
+
+    if (dot == NULL)
+        return NULL;
+    tlen = (size_t)(dot - granted);
+    for (i = 0; vrm_analytics_files[i] != NULL; i++) {
+        const char *f = vrm_analytics_files[i], *slash = strchr(f, '/'), *ext;
+        size_t blen;
+
+        if (slash == NULL || (size_t)(slash - f) != tlen || strncmp(f, granted, tlen) != 0)
+            continue;
+        ext = strrchr(slash, '.');
+        blen = ext != NULL ? (size_t)(ext - slash - 1) : 0;
+        if (ext == NULL || blen != strlen(dot + 1) || strncmp(slash + 1, dot + 1, blen) != 0)
+            continue;
+        if (strcmp(ext, ".json") == 0) {
+            snprintf(buf, size, "%s", f);
+            return buf;
+        }
+        if (strcmp(ext, ".csv") == 0)
+            csv = f;
+    }
+    if (csv == NULL)
+        return NULL;
+    snprintf(buf, size, "%s", csv);
+    return buf;
+}
+
+int vrm_view_analytics(const vrm_view *view, vrm_name_fn fn, void *ctx)
+{
+    char buf[128];
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < view->nanalytics; i++) {
+        const char *f = analytics_file(view->analytics[i], buf, sizeof buf);
+
+        if (f != NULL)
+            rc = fn(ctx, f);
+    }
+    return rc;
+}
+
+/* Is "topic/file" (a result file, or its .jws) granted in `view`?  *result:
+ * the result file it names. */
+static int analytics_granted(const vrm_view *view, const char *path, char *result,
+                             size_t size, int *jws)
+{
+    char buf[128];
+    size_t i, n = strlen(path);
+
+    *jws = n > 4 && strcmp(path + n - 4, ".jws") == 0;
+    for (i = 0; i < view->nanalytics; i++) {
+        const char *f = analytics_file(view->analytics[i], buf, sizeof buf);
+        const char *ext = f != NULL ? strrchr(f, '.') : NULL;
+
+        if (f == NULL)
+            continue;
+        if ((!*jws && strcmp(f, path) == 0) ||
+            (*jws && ext != NULL && (size_t)(ext - f) == n - 4 && strncmp(f, path, n - 4) == 0)) {
+            snprintf(result, size, "%s", f);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int vrm_view_has_analytics(const vrm_view *view, const char *topic)
+{
+    char buf[128];
+    size_t i, tlen = strlen(topic);
+
+    for (i = 0; i < view->nanalytics; i++) {
+        const char *f = analytics_file(view->analytics[i], buf, sizeof buf);
+
+        if (f != NULL && (topic[0] == '\0' || (strncmp(f, topic, tlen) == 0 && f[tlen] == '/')))
+            return 1;
+    }
+    return 0;
+}
+
+/* The signed form of a result: {"result", "computed", "content"} as a JWS
+ * by the person's pairwise key for the vendor. */
+static int sign_result(vrm_vault *v, const char *vendor, const char *result, const char *text,
+                       size_t len, int64_t computed_ns, char **out, size_t *olen)
+{
+    vrm_identity *id = NULL;
+    cJSON *p = cJSON_CreateObject(), *content = NULL;
+    char when[32], *payload = NULL, *jws = NULL;
+    size_t plen;
+    time_t t = (time_t)(computed_ns / 1000000000);
+    struct tm tm;
+    int rc;
+
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (strlen(result) > 5 && strcmp(result + strlen(result) - 5, ".json") == 0)
+        content = cJSON_ParseWithLength(text, len);
+    if (content == NULL)
+        content = cJSON_CreateString(text);
+    rc = p == NULL || content == NULL ||
+                 cJSON_AddStringToObject(p, "result", result) == NULL ||
+                 cJSON_AddStringToObject(p, "computed", when) == NULL ||
+                 !cJSON_AddItemToObject(p, "content", content)
+             ? -ENOMEM : 0;
+    if (rc != 0 && content != NULL && (p == NULL || cJSON_GetObjectItem(p, "content") == NULL))
+        cJSON_Delete(content);
+    if (rc == 0)
+        rc = vrm_json_compact(p, &payload, &plen);
+    if (rc == 0)
+        rc = vrm_identity_derive(v, vendor, &id);
+    if (rc == 0)
+        rc = vrm_jws_sign(id, "JWT", payload, plen, &jws);
+    if (rc == 0) {
+        size_t n = strlen(jws);
+        char *withnl = realloc(jws, n + 2);
+
+        if (withnl == NULL) {
+            rc = -ENOMEM;
+        } else {
+            jws = withnl;
+            jws[n] = '\n';
+            jws[n + 1] = '\0';
+            *out = jws;
+            *olen = n + 1;
+            jws = NULL;
+        }
+    }
+    free(jws);
+    free(payload);
+    vrm_identity_free(id);
+    cJSON_Delete(p);
+    return rc;
+}
+
+int vrm_view_analytics_get(vrm_vault *v, const vrm_view *view, const char *path, char **out,
+                           size_t *len, int64_t *computed_ns)
+{
+    char result[128], *text = NULL;
+    size_t tlen;
+    int64_t t = 0;
+    int jws, rc;
+
+    *out = NULL;
+    *len = 0;
+    if (!analytics_granted(view, path, result, sizeof result, &jws))
+        return vrm_error(ENOENT, "analytics/%.100s is not in the view", path);
+    rc = vrm_analytics_get(v, result, &text, &tlen, &t);
+    if (rc == 0 && computed_ns != NULL)
+        *computed_ns = t;
+    if (rc == 0 && !jws) {
+        *out = text;
+        *len = tlen;
+        return 0;
+    }
+    if (rc == 0)
+        rc = sign_result(v, view->vendor, result, text, tlen, t, out, len);
+    free(text);
+    return rc;
+}
+
+int vrm_view_analytics_open(vrm_vault *v, const vrm_view *view, const char *path, pid_t pid,
+                            uid_t uid, const char *comm, char **out, size_t *len, int *lapsed)
+{
+    char result[128], logpath[160];
+    int64_t now = now_ns();
+    size_t i, j;
+    int jws, rc;
+
+    *lapsed = 0;
+    rc = vrm_view_analytics_get(v, view, path, out, len, NULL);
+    if (rc != 0)
+        return rc;
+    analytics_granted(view, path, result, sizeof result, &jws);
+    snprintf(logpath, sizeof logpath, "/analytics/%s", path);
+    vrm_vault_lock(v);
+    rc = vrm_tx_begin(v);
+    if (rc == 0)
+        rc = vrm_accesslog_append_locked(v, view->vendor, logpath, pid, uid, comm);
+    /* a read counts against each limited grant that names the result */
+    for (i = 0; rc == 0 && i < view->ngrants; i++) {
+        const vgrant *g = &view->grants[i];
+        int l = 0;
+
+        if (g->max_reads == 0)
+            continue;
+        for (j = 0; j < g->nanalytics; j++) {
+            char buf[128];
+            const char *f = analytics_file(g->analytics[j], buf, sizeof buf);
+
+            if (f != NULL && strcmp(f, result) == 0) {
+                rc = vrm_grants_count_read_locked(v, view->vendor, g->idx, now, &l);
+                *lapsed |= l;
+                break;
+            }
+        }
+    }
+    rc = vrm_tx_finish(v, rc);
+    vrm_vault_unlock(v);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *len = 0;
+        *lapsed = 0;
+    }
     return rc;
 }

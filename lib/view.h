@@ -66,6 +66,29 @@ int vrm_view_open_file(vrm_vault *v, const vrm_view *view, const char *vendor,
                        const char *comm, char **json, size_t *len, vrm_record_info *info,
                        int *lapsed);
 
+/* ---- analytics results granted by name (analytics.spending.by-month) ------
+ * views/VENDOR/analytics/TOPIC/FILE is the result (analytics.h), the .json
+ * of it or, for a result that has none, its .csv; beside it BASE.jws is the
+ * same result signed by the person's pairwise key for the vendor: a JWS
+ * (EdDSA) of {"result": "TOPIC/FILE", "computed": RFC 3339, "content": the
+ * JSON result, or the CSV text as a string}. */
+
+/* The granted result files ("spending/by-month.json"), in grant order. */
+int vrm_view_analytics(const vrm_view *view, vrm_name_fn fn, void *ctx);
+
+/* 1 if a result of `topic` ("" for any) is granted. */
+int vrm_view_has_analytics(const vrm_view *view, const char *topic);
+
+/* The text of "TOPIC/FILE" or "TOPIC/BASE.jws" in the view: *out (free()),
+ * *len, *computed_ns.  -ENOENT if it is not granted. */
+int vrm_view_analytics_get(vrm_vault *v, const vrm_view *view, const char *path, char **out,
+                           size_t *len, int64_t *computed_ns);
+
+/* The same as a read by (pid, uid, comm): logged and counted against
+ * max_reads; *lapsed as for vrm_view_open_file. */
+int vrm_view_analytics_open(vrm_vault *v, const vrm_view *view, const char *path, pid_t pid,
+                            uid_t uid, const char *comm, char **out, size_t *len, int *lapsed);
+
 /* The vendors that can see any field of record coll/name now, as a
  * comma-separated list ("" if none).  0 and *out (free()). */
 int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char **out,

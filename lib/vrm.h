@@ -5,11 +5,14 @@
 #define VRM_H
 
 #include "accesslog.h"
+#include "analytics.h"
 #include "envelope.h"
 #include "error.h"
+#include "facts.h"
 #include "files.h"
 #include "grants.h"
 #include "identity.h"
+#include "import.h"
 #include "inbox.h"
 #include "json.h"
 #include "outbox.h"

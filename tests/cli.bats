@@ -1068,7 +1068,7 @@ fill_disk() {
 }
 
 @test "disk full: passwd exits 6 and keeps the old vault.json" {
-    mount_tmpfs 256k
+    mount_tmpfs 1m   # room for a new vault (five schema steps)
     mkvault "$MNT/v"
     check_ok "$MNT/v"
     local j d
@@ -1088,7 +1088,7 @@ fill_disk() {
 }
 
 @test "disk full: recover exits 6 and keeps the old vault.json" {
-    mount_tmpfs 256k
+    mount_tmpfs 1m   # room for a new vault (five schema steps)
     mkvault "$MNT/v"
     mv "$MNT/v.key" v.key
     local j
@@ -1103,7 +1103,7 @@ fill_disk() {
 }
 
 @test "disk full: check does not call a sound vault damaged" {
-    mount_tmpfs 256k
+    mount_tmpfs 1m   # room for a new vault (five schema steps)
     mkvault "$MNT/v"            # no check yet: no -shm to reuse
     fill_disk
     run --separate-stderr "$VRMFS" check --passfile pass "$MNT/v"
@@ -1189,4 +1189,140 @@ man_text() {
     has "$text" "XChaCha20-Poly1305"
     has "$text" "Argon2id"
     has "$text" "older copy"
+}
+
+# ---- import -----------------------------------------------------------------------
+
+# mkcsv FILE: a small finance CSV with a quoted comma, a CRLF line and a row
+# with one cell too many (line 4).
+mkcsv() {
+    printf 'date,amount,currency,merchant\n2026-01-02,12.50,EUR,"Caf\xc3\xa9, Bern"\r\n' >"$1"
+    printf '2026-01-03,-3,EUR,Coop\n2026-01-04,1,EUR,x,extra\n2026-01-05,7,CHF,SBB\n' >>"$1"
+}
+
+@test "import prints the report on stdout, exit 0; a second import adds nothing" {
+    mkvault v
+    mkcsv bank.csv
+    run --separate-stderr "$VRMFS" import --passfile pass v finance bank.csv
+    expect_status 0
+    has "$output" '"file": "bank.csv"'
+    has "$output" '"format": "csv"'
+    has "$output" '"rows": 4'
+    has "$output" '"imported": 3'
+    has "$output" '"unchanged": 0'
+    has "$output" '"line": 4'
+    has "$output" '"reason": "more cells than the header names"'
+    has "$output" '"collection": "finance"'
+    [[ "$output" =~ \"finished\":\ \"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\" ]] ||
+        { echo "no finished time in: $output"; return 1; }
+    [ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
+    if command -v jq >/dev/null; then
+        [ "$(jq -c '[.rows, .imported, .unchanged, (.refused | length)]' <<<"$output")" = '[4,3,0,1]' ]
+    fi
+    run --separate-stderr "$VRMFS" import -p pass v finance "$T/bank.csv"
+    expect_status 0
+    has "$output" '"imported": 0'
+    has "$output" '"unchanged": 3'
+    # JSON lines, into a collection made for it
+    printf '{"id": "a", "n": 1}\n\nnot json\n{"id": "b"}\n' >notes.jsonl
+    run --separate-stderr "$VRMFS" import -p pass v notes notes.jsonl
+    expect_status 0
+    has "$output" '"format": "jsonl"'
+    has "$output" '"imported": 2'
+    has "$output" '"line": 3'
+    check_ok v
+}
+
+@test "import refuses a file that is neither CSV nor JSON lines: exit 11, nothing changed" {
+    mkvault v
+    local f
+    head -c 4096 /dev/urandom >binary.dat
+    printf '\0' >>binary.dat
+    : >empty.csv
+    printf 'a,,b\n1,2,3\n' >emptyname.csv
+    printf 'a,b,a\n1,2,3\n' >dup.csv
+    for f in binary.dat empty.csv emptyname.csv dup.csv; do
+        run --separate-stderr "$VRMFS" import -p pass v finance "$f"
+        [ "$status" -eq 11 ] || { echo "$f: exit $status, not 11; stderr: $stderr"; return 1; }
+        [ -z "$output" ] || { echo "$f: stdout: $output"; return 1; }
+        has "$stderr" "$f: not CSV or JSON lines"
+    done
+    # nothing was imported before: every row of a good file is new
+    mkcsv bank.csv
+    run --separate-stderr "$VRMFS" import -p pass v finance bank.csv
+    expect_status 0
+    has "$output" '"imported": 3'
+    # a file that cannot be read: exit 10
+    run --separate-stderr "$VRMFS" import -p pass v finance no-such.csv
+    expect_status 10
+    has "$stderr" "no-such.csv"
+    check_ok v
+}
+
+@test "import into a vault in use exits 7; wrong passphrase 2; no vault 3" {
+    command -v flock >/dev/null || skip "flock(1) missing"
+    mkvault v
+    mkcsv bank.csv
+    run --separate-stderr "$VRMFS" import -p wrongpass v finance bank.csv
+    expect_status 2
+    [ -z "$output" ]
+    run --separate-stderr "$VRMFS" import -p pass nowhere finance bank.csv
+    expect_status 3
+    hold_lock v
+    run --separate-stderr "$VRMFS" import -p pass v finance bank.csv
+    expect_status 7
+    has "$stderr" "in use"
+    [ -z "$output" ]
+    kill "$HOLDER"
+    wait "$HOLDER" 2>/dev/null || true
+    HOLDER=
+    run --separate-stderr "$VRMFS" import -p pass v finance bank.csv
+    expect_status 0
+    has "$output" '"imported": 3'
+}
+
+@test "import: --help, and usage errors exit 64 with a message, importing nothing" {
+    mkvault v
+    mkcsv bank.csv
+    cp bank.csv .hidden.csv
+    for opt in --help -h; do
+        run --separate-stderr "$VRMFS" import "$opt"
+        expect_status 0
+        has "$output" "Usage: vrmfs import [OPTIONS] VAULT COLLECTION FILE"
+        has "$output" "--passfile"
+    done
+    local -a cases=(
+        "import"
+        "import -p pass v"
+        "import -p pass v finance"
+        "import -p pass v finance bank.csv extra"
+        "import --bogus -p pass v finance bank.csv"
+        "import -p pass v Finance bank.csv"
+        "import -p pass v fin.ance bank.csv"
+        "import -p pass v finance .hidden.csv"
+        "import -p pass v finance ."
+    )
+    local c
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr "$VRMFS" $c
+        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
+        [ -n "$stderr" ] || { echo "'vrmfs $c': nothing on stderr"; return 1; }
+        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
+    done
+    run --separate-stderr "$VRMFS" import -p pass v finance bank.csv
+    expect_status 0
+    has "$output" '"imported": 3'
+}
+
+@test "import is in vrmfs --help and in the manual page" {
+    run --separate-stderr "$VRMFS" --help
+    has "$output" "  import "
+    command -v groff >/dev/null || skip "groff missing"
+    local text
+    text=$(man_text)
+    grep -qE "^ *vrmfs import \[-p\|--passfile F\] VAULT COLLECTION FILE" <<<"$text" ||
+        { echo "no synopsis for import"; return 1; }
+    grep -qE "^ *import \[OPTIONS\] VAULT COLLECTION FILE" <<<"$text" ||
+        { echo "no section for import"; return 1; }
 }

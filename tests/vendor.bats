@@ -358,12 +358,14 @@ both_refuse() {
 
 @test "reply: bad payloads and inputs exit 11, 10 or 64 and deliver nothing" {
     fixtures
-    local -a bad=('' 'not json' '[1]' '{"a": 1} x' '{"kind": "note"}' '{"kind": 5}'
-        '{"v": 2}' '{"v": "1"}' '{"terms": "x"}' '{"id": "a/b"}' '{"id": ""}'
-        '{"id": "../x"}' '{"from": "someone"}' '{"to": "someone"}' '{"created": "yesterday"}'
-        '{"created": "2026-11-23 14:02:57Z"}' '{"created": "2026-02-30T00:00:00Z"}'
-        '{"in_reply_to": 7, "body": 1}' '{"in_reply_to": "a b", "body": 1}' '{"body": 1, "body": 2}'
-        '{"text": "no body"}' '{}')
+    # each with a body, so that it fails for the reason it shows
+    local -a bad=('' 'not json' '[1]' '{"a": 1, "body": 1} x' '{"kind": "note", "body": 1}'
+        '{"kind": 5, "body": 1}' '{"v": 2, "body": 1}' '{"v": "1", "body": 1}'
+        '{"terms": "x", "body": 1}' '{"id": "a/b", "body": 1}' '{"id": "", "body": 1}'
+        '{"id": "../x", "body": 1}' '{"from": "someone", "body": 1}' '{"to": "someone", "body": 1}'
+        '{"created": "yesterday", "body": 1}' '{"created": "2026-11-23 14:02:57Z", "body": 1}'
+        '{"created": "2026-02-30T00:00:00Z", "body": 1}' '{"in_reply_to": 7, "body": 1}'
+        '{"in_reply_to": "a b", "body": 1}' '{"body": 1, "body": 2}' '{"text": "no body"}' '{}')
     local p
     for p in "${bad[@]}"; do
         run --separate-stderr "$VRMFS" vendor reply --key fx/vendor --to fx/identity.json \

@@ -1,0 +1,204 @@
+/*
+ * importcmd.c: vrmfs import: a CSV or JSON-lines file into a collection of
+ * a vault that is not mounted (see lib/import.h for what becomes what).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "import.h"
+#include "vrm.h"
+
+static const char import_help[] =
+    "Usage: vrmfs import [OPTIONS] VAULT COLLECTION FILE\n"
+    "Import FILE, CSV with a header row or JSON lines, into COLLECTION of the\n"
+    "vault (made if missing), in one transaction, and print the report as JSON.\n"
+    "Each row becomes a record, named by its \"id\" column when it has one, else\n"
+    "by a hash of its content, so importing the same file again adds nothing.\n"
+    "Refused rows are listed in the report with their line; the rest is imported\n"
+    "(exit 0).  A FILE that is neither CSV nor JSON lines exits 11 and changes\n"
+    "nothing; a FILE that cannot be read exits 10.  The vault must not be\n"
+    "mounted (exit 7).  The report is kept as import/COLLECTION/NAME.report.json,\n"
+    "NAME being FILE's base name.\n"
+    "\n"
+    "  -p, --passfile F   read the passphrase from the first line of F\n"
+    "  -h, --help         show this help\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("vrmfs import: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'vrmfs import --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Read all of the regular file `path` into *out (malloc'd) and *len.  0, or
+ * an exit code after printing why. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+    size_t cap, used = 0;
+    char *buf = NULL, *nb;
+    struct stat st;
+    ssize_t n;
+    int fd, rc = EXIT_NOINPUT;
+
+    *out = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || fstat(fd, &st) != 0)
+        goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "vrmfs: %s: not a regular file\n", path);
+        goto out;
+    }
+    if ((uintmax_t)st.st_size > SIZE_MAX / 2 - 65536) {
+        errno = EFBIG;
+        goto fail;
+    }
+    cap = (size_t)st.st_size + 65536;     /* the file may grow while read */
+    for (;;) {
+        if (used == cap) {
+            cap *= 2;
+            if ((nb = realloc(buf, cap)) == NULL)
+                goto nomem;
+            buf = nb;
+        } else if (buf == NULL && (buf = malloc(cap)) == NULL) {
+            goto nomem;
+        }
+        n = read(fd, buf + used, cap - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    *out = buf;
+    *len = used;
+    buf = NULL;
+    rc = 0;
+    goto out;
+nomem:
+    fprintf(stderr, "vrmfs: %s: out of memory\n", path);
+    rc = EXIT_ERROR;
+    goto out;
+fail:
+    fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(errno));
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+typedef struct bar {
+    int tty;                              /* show progress on stderr */
+    int shown;
+} bar;
+
+static void bar_clear(bar *b)
+{
+    if (b->shown) {
+        fputs("\r\033[K", stderr);
+        b->shown = 0;
+    }
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    bar *b = ctx;
+
+    if (!b->tty || total < (1 << 20))     /* under 1 MiB it is over at once */
+        return;
+    fprintf(stderr, "\rimporting: %3u%% (%llu of %llu MiB)", (unsigned)(done * 100 / total),
+            (unsigned long long)(done >> 20), (unsigned long long)(total >> 20));
+    b->shown = 1;
+    if (done == total)
+        bar_clear(b);
+}
+
+int cmd_import(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *passfile = NULL, *dir, *coll, *file, *name;
+    bar progress = {isatty(STDERR_FILENO), 0};
+    char *data = NULL, *report = NULL;
+    size_t len, rlen;
+    vrm_vault *v = NULL;
+    secret pass;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'h':
+            fputs(import_help, stdout);
+            return 0;
+        default:
+            return usage_error("%s", "bad option");
+        }
+    }
+    if (optind != argc - 3)
+        return usage_error("%s", "expects VAULT COLLECTION FILE");
+    dir = argv[optind];
+    coll = argv[optind + 1];
+    file = argv[optind + 2];
+    name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    if (vrm_collection_name_valid(coll) != 0)
+        return usage_error("%s", vrm_error_message());
+    if (vrm_record_name_valid(name) != 0)
+        return usage_error("FILE's base name cannot name a report: %s", vrm_error_message());
+    rc = read_file(file, &data, &len);
+    if (rc != 0)
+        return rc;
+    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
+    if (rc != 0)
+        goto out;
+    rc = vrm_vault_open(&v, dir, pass.buf, pass.len, 0);
+    secret_free(&pass);
+    if (rc != 0) {
+        rc = cli_fail(rc);
+        goto out;
+    }
+    rc = vrm_import(v, coll, name, data, len, on_progress, &progress, &report, &rlen);
+    bar_clear(&progress);
+    if (rc == -EINVAL) {
+        fprintf(stderr, "vrmfs: %s: %s\n", file, vrm_error_message());
+        rc = EXIT_BADINPUT;
+    } else if (rc != 0) {
+        rc = cli_fail(rc);
+    }
+    c = vrm_vault_close(v);
+    if (rc == 0 && c != 0)
+        rc = cli_fail(c);
+    if (rc == 0 && (fwrite(report, 1, rlen, stdout) != rlen || fflush(stdout) != 0)) {
+        fprintf(stderr, "vrmfs: cannot print the report: %s\n", strerror(errno));
+        rc = EXIT_ERROR;
+    }
+out:
+    free(report);
+    free(data);
+    return rc;
+}
