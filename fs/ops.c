@@ -1331,10 +1331,10 @@ static void view_changed(vrmfs *fs, const char *vendor)
     if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
         return;
     if (node_view() != NULL) {
-        snprintf(prefix, sizeof prefix, "/records/");
+        snprintf(prefix, sizeof prefix, "/");
         snprintf(top, sizeof top, "!/records");
     } else {
-        snprintf(prefix, sizeof prefix, "/views/%s/records/", vendor);
+        snprintf(prefix, sizeof prefix, "/views/%s/", vendor);
         snprintf(top, sizeof top, "!/views/%s", vendor);
     }
     pthread_mutex_lock(&fs->mu);
@@ -1342,11 +1342,16 @@ static void view_changed(vrmfs *fs, const char *vendor)
     pthread_mutex_unlock(&fs->mu);
     /* the queue is served last in, first out: the deepest names go first,
      * then the folders above them */
-    qsort(t.paths, t.n, sizeof *t.paths, shallower_first);
+    if (t.n > 1)
+        qsort(t.paths, t.n, sizeof *t.paths, shallower_first);
     inval_queue(fs, top);
     if (node_view() == NULL) {
         snprintf(top, sizeof top, "!/views/%s/records", vendor);
         inval_queue(fs, top);
+        snprintf(top, sizeof top, "!/views/%s/analytics", vendor);
+        inval_queue(fs, top);
+    } else {
+        inval_queue(fs, "!/analytics");
     }
     for (i = 0; i < t.n; i++) {
         inval_queue(fs, t.paths[i]);
@@ -2103,10 +2108,13 @@ static int view_data_getattr(vrmfs *fs, const char *path, const node *n, struct 
     switch (n->kind) {
     case N_VIEW_ANALYTICS:
     case N_VIEW_ATOPIC:
-        if (!vrm_view_has_analytics(view, n->kind == N_VIEW_ANALYTICS ? "" : n->coll))
+        if (!vrm_view_has_analytics(view, n->kind == N_VIEW_ANALYTICS ? "" : n->coll)) {
             rc = -ENOENT;
-        else
+        } else {
             fill_dir(fs, st, view_mode(1));
+            if (path != NULL && n->kind == N_VIEW_ATOPIC)
+                view_seen(fs, path);
+        }
         break;
     default:
         snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
