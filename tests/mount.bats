@@ -589,6 +589,9 @@ same_records() {
     mkcoll c
     echo '{"a": 1}' >"$C/v.json"
     tmux_start vim -u NONE -i NONE -N -c 'set backupskip=' "$C/v.json"
+    # vim makes its swap file before it shows the text (and may make it,
+    # remove it and make it again on the way): wait for the text first
+    tmux_wait '"a": 1'
     local i
     for i in $(seq 300); do  # vim in tmux can take seconds to start on a loaded machine
         [ -e "$C/.v.json.swp" ] && break
