@@ -14,6 +14,7 @@
 #include "error.h"
 #include "fieldpath.h"
 #include "json.h"
+#include "names.h"
 #include "receipt.h"
 #include "records_int.h"
 #include "vault_int.h"
@@ -704,12 +705,7 @@ int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now)
     return rc;
 }
 
-typedef struct name_list {
-    char **names;
-    size_t n;
-} name_list;
-
-static int vendors_with_open_grants(vrm_vault *v, name_list *out)
+static int vendors_with_open_grants(vrm_vault *v, vrm_names *out)
 {
     sqlite3_stmt *st;
     int rc = vrm_vault_stmt(v, "SELECT DISTINCT vendor FROM grants WHERE ended IS NULL "
@@ -719,28 +715,16 @@ static int vendors_with_open_grants(vrm_vault *v, name_list *out)
     out->n = 0;
     if (rc != 0)
         return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char **names = realloc(out->names, (out->n + 1) * sizeof *names);
-
-        if (names == NULL) {
-            rc = -ENOMEM;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = vrm_names_add(out, (const char *)sqlite3_column_text(st, 0))) != 0)
             break;
-        }
-        out->names = names;
-        names[out->n] = strdup((const char *)sqlite3_column_text(st, 0));
-        if (names[out->n] == NULL) {
-            rc = -ENOMEM;
-            break;
-        }
-        out->n++;
-    }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : rc < 0 ? rc : vrm_vault_sqlerr(v, "database");
 }
 
 int vrm_grants_expire(vrm_vault *v, int64_t now, int64_t *next_ns)
 {
-    name_list vs = {NULL, 0};
+    vrm_names vs = VRM_NAMES_INIT;
     size_t i, k;
     int rc, changed = 0;
 
@@ -778,8 +762,6 @@ int vrm_grants_expire(vrm_vault *v, int64_t now, int64_t *next_ns)
     rc = vrm_tx_finish(v, rc);
 out:
     vrm_vault_unlock(v);
-    for (k = 0; k < vs.n; k++)
-        free(vs.names[k]);
-    free(vs.names);
+    vrm_names_release(&vs);
     return rc < 0 ? rc : changed;
 }

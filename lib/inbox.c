@@ -9,6 +9,7 @@
 #include "grants.h"
 #include "identity.h"
 #include "json.h"
+#include "names.h"
 #include "records_int.h"
 #include "vault_int.h"
 #include "vendors.h"
@@ -45,35 +46,6 @@ static void rfc3339(int64_t ns, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-typedef struct name_list {
-    char **names;
-    size_t n;
-} name_list;
-
-static void names_free(name_list *l)
-{
-    size_t i;
-
-    for (i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
-    l->names = NULL;
-    l->n = 0;
-}
-
-static int names_add(void *ctx, const char *name)
-{
-    name_list *l = ctx;
-    char **grown = realloc(l->names, (l->n + 1) * sizeof *grown);
-
-    if (grown == NULL)
-        return -ENOMEM;
-    l->names = grown;
-    if ((grown[l->n] = strdup(name)) == NULL)
-        return -ENOMEM;
-    l->n++;
-    return 0;
-}
 
 static int id_ok(const char *s)
 {
@@ -299,7 +271,7 @@ static int open_one(vrm_vault *v, const char *vendor, const uint8_t *wire, size_
 static int scan_vendor(vrm_vault *v, const char *vault_dir, const char *vendor)
 {
     char path[PATH_MAX], rejected[PATH_MAX];
-    name_list files = {NULL, 0};
+    vrm_names files = VRM_NAMES_INIT;
     struct dirent *de;
     DIR *d;
     size_t i;
@@ -313,7 +285,7 @@ static int scan_vendor(vrm_vault *v, const char *vault_dir, const char *vendor)
         return 0;   /* no spool: nothing came */
     while ((de = readdir(d)) != NULL && rc == 0)
         if (de->d_name[0] != '.')
-            rc = names_add(&files, de->d_name);
+            rc = vrm_names_add(&files, de->d_name);
     dfd = dirfd(d);
     n = snprintf(rejected, sizeof rejected, "%s/inbox/.rejected", vault_dir);
     for (i = 0; rc == 0 && i < files.n; i++) {
@@ -364,22 +336,22 @@ static int scan_vendor(vrm_vault *v, const char *vault_dir, const char *vendor)
             done++;
     }
     closedir(d);
-    names_free(&files);
+    vrm_names_release(&files);
     return rc < 0 ? rc : done;
 }
 
 int vrm_inbox_scan(vrm_vault *v, const char *vault_dir)
 {
-    name_list vendors = {NULL, 0};
+    vrm_names vendors = VRM_NAMES_INIT;
     size_t i;
-    int rc = vrm_vendor_list(v, names_add, &vendors), total = 0;
+    int rc = vrm_vendor_list(v, vrm_names_add, &vendors), total = 0;
 
     for (i = 0; rc >= 0 && i < vendors.n; i++) {
         rc = scan_vendor(v, vault_dir, vendors.names[i]);
         if (rc > 0)
             total += rc;
     }
-    names_free(&vendors);
+    vrm_names_release(&vendors);
     return rc < 0 ? rc : total;
 }
 
@@ -387,7 +359,7 @@ int vrm_inbox_scan(vrm_vault *v, const char *vault_dir)
 
 static int list_by(vrm_vault *v, const char *sql, const char *arg, vrm_name_fn fn, void *ctx)
 {
-    name_list l = {NULL, 0};
+    vrm_names l = VRM_NAMES_INIT;
     sqlite3_stmt *st;
     size_t i;
     int rc;
@@ -398,13 +370,13 @@ static int list_by(vrm_vault *v, const char *sql, const char *arg, vrm_name_fn f
         if (arg != NULL)
             sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
         while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-            rc = names_add(&l, (const char *)sqlite3_column_text(st, 0));
+            rc = vrm_names_add(&l, (const char *)sqlite3_column_text(st, 0));
         sqlite3_reset(st);
     }
     vrm_vault_unlock(v);
     for (i = 0; rc == 0 && i < l.n; i++)
         rc = fn(ctx, l.names[i]);
-    names_free(&l);
+    vrm_names_release(&l);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "grants.h"
 #include "identity.h"
 #include "json.h"
+#include "names.h"
 #include "receipt.h"
 #include "records_int.h"
 #include "transport.h"
@@ -406,7 +407,7 @@ static int make_body(vrm_vault *v, const cJSON *msg, const char *kind, cJSON **b
     static const char *const intent_keys[] = {"text", "category", "budget", "until", NULL};
     static const char *const note_keys[] = {"text", NULL};
     const cJSON *item;
-    paths ps = {NULL, 0};
+    paths ps = VRM_NAMES_INIT;
     int64_t t;
     int rc;
 
@@ -469,37 +470,8 @@ static int make_body(vrm_vault *v, const cJSON *msg, const char *kind, cJSON **b
     return 0;
 }
 
-typedef struct name_list {
-    char **names;
-    size_t n;
-} name_list;
 
-static void names_free(name_list *l)
-{
-    size_t i;
-
-    for (i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
-    l->names = NULL;
-    l->n = 0;
-}
-
-static int names_add(void *ctx, const char *name)
-{
-    name_list *l = ctx;
-    char **grown = realloc(l->names, (l->n + 1) * sizeof *grown);
-
-    if (grown == NULL)
-        return -ENOMEM;
-    l->names = grown;
-    if ((grown[l->n] = strdup(name)) == NULL)
-        return -ENOMEM;
-    l->n++;
-    return 0;
-}
-
-static int vendor_names_locked(vrm_vault *v, name_list *out)
+static int vendor_names_locked(vrm_vault *v, vrm_names *out)
 {
     sqlite3_stmt *st;
     int rc = vrm_vault_stmt(v, "SELECT name FROM vendors ORDER BY name", &st);
@@ -507,7 +479,7 @@ static int vendor_names_locked(vrm_vault *v, name_list *out)
     out->names = NULL;
     out->n = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        rc = names_add(out, (const char *)sqlite3_column_text(st, 0));
+        rc = vrm_names_add(out, (const char *)sqlite3_column_text(st, 0));
     if (st != NULL)
         sqlite3_reset(st);
     return rc;
@@ -519,7 +491,7 @@ int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t
     cJSON *msg = NULL, *body = NULL;
     const cJSON *kind;
     char ids[1][VRM_MESSAGE_ID_LEN + 1];
-    name_list queued = {NULL, 0}, vendors = {NULL, 0};
+    vrm_names queued = VRM_NAMES_INIT, vendors = VRM_NAMES_INIT;
     int broadcast = strcmp(vendor, "all") == 0, rc, count = 0;
     size_t i;
 
@@ -543,7 +515,7 @@ int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t
     if (rc == 0 && broadcast)
         rc = vendor_names_locked(v, &vendors);
     else if (rc == 0)
-        rc = names_add(&vendors, vendor);
+        rc = vrm_names_add(&vendors, vendor);
     for (i = 0; rc == 0 && i < vendors.n; i++) {
         target t;
         cJSON *b;
@@ -562,7 +534,7 @@ int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t
         if (rc == 0 && strcmp(kind->valuestring, "disclose") == 0)
             rc = disclose_receipt(v, &t, msg, ids[0]);
         if (rc == 0)
-            rc = names_add(&queued, ids[0]);
+            rc = vrm_names_add(&queued, ids[0]);
         target_free(&t);
         count += rc == 0;
     }
@@ -574,8 +546,8 @@ unlock:
     vrm_vault_unlock(v);
     for (i = 0; rc == 0 && fn != NULL && i < queued.n; i++)
         fn(ctx, queued.names[i]);
-    names_free(&queued);
-    names_free(&vendors);
+    vrm_names_release(&queued);
+    vrm_names_release(&vendors);
     cJSON_Delete(body);
     cJSON_Delete(msg);
     return rc < 0 ? rc : count;
@@ -700,7 +672,7 @@ int vrm_outbox_record_changed_locked(vrm_vault *v, const char *coll, const char 
 
 int vrm_outbox_list(vrm_vault *v, const char *vendor, int sent, vrm_name_fn fn, void *ctx)
 {
-    name_list l = {NULL, 0};
+    vrm_names l = VRM_NAMES_INIT;
     sqlite3_stmt *st;
     size_t i;
     int rc;
@@ -712,14 +684,14 @@ int vrm_outbox_list(vrm_vault *v, const char *vendor, int sent, vrm_name_fn fn, 
         sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, sent ? 1 : 0);
         while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-            rc = names_add(&l, (const char *)sqlite3_column_text(st, 0));
+            rc = vrm_names_add(&l, (const char *)sqlite3_column_text(st, 0));
         sqlite3_reset(st);
     }
     vrm_vault_unlock(v);
     /* called without the lock: fn may read the vault */
     for (i = 0; rc == 0 && i < l.n; i++)
         rc = fn(ctx, l.names[i]);
-    names_free(&l);
+    vrm_names_release(&l);
     return rc;
 }
 
