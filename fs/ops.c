@@ -728,6 +728,7 @@ struct fill_ctx {
     void *buf;
     fuse_fill_dir_t filler;
     const char *suffix;
+    int plus;                         /* FUSE_READDIR_PLUS: give attributes too */
 };
 
 /* A file removed while open lives on as .fuse_hiddenNNN until its last
@@ -748,14 +749,35 @@ static int fill_name(void *ctx, const char *name)
     return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
 }
 
+/* With readdirplus the kernel takes the attributes with the names, so that
+ * `ls -l`, `find`, `rm -r` need no lookup of each entry afterwards. */
 static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
 {
     fill_ctx *c = ctx;
+    struct stat s;
 
-    (void)st;
     if (hidden_by_libfuse(name))
         return 0;
-    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+    if (!c->plus || st == NULL)
+        return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+    memset(&s, 0, sizeof s);
+    fill_files(FS(), st, &s);
+    return c->filler(c->buf, name, &s, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
+}
+
+static int fill_record_entry(void *ctx, const char *name, const vrm_record_info *info)
+{
+    fill_ctx *c = ctx;
+    char full[300];
+    struct stat s;
+
+    snprintf(full, sizeof full, "%s.json", name);
+    if (!c->plus)
+        return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
+    memset(&s, 0, sizeof s);
+    fill_file(FS(), &s, 0600, (size_t)info->size, ns_to_ts(info->updated_ns),
+              ns_to_ts(info->updated_ns));
+    return c->filler(c->buf, full, &s, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
 }
 
 /* With nullpath_ok, readdir gets no path: opendir keeps a copy in fh. */
@@ -780,14 +802,13 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
     vrmfs *fs = FS();
-    fill_ctx c = {buf, filler, ""};
+    fill_ctx c = {buf, filler, "", (flags & FUSE_READDIR_PLUS) != 0};
     vrm_stat vs;
     handle *h;
     node n;
     int rc;
 
     (void)off;
-    (void)flags;
     if (path == NULL && fi != NULL)
         path = (const char *)(uintptr_t)fi->fh;
     rc = node_parse(path, &n);
@@ -877,10 +898,11 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         rc = vrm_collection_list(fs->v, fill_name, &c);
         return rc < 0 ? rc : 0;
     case N_COLL:
-        c.suffix = ".json";
-        rc = vrm_record_list(fs->v, n.coll, fill_name, &c);
+        rc = vrm_record_list_info(fs->v, n.coll, fill_record_entry, &c);
         if (rc < 0)
             return rc;
+        c.suffix = ".json";
+        c.plus = 0;   /* the rest are listed by name only */
         pthread_mutex_lock(&fs->mu);
         for (h = fs->pending; h != NULL; h = h->next)
             if (h->kind == H_RECORD && strcmp(h->n.coll, n.coll) == 0)

@@ -569,6 +569,34 @@ int vrm_record_list(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx)
     return rc;
 }
 
+int vrm_record_list_info(vrm_vault *v, const char *coll, vrm_record_info_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc, step = SQLITE_DONE;
+
+    vrm_vault_lock(v);
+    rc = vrm_coll_exists_locked(v, coll);
+    if (rc == 0)
+        rc = vrm_error(ENOENT, "no collection %s", coll);
+    if (rc == 1)
+        rc = vrm_vault_stmt(v, "SELECT name, size, created, updated FROM records "
+                               "WHERE collection = ?1 ORDER BY name", &st);
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            vrm_record_info info;
+
+            fill_info(st, 1, &info);
+            rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), &info);   /* non-zero: stop */
+        }
+        if (rc == 0 && step != SQLITE_DONE)
+            rc = vrm_vault_sqlerr(v, "database");
+        sqlite3_reset(st);
+    }
+    vrm_vault_unlock(v);
+    return rc;
+}
+
 int64_t vrm_record_count(vrm_vault *v, const char *coll)
 {
     sqlite3_stmt *st;

@@ -72,6 +72,11 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
 /* Names of the records of `coll`, in order.  -ENOENT if no such collection. */
 int vrm_record_list(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx);
 
+/* The same with each record's size and times (for listings that show them,
+ * as `ls -l` does): fn(ctx, name, info). */
+typedef int (*vrm_record_info_fn)(void *ctx, const char *name, const vrm_record_info *info);
+int vrm_record_list_info(vrm_vault *v, const char *coll, vrm_record_info_fn fn, void *ctx);
+
 /* Number of records in `coll` (>= 0) or a negative errno. */
 int64_t vrm_record_count(vrm_vault *v, const char *coll);
 
