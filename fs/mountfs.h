@@ -20,6 +20,15 @@
 
 typedef struct handle handle;
 
+typedef struct vscratch {
+    char vendor[VRM_VENDOR_MAX + 1];
+    char name[256];
+    char *buf;                        /* its bytes, len of them */
+    size_t len;
+    struct timespec mtime;
+    struct vscratch *next;
+} vscratch;
+
 #define DELIVER_THREADS 4             /* messages sent at once */
 
 typedef struct vrmfs {
@@ -52,6 +61,10 @@ typedef struct vrmfs {
      * absent until created again or the vendor goes.  "<v>/grants.json". */
     char **removed;
     size_t nremoved;
+    /* Tools' temporary files in vendors/<v>/ (sed -i, vim's swap file): kept
+     * in memory only, since they hold nothing but a draft of vendor.json or
+     * grants.json; renaming one onto either commits it. */
+    struct vscratch *vscratch;
     /* Paths under views/ that lookups found (folders and files): what the
      * kernel may hold in its caches, so what a change of grants must
      * invalidate, name by name (a folder pinned by an open file would come

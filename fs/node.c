@@ -120,7 +120,7 @@ static int parse_vendor(const char *p, node *n)
         {"grants.json", N_GRANTS},
         {"access.log", N_ACCESSLOG},
     };
-    char first[32], num[32], *end;
+    char *first = n->name, num[32], *end;
     size_t i;
     int len;
 
@@ -128,16 +128,20 @@ static int parse_vendor(const char *p, node *n)
         n->kind = N_VENDOR;
         return 0;
     }
-    len = component(&p, first, sizeof first);
-    if (len < 0)
-        return -ENOENT;
+    len = component(&p, first, sizeof n->name);
+    if (len <= 0)
+        return len < 0 ? len : -ENOENT;
     for (i = 0; i < sizeof files / sizeof files[0]; i++)
         if (*p == '\0' && strcmp(first, files[i].name) == 0) {
             n->kind = files[i].kind;
             return 0;
         }
-    if (strcmp(first, "receipts") != 0)
-        return -ENOENT;
+    if (strcmp(first, "receipts") != 0) {
+        if (*p != '\0')
+            return -ENOENT;
+        n->kind = N_VENDOR_SCRATCH;   /* an editor's temporary file */
+        return 0;
+    }
     if (*p == '\0') {
         n->kind = N_RECEIPTS;
         return 0;

@@ -19,6 +19,8 @@
  *   /vendors/<vendor>/access.log       N_ACCESSLOG
  *   /vendors/<vendor>/receipts         N_RECEIPTS
  *   /vendors/<vendor>/receipts/<N>.jws N_RECEIPT  (`num` N, `jws` 1; .json: 0)
+ *   /vendors/<vendor>/<other>          N_VENDOR_SCRATCH (`name`: an editor's
+ *                                                  temporary file, sed -i's)
  *   /views                             N_VIEWS
  *   /views/<vendor>                    N_VIEW
  *   /views/<vendor>/records            N_VIEW_RECORDS
@@ -77,6 +79,7 @@ enum node_kind {
     N_ACCESSLOG,
     N_RECEIPTS,
     N_RECEIPT,
+    N_VENDOR_SCRATCH,
     N_VIEWS,
     N_VIEW,
     N_VIEW_RECORDS,

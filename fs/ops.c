@@ -43,6 +43,12 @@ static void view_changed_now(vrmfs *fs, const char *vendor);
 static int vendor_check(vrmfs *fs, const node *n);
 static int commit_message(const char *path, handle *h);
 static int removed(vrmfs *fs, const node *n);
+static int vs_getattr(vrmfs *fs, const node *n, struct stat *st);
+static void vs_list(vrmfs *fs, const char *vendor, fill_ctx *c);
+static int vs_put(vrmfs *fs, const char *vendor, const char *name, const char *buf, size_t len);
+static int vs_remove(vrmfs *fs, const char *vendor, const char *name);
+static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *b);
+static int vs_open(vrmfs *fs, const node *n, struct fuse_file_info *fi, int create);
 static int view_reread(vrmfs *fs, handle *h);
 static void view_record_changed(vrmfs *fs, const char *coll, const char *name);
 static int msg_getattr(vrmfs *fs, const node *n, struct stat *st);
@@ -119,9 +125,10 @@ static const char readme[] =
  * and again at each later read from offset 0, so that a long-lived reader
  * sees grants change.  H_OUTBOX: a message being written into outbox/,
  * queued at close.  H_IMPORT: a file copied into import/, imported at
- * close.  H_CUSTOM: an analytics query, stored at close. */
+ * close.  H_CUSTOM: an analytics query, stored at close.  H_VSCRATCH: a
+ * tool's temporary file in vendors/<v>/, kept in fs->vscratch at close. */
 enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW, H_OUTBOX,
-                   H_IMPORT, H_CUSTOM };
+                   H_IMPORT, H_CUSTOM, H_VSCRATCH };
 
 struct handle {
     enum handle_kind kind;
@@ -510,6 +517,14 @@ void vrmfs_inval_stop(vrmfs *fs)
 void vrmfs_release_state(vrmfs *fs)
 {
     unsigned i;
+
+    while (fs->vscratch != NULL) {
+        vscratch *next = fs->vscratch->next;
+
+        free(fs->vscratch->buf);
+        free(fs->vscratch);
+        fs->vscratch = next;
+    }
 
     for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++) {
         vrm_view_free(fs->views[i].view);
@@ -973,6 +988,7 @@ static int op_rmdir(const char *path)
         if (rc == 0) {
             view_changed_now(fs, n.vendor);
             set_removed(fs, &n, 0);
+            vs_remove(fs, n.vendor, NULL);
         }
         return rc;
     }
@@ -1022,6 +1038,8 @@ static int op_unlink(const char *path)
             set_removed(fs, &n, 1);
         return rc;
     }
+    case N_VENDOR_SCRATCH:
+        return vs_remove(fs, n.vendor, n.name);
     case N_VENDOR_JSON:
         rc = vendor_check(fs, &n);
         if (rc == 0 && removed(fs, &n))
@@ -1113,6 +1131,8 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
         return -EXDEV;  /* mv copies the collection's records instead */
     if (IS_VIEW(a.kind) || IS_VIEW(b.kind))
         return -EROFS;
+    if (a.kind == N_VENDOR_SCRATCH)
+        return flags & RENAME_EXCHANGE ? -EINVAL : vs_rename(fs, to, &a, &b);
     if (a.kind >= N_VENDORS || b.kind >= N_VENDORS)
         return -EACCES;
     if ((a.kind != N_RECORD && a.kind != N_SCRATCH) || (b.kind != N_RECORD && b.kind != N_SCRATCH))
@@ -1593,6 +1613,8 @@ static int vendor_getattr(vrmfs *fs, const char *path, const node *n, struct sta
                 view_seen(fs, path);
         }
         return rc;
+    case N_VENDOR_SCRATCH:
+        return vs_getattr(fs, n, st);
     case N_ACCESSLOG:
         rc = vendor_check(fs, n);
         if (rc == 0)
@@ -1652,6 +1674,7 @@ static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c)
         }
         c->filler(c->buf, "access.log", NULL, 0, 0);
         c->filler(c->buf, "receipts", NULL, 0, 0);
+        vs_list(fs, n->vendor, c);
         return 0;
     case N_RECEIPTS:
         rc = vendor_check(fs, n);
@@ -1797,6 +1820,8 @@ static int vendor_open(vrmfs *fs, const char *path, const node *n, struct fuse_f
         fi->fh = (uint64_t)(uintptr_t)h;
         fi->direct_io = 1;
         return 0;
+    case N_VENDOR_SCRATCH:
+        return vs_open(fs, n, fi, create);
     case N_IDENTITY:
     case N_ACCESSLOG:
     case N_RECEIPT:
@@ -2569,6 +2594,202 @@ static int data_unlink(vrmfs *fs, const node *n)
     return n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE ? -EACCES : -EISDIR;
 }
 
+/* ---- tools' temporary files in vendors/<v>/ (fs->vscratch, fs->mu) ------- */
+
+static vscratch *vs_find(vrmfs *fs, const char *vendor, const char *name)
+{
+    vscratch *s;
+
+    for (s = fs->vscratch; s != NULL; s = s->next)
+        if (strcmp(s->vendor, vendor) == 0 && strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}
+
+/* Create or replace vendor/name with a copy of buf[0..len). */
+static int vs_put(vrmfs *fs, const char *vendor, const char *name, const char *buf, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    vscratch *s;
+
+    if (copy == NULL)
+        return -ENOMEM;
+    if (len > 0)
+        memcpy(copy, buf, len);
+    pthread_mutex_lock(&fs->mu);
+    s = vs_find(fs, vendor, name);
+    if (s == NULL && (s = calloc(1, sizeof *s)) != NULL) {
+        snprintf(s->vendor, sizeof s->vendor, "%s", vendor);
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->next = fs->vscratch;
+        fs->vscratch = s;
+    }
+    if (s == NULL) {
+        pthread_mutex_unlock(&fs->mu);
+        free(copy);
+        return -ENOMEM;
+    }
+    free(s->buf);
+    s->buf = copy;
+    s->len = len;
+    now(&s->mtime);
+    pthread_mutex_unlock(&fs->mu);
+    return 0;
+}
+
+/* A copy of vendor/name's bytes: *buf (free()), *len.  -ENOENT. */
+static int vs_get(vrmfs *fs, const char *vendor, const char *name, char **buf, size_t *len)
+{
+    vscratch *s;
+    int rc = -ENOENT;
+
+    *buf = NULL;
+    *len = 0;
+    pthread_mutex_lock(&fs->mu);
+    s = vs_find(fs, vendor, name);
+    if (s != NULL) {
+        *buf = malloc(s->len ? s->len : 1);
+        rc = *buf == NULL ? -ENOMEM : 0;
+        if (rc == 0) {
+            if (s->len > 0)
+                memcpy(*buf, s->buf, s->len);
+            *len = s->len;
+        }
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return rc;
+}
+
+/* Remove vendor/name, or every file of `vendor` when name is NULL. */
+static int vs_remove(vrmfs *fs, const char *vendor, const char *name)
+{
+    vscratch **pp, *s;
+    int rc = -ENOENT;
+
+    pthread_mutex_lock(&fs->mu);
+    for (pp = &fs->vscratch; (s = *pp) != NULL;) {
+        if (strcmp(s->vendor, vendor) == 0 && (name == NULL || strcmp(s->name, name) == 0)) {
+            *pp = s->next;
+            free(s->buf);
+            free(s);
+            rc = 0;
+        } else {
+            pp = &s->next;
+        }
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return rc;
+}
+
+static int vs_getattr(vrmfs *fs, const node *n, struct stat *st)
+{
+    vscratch *s;
+    int rc = vendor_check(fs, n);
+
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&fs->mu);
+    s = vs_find(fs, n->vendor, n->name);
+    if (s != NULL)
+        fill_file(fs, st, 0600, s->len, s->mtime, s->mtime);
+    pthread_mutex_unlock(&fs->mu);
+    return s != NULL ? 0 : -ENOENT;
+}
+
+static void vs_list(vrmfs *fs, const char *vendor, fill_ctx *c)
+{
+    vscratch *s;
+
+    pthread_mutex_lock(&fs->mu);
+    for (s = fs->vscratch; s != NULL; s = s->next)
+        if (strcmp(s->vendor, vendor) == 0)
+            c->filler(c->buf, s->name, NULL, 0, 0);
+    pthread_mutex_unlock(&fs->mu);
+}
+
+/* Open (or, `create`, make) a temporary file of vendors/<v>/. */
+static int vs_open(vrmfs *fs, const node *n, struct fuse_file_info *fi, int create)
+{
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    char *buf = NULL;
+    size_t len = 0;
+    handle *h;
+
+    if (writable && fs->read_only)
+        return -EROFS;
+    if ((rc = vendor_check(fs, n)) != 0)
+        return rc;
+    if (create)
+        rc = vs_put(fs, n->vendor, n->name, "", 0);
+    else if (!(fi->flags & O_TRUNC) || !writable)
+        rc = vs_get(fs, n->vendor, n->name, &buf, &len);
+    else if (vs_find(fs, n->vendor, n->name) == NULL)
+        rc = -ENOENT;
+    if (rc != 0)
+        return rc;
+    h = handle_new(H_VSCRATCH, n, writable);
+    if (h == NULL) {
+        free(buf);
+        return -ENOMEM;
+    }
+    h->buf = buf;
+    h->len = h->cap = len;
+    h->dirty = h->written = writable && !create && (fi->flags & O_TRUNC);
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
+}
+
+/* rename() of a temporary file of vendors/<v>/: onto another, or onto
+ * vendor.json or grants.json, which commits its text (sed -i, jq > t && mv
+ * t grants.json). */
+static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *b)
+{
+    char *buf = NULL, reason[700];
+    int64_t receipt = 0;
+    size_t len = 0;
+    int rc;
+
+    if (strcmp(a->vendor, b->vendor) != 0)
+        return -EXDEV;
+    rc = vs_get(fs, a->vendor, a->name, &buf, &len);
+    if (rc != 0)
+        return rc;
+    switch (b->kind) {
+    case N_VENDOR_SCRATCH:
+        rc = vs_put(fs, b->vendor, b->name, buf, len);
+        if (rc == 0)
+            vs_remove(fs, a->vendor, a->name);
+        break;
+    case N_VENDOR_JSON:
+    case N_GRANTS:
+        if (fs->read_only) {
+            rc = -EROFS;
+            break;
+        }
+        rc = b->kind == N_GRANTS ? vrm_grants_put(fs->v, b->vendor, buf, len, &receipt)
+                                 : vrm_vendor_put(fs->v, b->vendor, buf, len);
+        if (rc != 0) {
+            snprintf(reason, sizeof reason, "%s (renamed from %s); %s unchanged",
+                     vrm_error_message(), a->name,
+                     b->kind == N_GRANTS ? "the grants are" : "the vendor is");
+            vrmfs_refusal(fs, to_path, reason);
+            break;
+        }
+        vs_remove(fs, a->vendor, a->name);
+        set_removed(fs, b, 0);
+        inval_queue(fs, to_path);
+        if (receipt > 0)
+            view_changed_now(fs, b->vendor);
+        break;
+    default:
+        rc = -EACCES;
+        break;
+    }
+    free(buf);
+    return rc;
+}
+
 static int open_file(uint64_t ino, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
@@ -2692,6 +2913,8 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
         return vendor_open(fs, path, &n, fi, 1);
     case N_OUTBOX_MSG:
         return msg_create(fs, path, &n, fi);
+    case N_VENDOR_SCRATCH:
+        return vendor_open(fs, path, &n, fi, 1);
     case N_IMPORT_FILE:
     case N_ANALYTICS_FILE:
         return data_create(fs, path, &n, fi);
@@ -2870,6 +3093,15 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 
     if (h == NULL || h->kind == H_FILE)
         return 0;  /* files/ data is committed by each write */
+    if (h->kind == H_VSCRATCH) {
+        pthread_mutex_lock(&h->mu);
+        rc = h->writable && h->dirty ? vs_put(fs, h->n.vendor, h->n.name, h->buf ? h->buf : "",
+                                              h->len) : 0;
+        if (rc == 0)
+            h->dirty = 0;
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
     if (h->kind == H_VTEXT || h->kind == H_OUTBOX || h->kind == H_IMPORT ||
         h->kind == H_CUSTOM) {
         pthread_mutex_lock(&h->mu);

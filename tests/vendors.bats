@@ -447,3 +447,35 @@ EOF
     mount_vault
     has "$(cat "$V/access.log")" 'comm="jq" path="/records/profile/me.json"'
 }
+
+@test "vendors/: sed -i, jq > t && mv t grants.json and vim edit vendor.json and grants.json" {
+    need vim
+    sample_vault
+    mkdir "$V"
+    grant '{"grants": [{"fields": ["profile.email"], "purpose": "news"}]}'
+    sed -i 's/"news"/"newsletter"/' "$V/grants.json"
+    [ "$(jq -r '.grants[0].purpose' "$V/grants.json")" = newsletter ]
+    [ "$(jq -r .event "$V/receipts/2.json")" = change ]
+    # a bad edit is refused at the rename; the grants stay
+    run sed -i 's/"newsletter"/""/' "$V/grants.json"
+    [ "$status" -ne 0 ]
+    [ "$(jq -r '.grants[0].purpose' "$V/grants.json")" = newsletter ]
+    errlog_has /vendors/acme/grants.json
+    [ "$(ls "$V" | tr '\n' ' ')" = "access.log grants.json identity.json receipts vendor.json " ]
+    # a temporary file beside them, then mv
+    jq '.name = "ACME Corp."' "$V/vendor.json" >"$V/vendor.json.tmp"
+    [ -s "$V/vendor.json.tmp" ]
+    mv "$V/vendor.json.tmp" "$V/vendor.json"
+    [ "$(jq -r .name "$V/vendor.json")" = "ACME Corp." ]
+    [ ! -e "$V/vendor.json.tmp" ]
+    # vim with its swap file
+    run timeout 30 vim -u NONE -i NONE -N -es -c '%s/newsletter/weekly news/' -c wq "$V/grants.json"
+    expect_status 0
+    [ "$(jq -r '.grants[0].purpose' "$V/grants.json")" = "weekly news" ]
+    [ "$(ls "$V" | tr '\n' ' ')" = "access.log grants.json identity.json receipts vendor.json " ]
+    # temporary files are drafts: they do not outlive the mount
+    echo draft >"$V/notes.txt"
+    [ "$(cat "$V/notes.txt")" = draft ]
+    remount
+    [ ! -e "$V/notes.txt" ]
+}
