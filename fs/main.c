@@ -35,6 +35,11 @@ static const char usage[] =
     "              of one log: vrmfs verify-log [-p F] VAULT, or ... FILE\n"
     "  passwd      change the passphrase\n"
     "  recover     set a new passphrase with the recovery key\n"
+    "  backup      copy a vault, mounted or not, still encrypted, into a new\n"
+    "              directory: vrmfs backup [-p F] VAULT DEST; verify a copy:\n"
+    "              vrmfs backup --check [-p F] DEST\n"
+    "  restore     verify a backup and copy it into a new vault:\n"
+    "              vrmfs restore [-p F] BACKUP NEWVAULT\n"
     "  import      import a CSV or JSON-lines file into a collection, printing a\n"
     "              report: vrmfs import [-p F] VAULT COLLECTION FILE\n"
     "  vendor      the vendor's side of messages, without a vault:\n"
@@ -44,10 +49,11 @@ static const char usage[] =
     "  -h, --help       show this help ('vrmfs COMMAND --help' for a command's)\n"
     "  -V, --version    show the version\n"
     "\n"
-    "Exit codes: 0 ok, 1 damage found by check or verify-log, 2 wrong passphrase,\n"
-    "3 no vault, 4 vault from a newer vrmfs, 5 tampered or damaged, 6 disk full,\n"
-    "7 vault in use, 8 already exists, 9 other error, 10 (vendor, import) a named\n"
-    "file is missing, 11 (vendor, import) an input is malformed, 64 bad command line.\n"
+    "Exit codes: 0 ok, 1 damage found by check, backup --check or verify-log,\n"
+    "2 wrong passphrase, 3 no vault, 4 vault from a newer vrmfs, 5 tampered or\n"
+    "damaged, 6 disk full, 7 vault in use, 8 already exists, 9 other error,\n"
+    "10 (vendor, import) a named file is missing, 11 (vendor, import) an input is\n"
+    "malformed, 64 bad command line.\n"
     "See vrmfs(1).\n";
 
 int main(int argc, char **argv)
@@ -61,6 +67,8 @@ int main(int argc, char **argv)
         {"verify-log", cmd_verify_log},
         {"passwd", cmd_passwd},
         {"recover", cmd_recover},
+        {"backup", cmd_backup},
+        {"restore", cmd_restore},
         {"vendor", cmd_vendor},
         {"import", cmd_import},
     };

@@ -1,5 +1,6 @@
 /*
- * vaultcmd.c: the vault commands: init, check, verify-log, passwd, recover.
+ * vaultcmd.c: the vault commands: init, check, verify-log, passwd, recover,
+ * backup, restore.
  */
 #include "cli.h"
 
@@ -304,6 +305,28 @@ static int check_access_logs(const char *dir, const secret *pass,
     return rc == 0 && c < 0 ? c : rc;
 }
 
+/* What `vrmfs check` does once it has the passphrase: an exit code. */
+static int check_vault(const char *dir, const secret *pass, int quiet)
+{
+    check_out out = {isatty(STDERR_FILENO), 0};
+    vrm_check_report report = {check_bad, check_note, check_progress, &out};
+    int rc;
+
+    rc = vrm_vault_check(dir, pass->buf, pass->len, &report);
+    clear_progress(&out);
+    if (rc == 0)
+        rc = check_access_logs(dir, pass, &report);
+    if (rc < 0)
+        return cli_fail(rc);
+    if (rc > 0) {
+        printf("damaged: %d problem%s found\n", rc, rc == 1 ? "" : "s");
+        return EXIT_DAMAGED;
+    }
+    if (!quiet)
+        printf("ok\n");
+    return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -312,8 +335,6 @@ int cmd_check(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    check_out out = {isatty(STDERR_FILENO), 0};
-    vrm_check_report report = {check_bad, check_note, check_progress, &out};
     const char *passfile = NULL;
     int c, rc, quiet = 0;
     secret pass;
@@ -338,20 +359,9 @@ int cmd_check(int argc, char **argv)
     rc = secret_read(&pass, passfile, "Passphrase: ", 0);
     if (rc != 0)
         return rc;
-    rc = vrm_vault_check(argv[optind], pass.buf, pass.len, &report);
-    clear_progress(&out);
-    if (rc == 0)
-        rc = check_access_logs(argv[optind], &pass, &report);
+    rc = check_vault(argv[optind], &pass, quiet);
     secret_free(&pass);
-    if (rc < 0)
-        return cli_fail(rc);
-    if (rc > 0) {
-        printf("damaged: %d problem%s found\n", rc, rc == 1 ? "" : "s");
-        return EXIT_DAMAGED;
-    }
-    if (!quiet)
-        printf("ok\n");
-    return 0;
+    return rc;
 }
 
 /* ---- verify-log ------------------------------------------------------ */
@@ -613,4 +623,135 @@ int cmd_passwd(int argc, char **argv)
 int cmd_recover(int argc, char **argv)
 {
     return rekey(argc, argv, 1);
+}
+
+/* ---- backup and restore ---------------------------------------------- */
+
+static const char backup_help[] =
+    "Usage: vrmfs backup [OPTIONS] VAULT DEST\n"
+    "       vrmfs backup --check [OPTIONS] DEST\n"
+    "Copy the vault into DEST, a new directory (an existing one must be empty),\n"
+    "consistently, even while the vault is mounted and in use.  vault.json is\n"
+    "copied as it is and the database page by page through SQLite's online\n"
+    "backup, every page staying encrypted: nothing is written in clear, and the\n"
+    "same passphrase and recovery key open the copy.  With --check, verify the\n"
+    "backup DEST as 'vrmfs check' verifies a vault: prints 'ok' and exits 0, or\n"
+    "each problem and exits 1.\n"
+    "\n"
+    "  -p, --passfile F   read the passphrase from the first line of F\n"
+    "  -c, --check        verify the backup DEST instead of making one\n"
+    "  -q, --quiet        print nothing when all is well\n"
+    "  -h, --help         show this help\n";
+
+static const char restore_help[] =
+    "Usage: vrmfs restore [OPTIONS] BACKUP NEWVAULT\n"
+    "Verify the backup BACKUP (as 'vrmfs backup --check' does), then copy it to\n"
+    "NEWVAULT, a new directory (an existing one must be empty; nothing is\n"
+    "overwritten), synced to disk.  Prints 'ok'.  The restored vault opens with\n"
+    "the passphrase and recovery key the vault had when the backup was made.\n"
+    "\n"
+    "  -p, --passfile F   read the passphrase from the first line of F\n"
+    "  -q, --quiet        print nothing when all is well\n"
+    "  -h, --help         show this help\n";
+
+typedef struct copy_out {
+    int tty;
+    int shown;
+    const char *what;
+} copy_out;
+
+static void copy_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    copy_out *o = ctx;
+
+    if (!o->tty || total < 2048)  /* under 8 MiB it is over at once */
+        return;
+    fprintf(stderr, "\r%s: %3u%% (%llu of %llu pages)", o->what,
+            (unsigned)(done * 100 / total), (unsigned long long)done,
+            (unsigned long long)total);
+    o->shown = 1;
+    if (done == total) {
+        fputs("\r\033[K", stderr);
+        o->shown = 0;
+    }
+}
+
+/* Copy `from` into the new directory `to`; an exit code. */
+static int copy_vault(const char *from, const char *to, const secret *pass, const char *what)
+{
+    copy_out out = {isatty(STDERR_FILENO), 0, what};
+    int rc = vrm_vault_backup(from, pass->buf, pass->len, to, copy_progress, &out);
+
+    if (out.shown)
+        fputs("\r\033[K", stderr);
+    return rc == 0 ? 0 : cli_fail(rc);
+}
+
+static int backup_or_restore(int argc, char **argv, int restore)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"check", no_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = restore ? "restore" : "backup";
+    const char *passfile = NULL;
+    int c, rc, check = 0, quiet = 0;
+    secret pass;
+
+    while ((c = getopt_long(argc, argv, restore ? "+p:qh" : "+p:cqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'c':
+            if (restore)
+                return usage_error(cmd, "%s", "bad option");
+            check = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(restore ? restore_help : backup_help, stdout);
+            return 0;
+        default:
+            return usage_error(cmd, "%s", "bad option");
+        }
+    }
+    if (check && optind != argc - 1)
+        return usage_error(cmd, "%s", "--check expects one backup directory DEST");
+    if (!check && optind != argc - 2)
+        return usage_error(cmd, "%s", restore ? "expects a BACKUP and a NEWVAULT directory"
+                                              : "expects a VAULT and a DEST directory");
+    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
+    if (rc != 0)
+        return rc;
+    if (check) {
+        rc = check_vault(argv[optind], &pass, quiet);
+    } else if (!restore) {
+        rc = copy_vault(argv[optind], argv[optind + 1], &pass, "backing up");
+        if (rc == 0 && !quiet)
+            printf("ok\n");
+    } else {
+        rc = check_vault(argv[optind], &pass, 1);
+        if (rc == 0)
+            rc = copy_vault(argv[optind], argv[optind + 1], &pass, "restoring");
+        if (rc == 0 && !quiet)
+            printf("ok\n");
+    }
+    secret_free(&pass);
+    return rc;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+    return backup_or_restore(argc, argv, 0);
+}
+
+int cmd_restore(int argc, char **argv)
+{
+    return backup_or_restore(argc, argv, 1);
 }

@@ -357,7 +357,9 @@ out:
     return rc;
 }
 
-static int header_load(const char *dir, header *h)
+/* Load and parse dir/vault.json; with `keep`, also hand back its text
+ * (malloc'd) and length, exactly the bytes parsed. */
+static int header_read(const char *dir, header *h, char **keep, size_t *keeplen)
 {
     char *path = path_join(dir, "vault.json"), *text = NULL;
     struct stat st;
@@ -387,10 +389,20 @@ static int header_load(const char *dir, header *h)
         goto out;
     }
     rc = header_parse(text, len, h);
+    if (rc == 0 && keep != NULL) {
+        *keep = text;
+        *keeplen = len;
+        text = NULL;
+    }
 out:
     free(text);
     free(path);
     return rc;
+}
+
+static int header_load(const char *dir, header *h)
+{
+    return header_read(dir, h, NULL, NULL);
 }
 
 /* ---- keys ------------------------------------------------------------ */
@@ -1340,6 +1352,184 @@ int vrm_vault_recover(const char *dir, const char *recovery, const char *new_pas
                       size_t newlen)
 {
     return rewrap(dir, NULL, 0, recovery, new_pass, newlen);
+}
+
+/* ---- backup ---------------------------------------------------------- */
+
+#define BACKUP_STEP_PAGES 256
+
+/* Fsync the regular file at dir/name. */
+static int fsync_file(const char *dir, const char *name)
+{
+    char *path = path_join(dir, name);
+    int fd, rc = 0;
+
+    if (path == NULL)
+        return -ENOMEM;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = vrm_error(errno, "cannot sync %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+/* Copy the database of src (open, read-only) into dst (open, created empty)
+ * with the online backup API, then checkpoint dst's WAL into its database.
+ * The copy runs inside one read transaction on src: the backup API leaves a
+ * transaction it did not open alone, so every step reads the same snapshot
+ * and a write to the mounted vault between two steps does not restart the
+ * copy from its first page (which under a steady writer would never end).
+ * In WAL mode the reader blocks no writer; the vault's checkpoints are
+ * passive, so they copy what they can and its WAL grows meanwhile. */
+static int backup_copy(vrm_vault *src, vrm_vault *dst, vrm_progress_fn progress, void *ctx)
+{
+    sqlite3_backup *b = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc, total, busy = 0;
+
+    if (sqlite3_exec(src->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return vrm_vault_sqlerr(src, "cannot read vault.db");
+    if (sqlite3_prepare_v2(src->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) !=
+        SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        rc = vrm_vault_sqlerr(src, "cannot read vault.db");
+        sqlite3_finalize(st);
+        sqlite3_exec(src->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    b = sqlite3_backup_init(dst->db, "main", src->db, "main");
+    if (b == NULL) {
+        rc = vrm_vault_sqlerr(dst, "cannot start the backup");
+        sqlite3_exec(src->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    for (;;) {
+        rc = sqlite3_backup_step(b, BACKUP_STEP_PAGES);
+        total = sqlite3_backup_pagecount(b);
+        if (progress != NULL && total > 0)
+            progress(ctx, (uint64_t)(total - sqlite3_backup_remaining(b)), (uint64_t)total);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc == SQLITE_OK)
+            continue;
+        /* The vault's writer holds a lock for a moment: wait, up to 60 s. */
+        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && busy++ < 1200) {
+            usleep(50 * 1000);
+            continue;
+        }
+        break;
+    }
+    if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+        /* The error is on the destination's connection, or the source's. */
+        if (sqlite3_errcode(dst->db) != SQLITE_OK)
+            rc = vrm_vault_sqlerr(dst, "backup");
+        else
+            rc = vrm_vault_sqlerr(src, "backup");
+        sqlite3_exec(src->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    sqlite3_exec(src->db, "COMMIT", NULL, NULL, NULL);  /* a read: nothing to lose */
+    if (sqlite3_wal_checkpoint_v2(dst->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+        SQLITE_OK)
+        return vrm_vault_sqlerr(dst, "checkpoint of the backup");
+    return 0;
+}
+
+int vrm_vault_backup(const char *dir, const char *pass, size_t passlen, const char *dest,
+                     vrm_progress_fn progress, void *ctx)
+{
+    vrm_vault *src = NULL, *dst = NULL;
+    char *json = NULL, *dbpath = NULL;
+    size_t jsonlen = 0;
+    int made_dir = 0, rc;
+    header h;
+
+    memset(&h, 0, sizeof h);
+    if (sodium_init() < 0)
+        return vrm_error(EIO, "libsodium failed to initialise");
+    src = vault_new(dir);
+    if (src == NULL)
+        return -ENOMEM;
+    /* Read-only and without the lock: the vault may be mounted. */
+    src->flags = VRM_OPEN_READONLY;
+    rc = header_read(dir, &h, &json, &jsonlen);
+    if (rc == 0)
+        rc = vault_unlock(src, &h, pass, passlen);
+    sodium_memzero(&h, sizeof h);
+    if (rc == 0)
+        rc = vault_make_vfs(src);
+    if (rc == 0)
+        rc = vault_open_db(src, 0);
+    if (rc != 0)
+        goto out;
+
+    if (mkdir(dest, 0700) == 0) {
+        made_dir = 1;
+    } else if (errno == EEXIST) {
+        int empty = dir_is_empty(dest);
+
+        if (empty < 0)
+            rc = vrm_error(-empty, "%s: %s", dest, strerror(-empty));
+        else if (!empty)
+            rc = vrm_error(EEXIST, "%s exists and is not empty; not writing a backup there",
+                           dest);
+        if (rc != 0)
+            goto out;
+    } else {
+        rc = vrm_error(errno, "cannot make %s: %s", dest, strerror(errno));
+        goto out;
+    }
+
+    dst = vault_new(dest);
+    if (dst == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    /* The same page key and id: the pages are encrypted as in the vault. */
+    dst->vfs = src->vfs;
+    dst->flags = VRM_OPEN_SYNC_FULL;
+    memcpy(dst->id, src->id, sizeof dst->id);
+    if ((rc = vault_open_db(dst, 1)) != 0 || (rc = backup_copy(src, dst, progress, ctx)) != 0)
+        goto fail;
+    if (sqlite3_close(dst->db) != SQLITE_OK) {
+        rc = vrm_vault_sqlerr(dst, "closing the backup's vault.db");
+        goto fail;
+    }
+    dst->db = NULL;
+    dbpath = path_join(dest, "vault.db-wal");
+    if (dbpath == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (access(dbpath, F_OK) == 0) {
+        rc = vrm_error(EIO, "%s was left behind after the checkpoint", dbpath);
+        goto fail;
+    }
+    /* vault.json last: a directory without it is no vault. */
+    if ((rc = fsync_file(dest, "vault.db")) != 0 ||
+        (rc = replace_file(dest, "vault.json", json, jsonlen)) != 0)
+        goto fail;
+    goto out;
+fail:
+    if (dst != NULL && dst->db != NULL) {
+        sqlite3_close_v2(dst->db);
+        dst->db = NULL;
+    }
+    remove_created(dest, made_dir);
+out:
+    if (dst != NULL) {
+        dst->vfs = NULL;  /* src's */
+        vault_free(dst);
+    }
+    vault_free(src);
+    if (json != NULL) {
+        sodium_memzero(json, jsonlen);
+        free(json);
+    }
+    free(dbpath);
+    return rc;
 }
 
 /* ---- check ----------------------------------------------------------- */

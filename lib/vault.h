@@ -96,6 +96,25 @@ typedef struct vrm_check_report {
 int vrm_vault_check(const char *dir, const char *pass, size_t passlen,
                     const vrm_check_report *report);
 
+/* Progress of vrm_vault_backup: pages copied so far out of total. */
+typedef void (*vrm_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* Copy the vault in `dir` into `dest`, a new directory (made with mode 0700;
+ * an existing one must be empty): vault.json as it is, and the database with
+ * SQLite's online backup API from a read-only connection through the vault's
+ * encrypting VFS into dest/vault.db through the same VFS, so every page stays
+ * encrypted under the same key and vault id and the same passphrase and
+ * recovery key open the copy.  Does not take the vault lock: works while the
+ * vault is mounted and in use, and copies one snapshot: what was committed
+ * when the copy started (WAL included), in one read transaction that blocks
+ * no writer.  The copy ends checkpointed (no -wal) and synced.  `progress`
+ * (may be NULL) is called after every step of 256 pages.
+ * Returns 0; -EEXIST if `dest` exists and is not empty; -EBADMSG if a page
+ * of the vault fails authentication; otherwise as vrm_vault_open.  On failure nothing it created is left behind. */
+int vrm_vault_backup(const char *dir, const char *pass, size_t passlen, const char *dest,
+                     vrm_progress_fn progress, void *ctx)
+    __attribute__((warn_unused_result));
+
 /* Say in the vault's lock file what holds it, e.g. "mounted at /home/ada/mnt
  * by process 4242", so that another process trying to open the vault is told
  * that at once instead of waiting for the lock; NULL clears it (do that

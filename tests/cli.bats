@@ -1326,3 +1326,260 @@ mkcsv() {
     grep -qE "^ *import \[OPTIONS\] VAULT COLLECTION FILE" <<<"$text" ||
         { echo "no section for import"; return 1; }
 }
+
+# ---- backup and restore ---------------------------------------------------------
+
+# mkrecords VAULT: import two records holding RECMARKER into collection people.
+mkrecords() {
+    RECMARKER="okapi-RECORD-$$-marker"
+    printf 'name,note\nAda,%s\nBob,plain\n' "$RECMARKER" >people.csv
+    run --separate-stderr "$VRMFS" import --passfile pass "$1" people people.csv
+    expect_status 0
+    has "$output" '"imported": 2'
+}
+
+# need_fuse: skip unless a vault can be mounted here.
+need_fuse() {
+    [ -c /dev/fuse ] || skip "no /dev/fuse"
+    command -v fusermount3 >/dev/null || skip "fusermount3 missing (package fuse3)"
+    command -v mountpoint >/dev/null || skip "mountpoint(1) missing"
+}
+
+# mount_here VAULT DIR: mount VAULT at DIR (teardown unmounts MNT).
+mount_here() {
+    mkdir -p "$2"
+    MNT=$2
+    "$VRMFS" --passfile pass "$1" "$2" || { echo "mounting $1 at $2 failed"; return 1; }
+    mountpoint -q "$2" || { echo "$2 is not mounted"; return 1; }
+}
+
+# unmount_here DIR: fusermount3 -u and wait until the vault's lock is free.
+unmount_here() {
+    local vault=$2 _
+    fusermount3 -u "$1" || { echo "fusermount3 -u $1 failed"; return 1; }
+    MNT=
+    for _ in $(seq 100); do
+        flock -n "$vault/vault.lock" true && return 0
+        sleep 0.1
+    done
+    echo "the daemon of $1 never let go of $vault"
+    return 1
+}
+
+@test "backup and restore have --help and -h" {
+    for opt in --help -h; do
+        run --separate-stderr "$VRMFS" backup "$opt"
+        expect_status 0
+        has "$output" "Usage: vrmfs backup [OPTIONS] VAULT DEST"
+        has "$output" "vrmfs backup --check [OPTIONS] DEST"
+        run --separate-stderr "$VRMFS" restore "$opt"
+        expect_status 0
+        has "$output" "Usage: vrmfs restore [OPTIONS] BACKUP NEWVAULT"
+    done
+    run --separate-stderr "$VRMFS" --help
+    has "$output" "  backup "
+    has "$output" "  restore "
+}
+
+@test "backup copies a vault that check, the passphrase and the recovery key open" {
+    mkvault v
+    mkrecords v
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    expect_status 0
+    [ "$output" = ok ] || { echo "backup printed: $output"; return 1; }
+    [ "$(mode bk)" = 700 ]
+    [ "$(mode bk/vault.db)" = 600 ]
+    [ -f bk/vault.json ] && [ -f bk/vault.db ]
+    [ ! -e bk/vault.db-wal ] || { echo "a -wal was left in the backup"; return 1; }
+    [ "$(sha bk/vault.json)" = "$(sha v/vault.json)" ]
+    # nothing in clear: no record, no SQL, no SQLite header
+    ! grep -r -q -a -- "$RECMARKER" bk || { echo "the record is in clear in bk"; return 1; }
+    ! grep -r -q -a -- "CREATE TABLE" bk || { echo "SQL in clear in bk"; return 1; }
+    [ "$(head -c 15 bk/vault.db)" != "SQLite format 3" ]
+    run --separate-stderr "$VRMFS" backup --check --passfile pass bk
+    expect_status 0
+    [ "$output" = ok ] || { echo "backup --check printed: $output"; return 1; }
+    run --separate-stderr "$VRMFS" restore --passfile pass bk nv
+    expect_status 0
+    [ "$output" = ok ] || { echo "restore printed: $output"; return 1; }
+    [ ! -e nv/vault.db-wal ]
+    check_ok nv
+    # the records came along: a second import of the same rows adds nothing
+    run --separate-stderr "$VRMFS" import --passfile pass nv people people.csv
+    expect_status 0
+    has "$output" '"imported": 0'
+    has "$output" '"unchanged": 2'
+    # and the recovery key of the original opens the restored vault
+    run --separate-stderr "$VRMFS" recover --recovery-file v.key --new-passfile newpass nv
+    expect_status 0
+    check_ok nv newpass
+    check_ok v
+}
+
+@test "backup --check: a flipped byte in the backup's vault.db exits 1" {
+    mkvault v
+    mkrecords v
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    expect_status 0
+    flip bk/vault.db $((4096 + 100))
+    run --separate-stderr "$VRMFS" backup --check --passfile pass bk
+    expect_status 1
+    has "$output" "vault.db page 2"
+    has "$output" "damaged:"
+    # restore refuses it and makes nothing
+    run --separate-stderr "$VRMFS" restore --passfile pass bk nv
+    expect_status 1
+    [ ! -e nv ] || { echo "restore made nv from a damaged backup"; return 1; }
+}
+
+@test "backup --check and restore: wrong passphrase exits 2, no backup exits 3" {
+    mkvault v
+    run --separate-stderr "$VRMFS" backup --passfile wrongpass v bk
+    expect_status 2
+    [ ! -e bk ] || { echo "a failed backup left bk"; return 1; }
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    expect_status 0
+    run --separate-stderr "$VRMFS" backup --check --passfile wrongpass bk
+    expect_status 2
+    run --separate-stderr "$VRMFS" restore --passfile wrongpass bk nv
+    expect_status 2
+    [ ! -e nv ]
+    run --separate-stderr "$VRMFS" backup --check --passfile pass nothere
+    expect_status 3
+    run --separate-stderr "$VRMFS" backup --passfile pass nothere bk2
+    expect_status 3
+    [ ! -e bk2 ]
+}
+
+@test "backup and restore refuse a non-empty destination: exit 8, nothing changed" {
+    mkvault v
+    mkdir bk
+    echo keep >bk/other
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    expect_status 8
+    has "$stderr" "not empty"
+    [ "$(ls bk)" = other ]
+    [ "$(cat bk/other)" = keep ]
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk2
+    expect_status 0
+    # restore over an existing vault, or over the backup itself
+    run --separate-stderr "$VRMFS" restore --passfile pass bk2 v
+    expect_status 8
+    check_ok v
+    run --separate-stderr "$VRMFS" restore --passfile pass bk2 bk
+    expect_status 8
+    [ "$(ls bk)" = other ]
+    # an empty directory is fine
+    mkdir empty
+    run --separate-stderr "$VRMFS" restore --passfile pass bk2 empty
+    expect_status 0
+    check_ok empty
+}
+
+@test "backup and restore: bad command lines exit 64" {
+    local cases=(
+        "backup"
+        "backup -p pass v"
+        "backup -p pass v a b"
+        "backup --check -p pass"
+        "backup --check -p pass a b"
+        "backup --bogus -p pass v d"
+        "restore -p pass v"
+        "restore --check -p pass v d"
+        "restore -p pass a b c"
+    )
+    local c
+    mkvault v
+    for c in "${cases[@]}"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr "$VRMFS" $c
+        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
+        [ -n "$stderr" ] || { echo "'vrmfs $c': nothing on stderr"; return 1; }
+        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
+    done
+    [ ! -e d ] && [ ! -e a ]
+}
+
+@test "backup of a mounted vault holds what was written before it, and no more" {
+    need_fuse
+    mkvault v
+    mount_here v "$T/mnt"
+    mkdir "$T/mnt/records/c"
+    printf '{"m": "%s-before"}\n' "$MARKER" >"$T/mnt/records/c/before.json"
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    expect_status 0
+    printf '{"m": "after"}\n' >"$T/mnt/records/c/after.json"
+    unmount_here "$T/mnt" v
+    [ ! -e bk/vault.db-wal ]
+    ! grep -r -q -a -- "$MARKER-before" bk || { echo "the record is in clear in bk"; return 1; }
+    run --separate-stderr "$VRMFS" backup --check --passfile pass bk
+    expect_status 0
+    run --separate-stderr "$VRMFS" restore --passfile pass bk nv
+    expect_status 0
+    check_ok nv
+    mount_here nv "$T/mnt2"
+    run cat "$T/mnt2/records/c/before.json"
+    local got=$output
+    [ -e "$T/mnt2/records/c/after.json" ] && local after=1
+    unmount_here "$T/mnt2" nv
+    has "$got" "$MARKER-before"
+    [ -z "${after:-}" ] || { echo "after.json, written after the backup, is in it"; return 1; }
+}
+
+@test "backup and restore are in the manual page, with their options" {
+    command -v groff >/dev/null || skip "groff missing"
+    local text synopsis
+    text=$(man_text)
+    synopsis=$(sed -n '/^SYNOPSIS$/,/^DESCRIPTION$/p' <<<"$text")
+    grep -qE "^ *vrmfs backup \[-p\|--passfile F\] \[-q\|--quiet\] VAULT DEST" <<<"$synopsis" ||
+        { echo "no synopsis for backup"; return 1; }
+    grep -qE "^ *vrmfs backup --check \[-p\|--passfile F\] \[-q\|--quiet\] DEST" <<<"$synopsis" ||
+        { echo "no synopsis for backup --check"; return 1; }
+    grep -qE "^ *vrmfs restore \[-p\|--passfile F\] \[-q\|--quiet\] BACKUP NEWVAULT" <<<"$synopsis" ||
+        { echo "no synopsis for restore"; return 1; }
+    grep -qE "^ *backup \[OPTIONS\] VAULT DEST" <<<"$text" || { echo "no section for backup"; return 1; }
+    grep -qE "^ *restore \[OPTIONS\] BACKUP NEWVAULT" <<<"$text" ||
+        { echo "no section for restore"; return 1; }
+    for opt in "-p, --passfile" "-c, --check" "-q, --quiet"; do
+        grep -qE "^ *$opt" <<<"$text" || { echo "option $opt not described"; return 1; }
+    done
+}
+
+@test "backup of a damaged vault exits 5 and leaves nothing" {
+    mkvault v
+    mkrecords v
+    flip v/vault.db $((4096 + 100))
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    expect_status 5
+    has "$stderr" "page 2"
+    [ ! -e bk ] || { echo "a failed backup left bk"; return 1; }
+}
+
+@test "backup of a mounted vault under a steady writer is one consistent snapshot" {
+    need_fuse
+    mkvault v
+    # about 1,000 pages, so the copy takes several steps of 256 pages
+    { echo 'name,note'; seq 1 20000 | sed 's/.*/n&,a note of some length for row &/'; } >big.csv
+    run --separate-stderr "$VRMFS" import --passfile pass v big big.csv
+    expect_status 0
+    mount_here v "$T/mnt"
+    mkdir "$T/mnt/records/w"
+    (
+        for i in $(seq 1 300); do
+            printf '{"i": %d, "pad": "%s"}\n' "$i" "$(head -c 2000 /dev/zero | tr '\0' x)" \
+                >"$T/mnt/records/w/r$i.json" || exit 1
+        done
+    ) &
+    local writer=$! rc=0
+    sleep 0.2
+    run --separate-stderr "$VRMFS" backup --passfile pass v bk
+    wait "$writer" || rc=$?
+    unmount_here "$T/mnt" v
+    expect_status 0
+    [ "$rc" -eq 0 ] || { echo "the writer failed: $rc"; return 1; }
+    [ ! -e bk/vault.db-wal ]
+    run --separate-stderr "$VRMFS" backup --check --passfile pass bk
+    expect_status 0
+    [ "$output" = ok ] || { echo "backup --check printed: $output"; return 1; }
+    check_ok v
+}
