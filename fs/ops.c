@@ -68,8 +68,8 @@ static void set_removed(vrmfs *fs, const node *n, int on);
 #define IS_MSG(k) ((k) >= N_OUTBOX && (k) <= N_REJECTED_MSG)
 #define IS_DATA(k) ((k) >= N_IMPORT && (k) <= N_ANALYTICS_FILE)
 
-#define RECORD_MAX (16u << 20)
-#define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */        /* largest record text accepted */
+#define RECORD_MAX (16u << 20)        /* largest record text accepted */
+#define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
 #define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
 
 static const char readme[] =
@@ -142,6 +142,9 @@ struct handle {
     int written;                      /* write() or ftruncate() seen */
     int created;                      /* H_RECORD: in fs->pending until committed */
     int fresh;                        /* H_VIEW: buf not read from offset 0 yet */
+    uint64_t grants_gen, data_gen;    /* H_VIEW: what buf was computed from
+                                         (vrm_grants_generation, and
+                                         vrm_facts_generation of its collection) */
     pthread_mutex_t mu;               /* guards this handle */
     handle *next;                     /* in fs->pending */
 };
@@ -1786,7 +1789,12 @@ static int vendor_open(vrmfs *fs, const char *path, const node *n, struct fuse_f
             snprintf(log, sizeof log, "/vendors/%s/access.log", n->vendor);
             inval_queue(fs, log);   /* its size grew */
         }
-        return rc != 0 ? rc : snapshot_handle(fi, H_VIEW, n, text, len);
+        if (rc == 0 && (rc = snapshot_handle(fi, H_VIEW, n, text, len)) == 0) {
+            /* after the open's own count: its lapse does not make it stale */
+            HANDLE(fi)->grants_gen = vrm_grants_generation();
+            HANDLE(fi)->data_gen = vrm_facts_generation(n->coll);
+        }
+        return rc;
     case N_VENDOR_JSON:
     case N_GRANTS:
         if (writable && fs->read_only)
@@ -1840,7 +1848,15 @@ static int view_reread(vrmfs *fs, handle *h)
     vrm_view *view = NULL;
     char *text = NULL;
     size_t len = 0;
-    int rc = view_get(fs, h->n.vendor, &view);
+    uint64_t g = vrm_grants_generation(), d = vrm_facts_generation(h->n.coll);
+    int rc;
+
+    /* nothing changed since: the text stands (the kernel may drop its
+     * pages and read from 0 again, e.g. when this very open used up a
+     * max_reads and the grant's end invalidated the view) */
+    if (g == h->grants_gen && d == h->data_gen)
+        return 0;
+    rc = view_get(fs, h->n.vendor, &view);
 
     if (rc == 0)
         rc = vrm_view_record(fs->v, view, h->n.coll, h->n.name, &text, &len, NULL);
@@ -1852,6 +1868,8 @@ static int view_reread(vrmfs *fs, handle *h)
     free(h->buf);
     h->buf = text;
     h->len = h->cap = len;
+    h->grants_gen = g;
+    h->data_gen = d;
     return 0;
 }
 
