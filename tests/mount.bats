@@ -1443,3 +1443,54 @@ EOF
     [ "$(wc -l <"$T/inner.mnt")" -eq 2 ] || { echo "inner run: $output"; return 1; }
     [ -z "${LEFT:-}" ]
 }
+
+@test "disk full: writes fail with ENOSPC, nothing committed is lost, and writing works again once space is freed" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+    local D="$T/small"
+    mkdir -p "$D"
+    mount -t tmpfs -o size=8m,mode=0755 tmpfs "$D" 2>/dev/null || skip "cannot mount a tmpfs here"
+    mkvault "$D/vault"
+    mount_at "$D/vault" "$MNT"
+    mkdir "$MNT/records/c" "$MNT/files/docs"
+    local i
+    for i in $(seq 20); do
+        echo "{\"i\": $i, \"pad\": \"$(head -c 300 /dev/zero | tr '\0' x)\"}" >"$MNT/records/c/r$i.json"
+    done
+    head -c 1048576 /dev/urandom >"$T/doc.bin"
+    cp "$T/doc.bin" "$MNT/files/docs/doc.bin"
+    sync "$MNT/files/docs/doc.bin"
+    # leave little room, then write until the disk is full
+    dd if=/dev/zero of="$D/filler" bs=64k status=none 2>/dev/null || true
+    rm -f "$D/filler"
+    dd if=/dev/zero of="$D/filler" bs=64k count=$(( $(df -k --output=avail "$D" | tail -1) / 64 - 8 )) status=none
+    local err=""
+    for i in $(seq 200); do
+        if ! err=$(head -c 262144 /dev/urandom 2>/dev/null | dd of="$MNT/files/docs/big$i" bs=64k conv=fsync status=none 2>&1); then
+            break
+        fi
+        err=""
+    done
+    [ -n "$err" ] || { echo "the disk never filled"; return 1; }
+    has "$err" "No space left on device"
+    run bash -c "echo '{\"late\": 1}' >'$MNT/records/c/late.json'"
+    # what was committed is intact, read through the mount
+    for i in $(seq 20); do
+        [ "$(jq .i "$MNT/records/c/r$i.json")" -eq "$i" ] || { echo "r$i lost"; return 1; }
+    done
+    cmp "$T/doc.bin" "$MNT/files/docs/doc.bin"
+    # space freed: writing works again, and everything is still there after a remount
+    rm -f "$D/filler"
+    rm -f "$MNT/files/docs"/big*
+    echo '{"after": true}' >"$MNT/records/c/after.json"
+    cp "$T/doc.bin" "$MNT/files/docs/doc2.bin"
+    unmount_vault
+    "$VRMFS" check --passfile "$T/pass" "$D/vault" >/dev/null
+    mount_at "$D/vault" "$MNT"
+    [ "$(jq .after "$MNT/records/c/after.json")" = true ]
+    cmp "$T/doc.bin" "$MNT/files/docs/doc2.bin"
+    for i in $(seq 20); do
+        [ "$(jq .i "$MNT/records/c/r$i.json")" -eq "$i" ]
+    done
+    unmount_vault
+    umount "$D"
+}
