@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include "analytics.h"
+#include "clock.h"
 #include "error.h"
 #include "facts.h"
 #include "json.h"
@@ -76,14 +77,6 @@ static void generations(uint64_t gens[G_COUNT])
     gens[G_ACTIVITY] = vrm_facts_generation("activity");
     gens[G_OTHER] = vrm_facts_generation("profile");   /* the slot of all others */
     gens[G_CUSTOM] = custom_generation;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- text buffers ------------------------------------------------------ */
@@ -1549,7 +1542,7 @@ static int builtin_get(vrm_vault *v, const builtin *bi, char **out, size_t *len,
     conn_end(&c);
     if (rc != 0)
         return rc;
-    when = now_ns();
+    when = vrm_now_ns();
     copy = malloc(lens[T_MAIN] + 1);
     if (copy == NULL) {
         free(text[T_MAIN]);
@@ -1604,7 +1597,7 @@ int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, si
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, sql, (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_ns());
+        sqlite3_bind_int64(st, 3, vrm_now_ns());
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
         sqlite3_clear_bindings(st);
         sqlite3_reset(st);
@@ -2065,7 +2058,7 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
     if (rc > 0 && (rc = sb_detach(&err, &text[T_ERROR], &lens[T_ERROR])) != 0)
         return rc;
     free(err.buf);
-    when = now_ns();
+    when = vrm_now_ns();
     rc = -ENOENT;
     if (text[which] != NULL) {
         rc = -ENOMEM;

@@ -22,6 +22,7 @@
  * named _on take the connection to use.
  */
 #include "files.h"
+#include "clock.h"
 #include "error.h"
 #include "records_int.h"
 #include "vault_int.h"
@@ -42,14 +43,6 @@ _Static_assert(VRM_FILES_SIZE_MAX == (IDX_MASK + 1) * CHUNK, "size limit matches
 
 /* Columns of vrm_stat, in stat_row's order. */
 #define STAT_COLS "i.ino, i.mode, i.nlink, i.uid, i.gid, i.size, i.atime, i.mtime, i.ctime"
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* The chunk id of chunk `idx` of `ino` (ino <= INO_MAX, idx <= IDX_MASK). */
 static sqlite3_int64 chunk_id(uint64_t ino, uint64_t idx)
@@ -554,7 +547,7 @@ int vrm_files_getattr(vrm_vault *v, uint64_t ino, vrm_stat *st)
 static int make(vrm_vault *v, const char *path, uint32_t mode, uint32_t uid, uint32_t gid,
                 const char *target, vrm_stat *out)
 {
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int isdir = S_ISDIR(mode);
     vrm_stat dir;
     uint64_t ino;
@@ -655,7 +648,7 @@ int vrm_files_readlink(vrm_vault *v, const char *path, char *buf, size_t size)
 
 int vrm_files_link(vrm_vault *v, const char *from, const char *to, vrm_stat *out)
 {
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     vrm_stat fdir, src, tdir;
     vpath *p = malloc(2 * sizeof *p);
     int rc;
@@ -697,7 +690,7 @@ out:
 /* Remove the name `path`: a directory if `want_dir`, else anything else. */
 static int remove_name(vrm_vault *v, const char *path, int want_dir)
 {
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     vrm_stat dir, st;
     vpath p;
     int rc = path_split(path, &p);
@@ -777,7 +770,7 @@ static int rename_check(vrm_vault *v, const vrm_stat *fdir, const vrm_stat *src,
 
 int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned flags)
 {
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     vrm_stat fdir, src, tdir, dst;
     vpath *p;
     int rc, exists = 0;
@@ -1162,7 +1155,7 @@ static ssize_t put(vrm_vault *v, uint64_t ino, const void *buf, size_t size, uin
                    int append)
 {
     const uint8_t *src = buf;
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     uint64_t pos, end;
     size_t written = 0;
     vrm_stat s;
@@ -1223,7 +1216,7 @@ ssize_t vrm_files_append(vrm_vault *v, uint64_t ino, const void *buf, size_t siz
 
 int vrm_files_truncate(vrm_vault *v, uint64_t ino, uint64_t size)
 {
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     sqlite3_stmt *st;
     vrm_stat s;
     int rc;
@@ -1303,7 +1296,7 @@ static int setattr(vrm_vault *v, uint64_t ino, const attr_edit *e)
             s.mtime_ns = e->mtime;
         break;
     }
-    s.ctime_ns = now_ns();
+    s.ctime_ns = vrm_now_ns();
     rc = inode_put_attrs(v, &s);
 done:
     rc = vrm_tx_finish(v, rc);
@@ -1341,7 +1334,7 @@ static int64_t ts_ns(const struct timespec *ts)
 int vrm_files_utimens(vrm_vault *v, uint64_t ino, const struct timespec tv[2])
 {
     attr_edit e = {.kind = ATTR_TIMES};
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     vrm_stat s;
     int i;
 
@@ -1475,7 +1468,7 @@ int vrm_files_setxattr(vrm_vault *v, uint64_t ino, const char *name, const void 
         rc = step_done(v, st);
     }
     if (rc == 0)
-        rc = touch(v, ino, 0, now_ns(), 0);
+        rc = touch(v, ino, 0, vrm_now_ns(), 0);
 done:
     rc = vrm_tx_finish(v, rc);
 out:
@@ -1551,7 +1544,7 @@ int vrm_files_removexattr(vrm_vault *v, uint64_t ino, const char *name)
             rc = vrm_error(ENODATA, "no extended attribute %s", name);
     }
     if (rc == 0)
-        rc = touch(v, ino, 0, now_ns(), 0);
+        rc = touch(v, ino, 0, vrm_now_ns(), 0);
     rc = vrm_tx_finish(v, rc);
 out:
     vrm_vault_unlock(v);

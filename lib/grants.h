@@ -32,6 +32,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "vault.h"
 
 /* The analytics results a grant may name (NULL-terminated), as
@@ -79,7 +80,5 @@ int vrm_grants_count_read_locked(vrm_vault *v, const char *vendor, int64_t idx,
  * and forget them. */
 int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now_ns);
 
-/* RFC 3339 text to ns since the epoch: 0 or -EINVAL. */
-int vrm_rfc3339_parse(const char *text, int64_t *ns);
 
 #endif

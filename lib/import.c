@@ -10,6 +10,7 @@
  * The report is stored in the same transaction.
  */
 #include "import.h"
+#include "clock.h"
 #include "error.h"
 #include "json.h"
 #include "records_int.h"
@@ -30,14 +31,6 @@
 #define PROGRESS_MIN (64 * 1024)          /* bytes between progress calls, at least */
 #define SNIFF_BYTES 8192                  /* a NUL in these: binary */
 #define NUMBER_DIGITS 15                  /* significant digits a double keeps */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- a growable byte buffer ------------------------------------------------ */
 
@@ -895,7 +888,7 @@ static int make_collection(vrm_vault *v, const char *coll)
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ns());
+    sqlite3_bind_int64(st, 2, vrm_now_ns());
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
     return rc;
@@ -904,13 +897,10 @@ static int make_collection(vrm_vault *v, const char *coll)
 /* The report object of a finished job (takes its refused list). */
 static cJSON *report_new(job *j, const char *name, int jsonl, int64_t now)
 {
-    time_t t = (time_t)(now / 1000000000);
     cJSON *r = cJSON_CreateObject();
-    char when[32];
-    struct tm tm;
+    char when[VRM_RFC3339_LEN];
 
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    vrm_rfc3339_format(now, when);
     if (r == NULL || cJSON_AddStringToObject(r, "file", name) == NULL ||
         cJSON_AddStringToObject(r, "format", jsonl ? "jsonl" : "csv") == NULL ||
         cJSON_AddNumberToObject(r, "rows", (double)j->rows) == NULL ||
@@ -962,7 +952,7 @@ int vrm_import(vrm_vault *v, const char *coll, const char *name, const char *dat
     rc = make_collection(v, coll);
     if (rc == 0)
         rc = import_rows(&j, data, len, skip, jsonl, &p);
-    now = now_ns();
+    now = vrm_now_ns();
     if (rc == 0 && (r = report_new(&j, name, jsonl, now)) == NULL)
         rc = -ENOMEM;
     if (rc == 0 && (compact = cJSON_PrintUnformatted(r)) == NULL)

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "inbox.h"
+#include "clock.h"
 #include "envelope.h"
 #include "error.h"
 #include "grants.h"
@@ -28,23 +29,6 @@
 #include <sodium.h>
 
 #define WIRE_MAX (VRM_MESSAGE_MAX + 4096)   /* a sealed, signed 1 MiB payload */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void rfc3339(int64_t ns, char out[32])
-{
-    time_t t = (time_t)(ns / 1000000000);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 
 static int id_ok(const char *s)
@@ -191,7 +175,7 @@ static int keep(vrm_vault *v, const char *vendor, const char *id, const cJSON *p
         sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now_ns());
+        sqlite3_bind_int64(st, 4, vrm_now_ns());
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
         sqlite3_reset(st);
     }
@@ -231,7 +215,7 @@ static int reject(vrm_vault *v, const char *vendor, const char *file, const char
     sqlite3_bind_text(st, 3, file, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
-    sqlite3_bind_int64(st, 6, now_ns());
+    sqlite3_bind_int64(st, 6, vrm_now_ns());
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
     return rc;
@@ -455,7 +439,7 @@ int vrm_inbox_rejected_get(vrm_vault *v, const char *name, char **out, size_t *l
         if (rc == SQLITE_ROW) {
             int64_t t = sqlite3_column_int64(st, 4);
 
-            rfc3339(t, when);
+            vrm_rfc3339_format(t, when);
             if (received_ns != NULL)
                 *received_ns = t;
             doc = cJSON_CreateObject();

@@ -8,6 +8,7 @@
  * the lease to expire, and the message goes again (at-least-once).
  */
 #include "outbox.h"
+#include "clock.h"
 #include "envelope.h"
 #include "error.h"
 #include "fieldpath.h"
@@ -33,24 +34,6 @@
 #define BACKOFF_BASE_NS (250LL * 1000000) /* first retry */
 #define BACKOFF_MAX_NS (900LL * 1000000000)
 #define TEXT_MAX 65536                    /* text, category: bytes */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* RFC 3339 UTC of ns, to the second. */
-static void rfc3339(int64_t ns, char out[32])
-{
-    time_t t = (time_t)(ns / 1000000000);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static int new_id(char id[VRM_MESSAGE_ID_LEN + 1])
 {
@@ -306,7 +289,7 @@ static int enqueue(vrm_vault *v, const target *t, const char *kind, cJSON *body,
     char id[VRM_MESSAGE_ID_LEN + 1], created[32], *text = NULL;
     uint8_t *wire = NULL;
     size_t tlen, wlen;
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     sqlite3_stmt *st;
     int rc;
 
@@ -318,7 +301,7 @@ static int enqueue(vrm_vault *v, const target *t, const char *kind, cJSON *body,
         snprintf(id, sizeof id, "%s", given_id);
     else if ((rc = new_id(id)) != 0)
         goto out;
-    rfc3339(now, created);
+    vrm_rfc3339_format(now, created);
     rc = vrm_identity_derive(v, t->name, &ident);
     if (rc != 0)
         goto out;
@@ -374,12 +357,12 @@ static int disclose_receipt(vrm_vault *v, const target *t, const cJSON *msg, con
 {
     cJSON *force = NULL, *g, *item;
     char when[32];
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int rc = vrm_grants_in_force_locked(v, t->name, now, &force);
 
     if (rc != 0)
         return rc;
-    rfc3339(now, when);
+    vrm_rfc3339_format(now, when);
     g = cJSON_CreateObject();
     item = cJSON_GetObjectItemCaseSensitive(msg, "purpose");
     if (g == NULL || !cJSON_AddItemToArray(force, g) ||
@@ -567,7 +550,7 @@ int vrm_outbox_record_changed_locked(vrm_vault *v, const char *coll, const char 
     size_t nsets = 0, i;
     sqlite3_stmt *st;
     cJSON *oldr = NULL, *newr = NULL;
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int rc;
 
     /* grants in force that ask to be told (compact JSON: "notify":true) */
@@ -730,7 +713,7 @@ int vrm_outbox_get(vrm_vault *v, const char *vendor, const char *id, int sent, c
     } else if (sent) {
         int64_t t = sqlite3_column_int64(st, 6);
 
-        rfc3339(t, when);
+        vrm_rfc3339_format(t, when);
         if (time_ns != NULL)
             *time_ns = t;
         doc = payload;
@@ -747,8 +730,8 @@ int vrm_outbox_get(vrm_vault *v, const char *vendor, const char *id, int sent, c
 
         if (time_ns != NULL)
             *time_ns = created;
-        rfc3339(created, when);
-        rfc3339(next, nextw);
+        vrm_rfc3339_format(created, when);
+        vrm_rfc3339_format(next, nextw);
         doc = cJSON_CreateObject();
         if (doc == NULL || cJSON_AddStringToObject(doc, "id", id) == NULL ||
             cJSON_AddStringToObject(doc, "vendor", vendor) == NULL ||
@@ -833,7 +816,7 @@ typedef struct claim {
 static int claim_next(vrm_vault *v, claim *c, int64_t *next_ns)
 {
     sqlite3_stmt *st;
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int rc, got = 0;
 
     memset(c, 0, sizeof *c);
@@ -903,7 +886,7 @@ static int64_t backoff_ns(int64_t attempts)
 static int settle(vrm_vault *v, const claim *c, int ok, const char *kind, const char *error)
 {
     sqlite3_stmt *st;
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int rc;
 
     vrm_vault_lock(v);

@@ -7,6 +7,7 @@
  * breaks verification of the next.
  */
 #include "receipt.h"
+#include "clock.h"
 #include "error.h"
 #include "identity.h"
 #include "json.h"
@@ -30,14 +31,6 @@ static const char *const sensitive_colls[] = {"diet", "activity", "health", NULL
 
 static const char *const events[] = {"grant", "change", "revoke", "expire", "lapse", "disclose",
                                      NULL};
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* hex SHA-256 of text (as stored: no newline). */
 static void hash_hex(char out[HASH_HEX], const char *text, size_t len)
@@ -289,7 +282,7 @@ int vrm_receipt_append_locked(vrm_vault *v, const char *vendor, const cJSON *ven
     sqlite3_bind_int64(st, 2, next);
     sqlite3_bind_text(st, 3, jws, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, payload, (int)plen, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now_ns());
+    sqlite3_bind_int64(st, 5, vrm_now_ns());
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
     sqlite3_reset(st);
     if (rc == 0 && n != NULL)

@@ -2,6 +2,7 @@
  * records.c: collections and records over the vault's database.
  */
 #include "records.h"
+#include "clock.h"
 #include "error.h"
 #include "json.h"
 #include "facts.h"
@@ -13,14 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int vrm_collection_name_valid(const char *name)
 {
@@ -117,7 +110,7 @@ int vrm_collection_create(vrm_vault *v, const char *name)
                            "ON CONFLICT DO NOTHING", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now_ns());
+        sqlite3_bind_int64(st, 2, vrm_now_ns());
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
@@ -251,7 +244,7 @@ int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
                           const char *compact, size_t clen, size_t plen, unsigned flags,
                           vrm_record_info *info)
 {
-    int64_t now = now_ns(), created = now;
+    int64_t now = vrm_now_ns(), created = now;
     sqlite3_stmt *st;
     char *old = NULL;              /* the body it replaces */
     int rc, exists;

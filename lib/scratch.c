@@ -2,6 +2,7 @@
  * scratch.c: tools' temporary files beside records (see scratch.h).
  */
 #include "scratch.h"
+#include "clock.h"
 #include "error.h"
 #include "records_int.h"
 #include "vault_int.h"
@@ -10,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int vrm_scratch_name_valid(const char *name)
 {
@@ -57,7 +50,7 @@ static int put_locked(vrm_vault *v, const char *coll, const char *name, const vo
     sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob64(st, 3, len ? data : "", len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now_ns());
+    sqlite3_bind_int64(st, 4, vrm_now_ns());
     return step_done(v, st);
 }
 

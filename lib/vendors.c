@@ -2,6 +2,7 @@
  * vendors.c: the vendor registry and vendor.json (see vendors.h).
  */
 #include "vendors.h"
+#include "clock.h"
 #include "error.h"
 #include "grants.h"
 #include "identity.h"
@@ -15,14 +16,6 @@
 #include <time.h>
 
 #define VENDOR_TEXT_MAX 4096          /* name, terms, note, endpoint: bytes */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int vrm_vendor_name_valid(const char *name)
 {
@@ -145,7 +138,7 @@ int vrm_vendor_create(vrm_vault *v, const char *name)
     cJSON *obj = NULL;
     char *body = NULL;
     size_t blen;
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int rc = vrm_vendor_name_valid(name);
 
     if (rc != 0)
@@ -268,7 +261,7 @@ int vrm_vendor_put(vrm_vault *v, const char *name, const char *json, size_t len)
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, body, (int)blen, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now_ns());
+        sqlite3_bind_int64(st, 3, vrm_now_ns());
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
@@ -295,7 +288,7 @@ int vrm_vendor_delete(vrm_vault *v, const char *name)
     if (rc != 0)
         goto out;
     vrm_grants_changed();
-    rc = vrm_grants_revoke_all_locked(v, name, now_ns());
+    rc = vrm_grants_revoke_all_locked(v, name, vrm_now_ns());
     if (rc == 0)
         rc = vrm_vault_stmt(v, "DELETE FROM grant_docs WHERE vendor = ?1", &st);
     if (rc == 0) {

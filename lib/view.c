@@ -3,6 +3,7 @@
  * view.h).
  */
 #include "view.h"
+#include "clock.h"
 #include "accesslog.h"
 #include "analytics.h"
 #include "error.h"
@@ -50,14 +51,6 @@ struct vrm_view {
     int64_t expires_ns;               /* the first until in force, or 0 */
     _Atomic int refs;                 /* vrm_view_ref / vrm_view_free */
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void vrm_view_free(vrm_view *view)
 {
@@ -276,7 +269,7 @@ int vrm_view_make(vrm_vault *v, const char *vendor, vrm_view **out)
     int rc;
 
     vrm_vault_lock(v);
-    rc = view_make_locked(v, vendor, now_ns(), out);
+    rc = view_make_locked(v, vendor, vrm_now_ns(), out);
     vrm_vault_unlock(v);
     return rc;
 }
@@ -485,7 +478,7 @@ int vrm_view_open_file(vrm_vault *v, const vrm_view *cached, const char *vendor,
     const vrm_view *use;
     const vcoll *c;
     char path[16 + VRM_COLLECTION_MAX + VRM_RECORD_NAME_MAX];
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     int rc, n;
 
     *json = NULL;
@@ -566,7 +559,7 @@ int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char *
                         size_t *len)
 {
     name_buf vendors = {NULL, 0, 0}, seen = {NULL, 0, 0};
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     char *s;
     int rc;
 
@@ -709,14 +702,11 @@ static int sign_result(vrm_vault *v, const char *vendor, const char *result, con
 {
     vrm_identity *id = NULL;
     cJSON *p = cJSON_CreateObject(), *content = NULL;
-    char when[32], *payload = NULL, *jws = NULL;
+    char when[VRM_RFC3339_LEN], *payload = NULL, *jws = NULL;
     size_t plen;
-    time_t t = (time_t)(computed_ns / 1000000000);
-    struct tm tm;
     int rc;
 
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    vrm_rfc3339_format(computed_ns, when);
     if (strlen(result) > 5 && strcmp(result + strlen(result) - 5, ".json") == 0)
         content = cJSON_ParseWithLength(text, len);
     if (content == NULL)
@@ -786,7 +776,7 @@ int vrm_view_analytics_open(vrm_vault *v, const vrm_view *view, const char *path
                             uid_t uid, const char *comm, char **out, size_t *len, int *lapsed)
 {
     char result[128], logpath[160];
-    int64_t now = now_ns();
+    int64_t now = vrm_now_ns();
     size_t i, j;
     int jws, rc;
 
