@@ -597,6 +597,19 @@ static int files_target(vrmfs *fs, const char *path, struct fuse_file_info *fi, 
     return rc != 0 ? rc : 1;
 }
 
+/* The attributes of anything below vendors/, views/, outbox/, sent/,
+ * inbox/, import/ or analytics/ (path: to remember view names, or NULL). */
+static int tree_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    if (IS_MSG(n->kind))
+        return msg_getattr(fs, n, st);
+    if (IS_DATA(n->kind))
+        return data_getattr(fs, n, st);
+    if (n->kind >= N_VIEW_ANALYTICS)
+        return view_data_getattr(fs, path, n, st);
+    return vendor_getattr(fs, path, n, st);
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
@@ -656,14 +669,8 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
         pthread_mutex_unlock(&h->mu);
         return 0;
     }
-    if (IS_MSG(n.kind))
-        return msg_getattr(fs, &n, st);
-    if (IS_DATA(n.kind))
-        return data_getattr(fs, &n, st);
-    if (n.kind >= N_VIEW_ANALYTICS)
-        return view_data_getattr(fs, path, &n, st);
     if (n.kind >= N_VENDORS)
-        return vendor_getattr(fs, path, &n, st);
+        return tree_getattr(fs, path, &n, st);
     switch (n.kind) {
     case N_ROOT:
     case N_RECORDS:
@@ -846,12 +853,6 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     case N_VIEW:
     case N_VIEW_RECORDS:
     case N_VIEW_COLL:
-        rc = vendor_getattr(fs, NULL, &n, &(struct stat){0});
-        if (rc != 0)
-            return rc;
-        filler(buf, ".", NULL, 0, 0);
-        filler(buf, "..", NULL, 0, 0);
-        return vendor_readdir(fs, &n, &c);
     case N_OUTBOX:
     case N_OUTBOX_VENDOR:
     case N_SENT:
@@ -859,30 +860,21 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     case N_INBOX:
     case N_INBOX_VENDOR:
     case N_REJECTED:
-        rc = msg_getattr(fs, &n, &(struct stat){0});
-        if (rc != 0)
-            return rc;
-        filler(buf, ".", NULL, 0, 0);
-        filler(buf, "..", NULL, 0, 0);
-        return msg_readdir(fs, &n, &c);
     case N_IMPORT:
     case N_IMPORT_COLL:
     case N_ANALYTICS:
     case N_ANALYTICS_TOPIC:
-        rc = data_getattr(fs, &n, &(struct stat){0});
-        if (rc != 0)
-            return rc;
-        filler(buf, ".", NULL, 0, 0);
-        filler(buf, "..", NULL, 0, 0);
-        return data_readdir(fs, &n, &c);
     case N_VIEW_ANALYTICS:
     case N_VIEW_ATOPIC:
-        rc = view_data_getattr(fs, NULL, &n, &(struct stat){0});
+        rc = tree_getattr(fs, NULL, &n, &(struct stat){0});
         if (rc != 0)
             return rc;
         filler(buf, ".", NULL, 0, 0);
         filler(buf, "..", NULL, 0, 0);
-        return view_data_readdir(fs, &n, &c);
+        return IS_MSG(n.kind) ? msg_readdir(fs, &n, &c)
+               : IS_DATA(n.kind) ? data_readdir(fs, &n, &c)
+               : n.kind >= N_VIEW_ANALYTICS ? view_data_readdir(fs, &n, &c)
+                                            : vendor_readdir(fs, &n, &c);
     default:
         return -ENOTDIR;
     }
@@ -1440,7 +1432,14 @@ static int record_changed_fn(void *ctx, const char *vendor)
 static void view_record_changed(vrmfs *fs, const char *coll, const char *name)
 {
     record_change rcg = {fs, coll, name, 0};
+    size_t known;
 
+    /* the usual case, no view file looked up: no vendor to ask about */
+    pthread_mutex_lock(&fs->mu);
+    known = fs->viewnames.len;
+    pthread_mutex_unlock(&fs->mu);
+    if (known == 0)
+        return;
     vrm_vendor_list(fs->v, record_changed_fn, &rcg);
     if (rcg.queued)
         inval_wait(fs);
