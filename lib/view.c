@@ -11,6 +11,7 @@
 #include "grants.h"
 #include "identity.h"
 #include "json.h"
+#include "names.h"
 #include "jws.h"
 #include "records_int.h"
 #include "vault_int.h"
@@ -550,34 +551,26 @@ static int name_add(name_buf *b, const char *name)
     return 0;
 }
 
-static int collect_name(void *ctx, const char *name)
-{
-    return name_add(ctx, name);
-}
-
 int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char **out,
                         size_t *len)
 {
-    name_buf vendors = {NULL, 0, 0}, seen = {NULL, 0, 0};
+    vrm_names vendors = VRM_NAMES_INIT;
+    name_buf seen = {NULL, 0, 0};
     int64_t now = vrm_now_ns();
-    char *s;
+    size_t i;
     int rc;
 
     *out = NULL;
     *len = 0;
-    rc = vrm_vendor_list(v, collect_name, &vendors);
-    if (rc != 0)
-        goto out;
-    rc = vrm_record_stat(v, coll, name, NULL);
-    for (s = vendors.buf; rc == 0 && s != NULL && *s != '\0';) {
-        char *comma = strchr(s, ',');
+    rc = vrm_vendor_list(v, vrm_names_add, &vendors);
+    if (rc == 0)
+        rc = vrm_record_stat(v, coll, name, NULL);
+    for (i = 0; rc == 0 && i < vendors.n; i++) {
         vrm_view *view = NULL;
         cJSON *p = NULL;
 
-        if (comma != NULL)
-            *comma = '\0';
         vrm_vault_lock(v);
-        rc = view_make_locked(v, s, now, &view);
+        rc = view_make_locked(v, vendors.names[i], now, &view);
         if (rc == 0 && names_collection(view, coll)) {
             const vcoll *c = coll_paths(view, coll);
 
@@ -587,10 +580,9 @@ int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char *
         if (rc == -ENOENT)
             rc = 0;   /* removed meanwhile */
         if (rc == 0 && p != NULL)
-            rc = name_add(&seen, s);
+            rc = name_add(&seen, vendors.names[i]);
         cJSON_Delete(p);
         vrm_view_free(view);
-        s = comma != NULL ? comma + 1 : NULL;
     }
     if (rc == 0) {
         if (seen.buf == NULL && (seen.buf = strdup("")) == NULL)
@@ -599,8 +591,7 @@ int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char *
         *len = seen.len;
         seen.buf = NULL;
     }
-out:
-    free(vendors.buf);
+    vrm_names_release(&vendors);
     free(seen.buf);
     return rc;
 }
