@@ -40,6 +40,10 @@ static const char usage[] =
     "              vrmfs backup --check [-p F] DEST\n"
     "  restore     verify a backup and copy it into a new vault:\n"
     "              vrmfs restore [-p F] BACKUP NEWVAULT\n"
+    "  export      write the whole vault into a directory as plain files, in\n"
+    "              clear (asks first): vrmfs export [-p F] VAULT DIR\n"
+    "  import-all  make a new vault from such an export:\n"
+    "              vrmfs import-all [-p F] DIR NEWVAULT\n"
     "  import      import a CSV or JSON-lines file into a collection, printing a\n"
     "              report: vrmfs import [-p F] VAULT COLLECTION FILE\n"
     "  vendor      the vendor's side of messages, without a vault:\n"
@@ -69,6 +73,8 @@ int main(int argc, char **argv)
         {"recover", cmd_recover},
         {"backup", cmd_backup},
         {"restore", cmd_restore},
+        {"export", cmd_export},
+        {"import-all", cmd_import_all},
         {"vendor", cmd_vendor},
         {"import", cmd_import},
     };

@@ -1,6 +1,6 @@
 /*
  * vaultcmd.c: the vault commands: init, check, verify-log, passwd, recover,
- * backup, restore.
+ * backup, restore, export, import-all.
  */
 #include "cli.h"
 
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "export.h"
 #include "vrm.h"
 
 int cli_stdout_closed;
@@ -754,4 +755,257 @@ int cmd_backup(int argc, char **argv)
 int cmd_restore(int argc, char **argv)
 {
     return backup_or_restore(argc, argv, 1);
+}
+
+/* ---- export and import-all ------------------------------------------- */
+
+static const char export_help[] =
+    "Usage: vrmfs export [OPTIONS] VAULT DIR\n"
+    "Write everything in the vault into DIR (made with mode 0700; an existing\n"
+    "directory must be empty) as plain, unencrypted files: records as JSON,\n"
+    "documents with their modes, times and xattrs, vendors, grants, consent\n"
+    "receipts, access logs, messages and custom analytics, with index files\n"
+    "that 'vrmfs import-all' reads to make a new vault of it.  DIR also holds\n"
+    "the key of your pairwise identities.  Decrypting is your choice: anyone\n"
+    "who can read DIR can read all of it.  Asks for confirmation on a\n"
+    "terminal; elsewhere --yes is needed.  The vault must not be mounted.\n"
+    "\n"
+    "  -p, --passfile F   read the passphrase from the first line of F\n"
+    "  -y, --yes          do not ask: export in clear\n"
+    "  -q, --quiet        print nothing when all is well\n"
+    "  -h, --help         show this help\n";
+
+static const char import_all_help[] =
+    "Usage: vrmfs import-all [OPTIONS] DIR NEWVAULT\n"
+    "Make a new vault in NEWVAULT (made if missing; an existing directory must\n"
+    "be empty) from DIR, an export made by 'vrmfs export': records, documents\n"
+    "with modes, times and xattrs, vendors, grants, receipts, access logs,\n"
+    "pending and sent messages, the inbox and custom analytics.  Every file is\n"
+    "checked against the export's sha256 sums, and the receipts' and access\n"
+    "logs' chains are verified; on any error nothing is left in NEWVAULT.  The\n"
+    "new vault keeps the pairwise identities vendors know.  A new passphrase\n"
+    "is asked twice (or read from --passfile) and a new recovery key printed\n"
+    "once.  Delete DIR when done: it is in clear.\n"
+    "\n"
+    "  -p, --passfile F       read the new passphrase from the first line of F\n"
+    "  -r, --recovery-file R  write the recovery key to R (mode 0600, must not\n"
+    "                         exist) instead of printing it\n"
+    "      --kdf-ops N        Argon2id passes (as in 'vrmfs init')\n"
+    "      --kdf-mem BYTES    Argon2id memory, K/M/G suffixes allowed\n"
+    "  -q, --quiet            print nothing when all is well\n"
+    "  -h, --help             show this help\n";
+
+typedef struct item_out {
+    int tty;
+    int shown;
+    const char *what;
+} item_out;
+
+static void item_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    item_out *o = ctx;
+
+    if (!o->tty || total < 1000)
+        return;
+    fprintf(stderr, "\r%s: %3u%% (%llu of %llu items)", o->what,
+            (unsigned)(done * 100 / total), (unsigned long long)done,
+            (unsigned long long)total);
+    o->shown = 1;
+}
+
+static void item_progress_end(item_out *o)
+{
+    if (o->shown)
+        fputs("\r\033[K", stderr);
+    o->shown = 0;
+}
+
+/* Ask on the terminal; 1 for yes. */
+static int confirm(const char *question)
+{
+    char answer[16];
+    FILE *tty = fopen("/dev/tty", "r+e");
+    int yes = 0;
+
+    if (tty == NULL)
+        return 0;
+    fputs(question, tty);
+    fflush(tty);
+    if (fgets(answer, sizeof answer, tty) != NULL)
+        yes = answer[0] == 'y' || answer[0] == 'Y';
+    fclose(tty);
+    return yes;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"yes", no_argument, NULL, 'y'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *passfile = NULL;
+    int c, rc, yes = 0, quiet = 0;
+    item_out out = {isatty(STDERR_FILENO), 0, "exporting"};
+    vrm_vault *v = NULL;
+    secret pass;
+
+    while ((c = getopt_long(argc, argv, "+p:yqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'y':
+            yes = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(export_help, stdout);
+            return 0;
+        default:
+            return usage_error("export", "%s", "bad option");
+        }
+    }
+    if (optind != argc - 2)
+        return usage_error("export", "%s", "expects a VAULT and a DIR directory");
+    fprintf(stderr, "vrmfs: warning: the export writes the whole vault to %s in clear,\n"
+            "  with the key of your pairwise identities: anyone who can read it can read\n"
+            "  everything and speak to your vendors as you.  Keep it on an encrypted disk\n"
+            "  and delete it when done.\n", argv[optind + 1]);
+    if (!yes && !(isatty(STDIN_FILENO) && confirm("Export in clear? [y/N] "))) {
+        fprintf(stderr, "vrmfs: not exported%s\n",
+                isatty(STDIN_FILENO) ? "" : " (give --yes to export without a terminal)");
+        return EXIT_USAGE;
+    }
+    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
+    if (rc != 0)
+        return rc;
+    rc = vrm_vault_open(&v, argv[optind], pass.buf, pass.len, VRM_OPEN_READONLY);
+    secret_free(&pass);
+    if (rc == -EBUSY)
+        return fprintf(stderr, "vrmfs: %s\nvrmfs: unmount it first, or export a backup of it "
+                       "(vrmfs backup)\n", vrm_error_message()), EXIT_BUSY;
+    if (rc != 0)
+        return cli_fail(rc);
+    rc = vrm_export(v, argv[optind + 1], item_progress, &out);
+    item_progress_end(&out);
+    if (rc != 0) {
+        vrm_vault_close(v);
+        return cli_fail(rc);
+    }
+    rc = vrm_vault_close(v);
+    if (rc != 0)
+        return cli_fail(rc);
+    if (!quiet)
+        printf("exported to %s\n", argv[optind + 1]);
+    return 0;
+}
+
+int cmd_import_all(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"recovery-file", required_argument, NULL, 'r'},
+        {"kdf-ops", required_argument, NULL, 'O'},
+        {"kdf-mem", required_argument, NULL, 'M'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *passfile = NULL, *from, *to;
+    keep_ctx keep = {NULL, -1};
+    vrm_kdf_limits limits = {0, 0};
+    item_out out = {isatty(STDERR_FILENO), 0, "importing"};
+    unsigned long long n;
+    vrm_vault *v = NULL;
+    struct stat sb;
+    int c, rc, quiet = 0, existed;
+    secret pass;
+
+    while ((c = getopt_long(argc, argv, "+p:r:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'r':
+            keep.file = optarg;
+            break;
+        case 'O':
+            if (parse_size(optarg, &n) != 0 || n == 0)
+                return usage_error("import-all", "--kdf-ops: not a positive number: %s", optarg);
+            limits.ops = n;
+            break;
+        case 'M':
+            if (parse_size(optarg, &n) != 0 || n == 0 || n > SIZE_MAX)
+                return usage_error("import-all", "--kdf-mem: not a size: %s", optarg);
+            limits.mem = (size_t)n;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(import_all_help, stdout);
+            return 0;
+        default:
+            return usage_error("import-all", "%s", "bad option");
+        }
+    }
+    if (optind != argc - 2)
+        return usage_error("import-all", "%s", "expects an export DIR and a NEWVAULT directory");
+    from = argv[optind];
+    to = argv[optind + 1];
+    if (stat(from, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "vrmfs: %s: not a directory\n", from);
+        return EXIT_NOVAULT;
+    }
+    if (keep.file == NULL && cli_stdout_closed) {
+        fprintf(stderr, "vrmfs: standard output is closed: the recovery key would be lost "
+                "(use --recovery-file)\n");
+        return EXIT_USAGE;
+    }
+    if (keep.file != NULL) {
+        keep.fd = open(keep.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (keep.fd < 0) {
+            fprintf(stderr, "vrmfs: %s: %s%s\n", keep.file, strerror(errno),
+                    errno == EEXIST ? " (not overwriting it)" : "");
+            return errno == EEXIST ? EXIT_EXISTS : EXIT_ERROR;
+        }
+    }
+    existed = stat(to, &sb) == 0;
+    rc = secret_read(&pass, passfile, "New passphrase: ", 1);
+    if (rc == 0) {
+        rc = vrm_vault_create(to, pass.buf, pass.len, &limits, keep_recovery, &keep);
+        if (rc == 0)
+            rc = vrm_vault_open(&v, to, pass.buf, pass.len, 0);
+        secret_free(&pass);
+        if (rc == 0) {
+            rc = vrm_import_all(v, from, item_progress, &out);
+            item_progress_end(&out);
+            if (rc != 0)
+                rc = cli_fail(rc);
+            if (vrm_vault_close(v) != 0 && rc == 0)
+                rc = cli_fail(-EIO);
+            if (rc != 0)
+                vrm_vault_discard(to, !existed);
+        } else if (rc != 0) {
+            int code = cli_fail(rc);
+
+            if (rc != -EEXIST)
+                vrm_vault_discard(to, !existed);
+            rc = code;
+        }
+    }
+    if (keep.fd >= 0) {
+        close(keep.fd);
+        if (rc != 0)
+            unlink(keep.file);
+    }
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "vrmfs: made the vault %s from the export %s%s%s\n", to, from,
+                keep.file ? "; recovery key written to " : "", keep.file ? keep.file : "");
+    return rc;
 }

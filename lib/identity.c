@@ -6,6 +6,7 @@
 #include "error.h"
 #include "json.h"
 #include "vendors.h"
+#include "vault_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,10 +37,6 @@ static const unsigned char PERS_ED25519[crypto_generichash_blake2b_PERSONALBYTES
 static const unsigned char PERS_X25519[crypto_generichash_blake2b_PERSONALBYTES] =
     "vrmfs-x25519";
 static const unsigned char PERS_ID[crypto_generichash_blake2b_PERSONALBYTES] = "vrmfs-id";
-
-/* Subkey id under purpose "vrmpairw"; one value for all vendors, since the
- * vendor name goes into the keyed hash. */
-#define PAIRWISE_SUBKEY_ID 0
 
 int vrm_b64url_encode(char *out, size_t outsize, const uint8_t *in, size_t len)
 {
@@ -96,9 +93,7 @@ int vrm_identity_derive(const vrm_vault *v, const char *vendor, vrm_identity **o
         goto out;
     }
     memset(id, 0, sizeof *id);
-    rc = vrm_vault_subkey(v, subkey, PAIRWISE_SUBKEY_ID, "vrmpairw");
-    if (rc != 0)
-        goto out;
+    vrm_vault_pairwise_root(v, subkey);
     if (crypto_generichash(seed, sizeof seed, (const unsigned char *)vendor, strlen(vendor),
                            subkey, sizeof subkey) != 0 ||
         draw(ed_seed, sizeof ed_seed, seed, PERS_ED25519) != 0 ||

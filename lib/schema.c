@@ -174,6 +174,15 @@ static const char *const steps[] = {
     "  sql     TEXT NOT NULL,"
     "  updated INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+
+    /* 6: settings of the vault kept with its data.  "pairwise-root" (32
+     * bytes), if present, is the key the pairwise identities derive from in
+     * place of the master key's subkey: a vault brought back from an export
+     * (export.h) keeps the identities its vendors know. */
+    "CREATE TABLE settings ("
+    "  key   TEXT PRIMARY KEY,"
+    "  value BLOB NOT NULL"
+    ") WITHOUT ROWID;",
 };
 
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))

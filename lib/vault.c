@@ -706,6 +706,71 @@ int vrm_vault_subkey(const vrm_vault *v, uint8_t out[VRM_KEYBYTES], uint64_t id,
     return subkey(out, v->master, id, purpose);
 }
 
+/* Subkey id under purpose "vrmpairw" (identity.h); one value for all
+ * vendors, since the vendor name goes into the keyed hash. */
+#define PAIRWISE_SUBKEY_ID 0
+
+void vrm_vault_pairwise_root(const vrm_vault *v, uint8_t out[VRM_KEYBYTES])
+{
+    if (v->pairwise != NULL)
+        memcpy(out, v->pairwise, VRM_KEYBYTES);
+    else
+        subkey(out, v->master, PAIRWISE_SUBKEY_ID, "vrmpairw");
+}
+
+/* Load the settings' "pairwise-root", if the vault has one. */
+static int pairwise_load(vrm_vault *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0, step;
+
+    if (sqlite3_prepare_v2(v->db, "SELECT value FROM settings WHERE key = 'pairwise-root'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return vrm_vault_sqlerr(v, "cannot read the vault's settings");
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != VRM_KEYBYTES) {
+            rc = vrm_error(EBADMSG, "the vault's pairwise-root setting has %d bytes, not %d",
+                           sqlite3_column_bytes(st, 0), VRM_KEYBYTES);
+        } else if ((v->pairwise = sodium_malloc(VRM_KEYBYTES)) == NULL) {
+            rc = -ENOMEM;
+        } else {
+            memcpy(v->pairwise, sqlite3_column_blob(st, 0), VRM_KEYBYTES);
+            sodium_mprotect_readonly(v->pairwise);
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = vrm_vault_sqlerr(v, "cannot read the vault's settings");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYBYTES])
+{
+    sqlite3_stmt *st;
+    uint8_t *copy;
+    int rc;
+
+    if (v->pairwise != NULL)
+        return vrm_error(EEXIST, "the vault already has its pairwise identities' root");
+    rc = vrm_vault_stmt(v, "INSERT INTO settings(key, value) VALUES ('pairwise-root', ?1)", &st);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_blob(st, 1, root, VRM_KEYBYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "cannot store a setting");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != 0)
+        return rc;
+    copy = sodium_malloc(VRM_KEYBYTES);
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, root, VRM_KEYBYTES);
+    sodium_mprotect_readonly(copy);
+    v->pairwise = copy;
+    return 0;
+}
+
 static vrm_vault *vault_new(const char *dir)
 {
     vrm_vault *v = calloc(1, sizeof *v);
@@ -739,6 +804,7 @@ static void vault_free(vrm_vault *v)
     if (v->lockfd >= 0)
         close(v->lockfd);
     sodium_free(v->master);
+    sodium_free(v->pairwise);
     pthread_mutex_destroy(&v->mu);
     pthread_mutex_destroy(&v->ckpt_mu);
     pthread_mutex_destroy(&v->ckpt_run);
@@ -1125,6 +1191,8 @@ int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass, size_t pa
         rc = vault_open_db(v, 0);
     if (rc == 0)
         rc = (flags & VRM_OPEN_READONLY) ? schema_current(v) : vrm_schema_migrate(v->db);
+    if (rc == 0)
+        rc = pairwise_load(v);
     if (rc == 0 && !(flags & VRM_OPEN_READONLY)) {
         /* Files unlinked while open when the last process died. */
         int purged = vrm_files_purge_orphans(v);
@@ -1197,6 +1265,11 @@ static void remove_created(const char *dir, int made_dir)
     }
     if (made_dir)
         rmdir(dir);
+}
+
+void vrm_vault_discard(const char *dir, int remove_dir)
+{
+    remove_created(dir, remove_dir);
 }
 
 int vrm_vault_create(const char *dir, const char *pass, size_t passlen,

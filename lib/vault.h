@@ -55,6 +55,11 @@ int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
                      const vrm_kdf_limits *limits, vrm_recovery_fn keep, void *ctx)
     __attribute__((warn_unused_result));
 
+/* Remove a closed vault's files from `dir` (vault.json, the database and its
+ * WAL, the lock file), and `dir` too if `remove_dir` and it is then empty:
+ * for a vault just created whose filling failed. */
+void vrm_vault_discard(const char *dir, int remove_dir);
+
 /* Open the vault in `dir` with its passphrase.  Returns 0 and sets *out, or
  * -ENOENT (no vault there), -EKEYREJECTED (wrong passphrase),
  * -EPROTONOSUPPORT (made by a newer vrmfs), -EBADMSG (vault.json or a page

@@ -42,6 +42,10 @@ struct vrm_vault {
     char *dir;                        /* vault directory, as given */
     int lockfd;                       /* vault.lock, flock'ed; -1 if none */
     uint8_t *master;                  /* master key, sodium_malloc'd, read-only */
+    uint8_t *pairwise;                /* settings' "pairwise-root", sodium_malloc'd,
+                                         or NULL: derive from master (identity.h);
+                                         set at open, or once by an import before
+                                         any identity is derived */
     uint8_t id[VRM_VAULT_IDBYTES];    /* vault id */
     vrm_cryptvfs *vfs;                /* this vault's page-encrypting VFS */
     sqlite3 *db;                      /* guarded by mu */
@@ -108,6 +112,15 @@ int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out);
  * "what: SQLite's message" (the shim's own message is kept for pages that
  * fail authentication). */
 int vrm_vault_sqlerr(vrm_vault *v, const char *what);
+
+/* The key the pairwise identities derive from (identity.h): the settings'
+ * "pairwise-root" if the vault has one, else a subkey of the master key. */
+void vrm_vault_pairwise_root(const vrm_vault *v, uint8_t out[VRM_KEYBYTES]);
+
+/* Store `root` as the vault's "pairwise-root" (mutex held, in the caller's
+ * transaction) and use it from now on.  For bringing back an export, before
+ * any identity is derived.  0 or a negative errno. */
+int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYBYTES]);
 
 /* schema.c: bring the database to the current schema, one transaction per
  * step.  -EPROTONOSUPPORT if it is newer than this build knows. */
