@@ -1558,6 +1558,15 @@ static int builtin_get(vrm_vault *v, const builtin *bi, char **out, size_t *len,
 
 /* ---- custom queries: storage ------------------------------------------------------ */
 
+static int custom_name_valid(const char *name);
+
+int vrm_analytics_custom_name_valid(const char *name)
+{
+    return custom_name_valid(name)
+               ? 0 : vrm_error(EINVAL, "a query name has 1 to %d of A-Z a-z 0-9 _ -",
+                               CUSTOM_NAME_MAX);
+}
+
 static int custom_name_valid(const char *name)
 {
     size_t i, n = strlen(name);

@@ -92,6 +92,8 @@ int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
  * name or text that is not UTF-8 (or holds NUL), -EFBIG over 64 KiB; the
  * SQL itself is judged when a result is read.  get, delete: -ENOENT.
  * list calls fn without the vault's mutex, in name order. */
+/* 0 if `name` may name a custom query (NAME of NAME.sql), else -EINVAL. */
+int vrm_analytics_custom_name_valid(const char *name);
 int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, size_t len);
 int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
                              int64_t *updated_ns);

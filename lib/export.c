@@ -14,6 +14,7 @@
 #include "export.h"
 
 #include "accesslog.h"
+#include "analytics.h"
 #include "clock.h"
 #include "error.h"
 #include "files.h"
@@ -54,6 +55,7 @@ enum { C_TEXT, C_NTEXT, C_INT, C_TIME, C_NTIME, C_BLOB };
 typedef struct column {
     const char *name;
     int kind;                           /* C_*: N for nullable */
+    int (*check)(const char *text);     /* a name's rule (0 or -EINVAL), or NULL */
 } column;
 
 typedef struct table {
@@ -62,35 +64,59 @@ typedef struct table {
     column cols[14];                    /* ends with a NULL name */
 } table;
 
-/* In import order: what a row refers to comes first. */
+static int vendor_body_valid(const char *json)
+{
+    return vrm_vendor_json_check(json, strlen(json));
+}
+
+/* A message's or reply's id: 1 to 64 of base64url's alphabet. */
+static int id_valid(const char *id)
+{
+    size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+    if (n == 0 || n > 64 || id[n] != '\0')
+        return vrm_error(EINVAL, "an id has 1 to 64 of A-Z a-z 0-9 _ -");
+    return 0;
+}
+
+/* In import order: what a row refers to comes first.  Names that become
+ * paths in the mount are checked as their modules check them. */
+#define COL(n, k) {n, k, NULL}
+#define NAMED(n, rule) {n, C_TEXT, rule}
+#define END {NULL, 0, NULL}
+
 static const table tables[] = {
-    {"collections", "name", {{"name", C_TEXT}, {"created", C_TIME}, {NULL, 0}}},
+    {"collections", "name", {NAMED("name", vrm_collection_name_valid), COL("created", C_TIME), END}},
     {"vendors", "name",
-     {{"name", C_TEXT}, {"body", C_TEXT}, {"created", C_TIME}, {"updated", C_TIME}, {NULL, 0}}},
+     {NAMED("name", vrm_vendor_name_valid), NAMED("body", vendor_body_valid),
+      COL("created", C_TIME), COL("updated", C_TIME), END}},
     {"grants", "vendor, idx",
-     {{"vendor", C_TEXT}, {"idx", C_INT}, {"body", C_TEXT}, {"reads", C_INT},
-      {"ended", C_NTIME}, {NULL, 0}}},
-    {"grant_docs", "vendor", {{"vendor", C_TEXT}, {"updated", C_TIME}, {NULL, 0}}},
+     {NAMED("vendor", vrm_vendor_name_valid), COL("idx", C_INT), COL("body", C_TEXT),
+      COL("reads", C_INT), COL("ended", C_NTIME), END}},
+    {"grant_docs", "vendor", {NAMED("vendor", vrm_vendor_name_valid), COL("updated", C_TIME), END}},
     {"receipts", "vendor, n",
-     {{"vendor", C_TEXT}, {"n", C_INT}, {"jws", C_TEXT}, {"payload", C_TEXT},
-      {"created", C_TIME}, {NULL, 0}}},
-    {"access_log", "vendor, n", {{"vendor", C_TEXT}, {"n", C_INT}, {"line", C_TEXT}, {NULL, 0}}},
+     {NAMED("vendor", vrm_vendor_name_valid), COL("n", C_INT), COL("jws", C_TEXT),
+      COL("payload", C_TEXT), COL("created", C_TIME), END}},
+    {"access_log", "vendor, n",
+     {NAMED("vendor", vrm_vendor_name_valid), COL("n", C_INT), COL("line", C_TEXT), END}},
     {"messages", "created, id",
-     {{"id", C_TEXT}, {"vendor", C_TEXT}, {"kind", C_TEXT}, {"payload", C_TEXT},
-      {"wire", C_BLOB}, {"created", C_TIME}, {"state", C_INT}, {"attempts", C_INT},
-      {"next_try", C_TIME}, {"last_error", C_NTEXT}, {"sent", C_NTIME},
-      {"transport", C_NTEXT}, {"endpoint", C_TEXT}, {NULL, 0}}},
+     {NAMED("id", id_valid), NAMED("vendor", vrm_vendor_name_valid), COL("kind", C_TEXT),
+      COL("payload", C_TEXT), COL("wire", C_BLOB), COL("created", C_TIME), COL("state", C_INT),
+      COL("attempts", C_INT), COL("next_try", C_TIME), COL("last_error", C_NTEXT),
+      COL("sent", C_NTIME), COL("transport", C_NTEXT), COL("endpoint", C_TEXT), END}},
     {"inbox", "vendor, id",
-     {{"vendor", C_TEXT}, {"id", C_TEXT}, {"payload", C_TEXT}, {"received", C_TIME},
-      {NULL, 0}}},
+     {NAMED("vendor", vrm_vendor_name_valid), NAMED("id", id_valid), COL("payload", C_TEXT),
+      COL("received", C_TIME), END}},
     {"inbox_rejected", "name",
-     {{"name", C_TEXT}, {"vendor", C_TEXT}, {"file", C_TEXT}, {"reason", C_TEXT},
-      {"size", C_INT}, {"received", C_TIME}, {NULL, 0}}},
+     {NAMED("name", vrm_record_name_valid), NAMED("vendor", vrm_vendor_name_valid),
+      COL("file", C_TEXT),
+      COL("reason", C_TEXT), COL("size", C_INT), COL("received", C_TIME), END}},
     {"import_reports", "collection, name",
-     {{"collection", C_TEXT}, {"name", C_TEXT}, {"body", C_TEXT}, {"created", C_TIME},
-      {NULL, 0}}},
+     {NAMED("collection", vrm_collection_name_valid), NAMED("name", vrm_record_name_valid),
+      COL("body", C_TEXT), COL("created", C_TIME), END}},
     {"custom_queries", "name",
-     {{"name", C_TEXT}, {"sql", C_TEXT}, {"updated", C_TIME}, {NULL, 0}}},
+     {NAMED("name", vrm_analytics_custom_name_valid), COL("sql", C_TEXT),
+      COL("updated", C_TIME), END}},
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])
@@ -1213,6 +1239,8 @@ static int bind_column(sqlite3_stmt *st, int i, const column *c, const cJSON *ro
     case C_NTEXT:
         if (!cJSON_IsString(item))
             return vrm_error(EINVAL, "\"%s\" is not a string", c->name);
+        if (c->check != NULL && (rc = c->check(item->valuestring)) != 0)
+            return vrm_error(-rc, "\"%s\": %s", c->name, vrm_error_message());
         return sqlite3_bind_text(st, i, item->valuestring, -1, SQLITE_TRANSIENT) == SQLITE_OK
                    ? 0 : -ENOMEM;
     case C_INT:

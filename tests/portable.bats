@@ -196,6 +196,11 @@ snapshot() {  # snapshot MNT OUT
         sed -i '2s/^{/{\"colour\":\"red\",/' files.jsonl
         s=\$(sha256sum files.jsonl | cut -d' ' -f1)
         jq --arg s \"\$s\" '.indexes[\"files.jsonl\"].sha256 = \$s' export.json >e && mv e export.json"
+    # a name that would leave its folder in the mount, sums made to match
+    try_bad 'tables/vendors.jsonl line 1: "name"' "
+        sed -i '1s/\"name\":\"acme\"/\"name\":\"..\/acme\"/' tables/vendors.jsonl
+        s=\$(sha256sum tables/vendors.jsonl | cut -d' ' -f1)
+        jq --arg s \"\$s\" '.indexes[\"tables/vendors.jsonl\"].sha256 = \$s' export.json >e && mv e export.json"
     # a receipt altered consistently with its index: the chain check catches it
     try_bad "receipt" "
         sed -i 's/\"n\":1,\"jws\":\"eyJ/\"n\":1,\"jws\":\"eyK/' tables/receipts.jsonl
