@@ -4,11 +4,15 @@
 #include "node.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The vendor of a --view mount, or NULL: set once before any request. */
 static const char *view_vendor;
+
+/* ".Trash-<uid>", or "": set once before any request (op_init). */
+static char trash_name[32];
 
 void node_set_view(const char *vendor)
 {
@@ -18,6 +22,30 @@ void node_set_view(const char *vendor)
 const char *node_view(void)
 {
     return view_vendor;
+}
+
+void node_set_trash(unsigned uid)
+{
+    snprintf(trash_name, sizeof trash_name, ".Trash-%u", uid);
+}
+
+const char *node_trash_name(void)
+{
+    return trash_name;
+}
+
+/* Is `p` (no leading '/') the trash's name, alone or followed by '/'? */
+static int is_trash(const char *p)
+{
+    size_t n = strlen(trash_name);
+
+    return n > 0 && strncmp(p, trash_name, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+int node_trash_reserved(const char *path)
+{
+    return path != NULL && view_vendor == NULL && strncmp(path, "/files/", 7) == 0 &&
+           is_trash(path + 7);
 }
 
 /* Copy the next component of *p into out (size n) and advance *p past it.
@@ -226,6 +254,13 @@ int node_parse(const char *path, node *n)
         n->kind = N_ROOT;
         return 0;
     }
+    if (is_trash(p)) {
+        /* the store keeps it under the same name at its root */
+        n->kind = N_FILES;
+        n->rest = path;
+        n->trash = strchr(p, '/') == NULL ? 1 : 2;
+        return 0;
+    }
     len = component(&p, first, sizeof first);
     if (len < 0)
         return -ENOENT;
@@ -245,6 +280,8 @@ int node_parse(const char *path, node *n)
         return -ENOENT;
     }
     if (strcmp(first, "files") == 0) {
+        if (is_trash(p))
+            return -ENOENT;   /* the trash's own name in the store */
         n->kind = N_FILES;
         n->rest = *p ? p - 1 : "/";
         return 0;

@@ -11,6 +11,9 @@
  *   /records/<collection>/<other>      N_SCRATCH  (an editor's temporary file)
  *   /files, /files/...                 N_FILES    (`rest`: the path below files/,
  *                                                  "/" for files/ itself)
+ *   /.Trash-<uid>, /.Trash-<uid>/...   N_FILES    (`trash` 1 for the folder, 2
+ *                                                  below it; `rest`: the whole
+ *                                                  path, see below)
  *   /vendors                           N_VENDORS
  *   /vendors/<vendor>                  N_VENDOR
  *   /vendors/<vendor>/vendor.json      N_VENDOR_JSON
@@ -48,6 +51,14 @@
  *   /views/<vendor>/analytics          N_VIEW_ANALYTICS
  *   /views/<vendor>/analytics/<topic>  N_VIEW_ATOPIC     (`coll`: the topic)
  *   /views/<vendor>/analytics/<topic>/<file>  N_VIEW_AFILE (`name`: the file)
+ *
+ * The trash.  File managers (GIO) trash a file of a mount into the mount's
+ * own `$top/.Trash-$uid` and rename the file into it; so the root has, once
+ * made, `.Trash-<uid>` for the mounting user's uid (node_set_trash): a
+ * folder of the files store kept at the store's root under that name, so
+ * that `rest` is the path itself and renames between files/ and the trash
+ * are renames inside the store.  Below files/ that name of the store root
+ * is the trash's, so `/files/.Trash-<uid>` and below are -ENOENT.
  *
  * A mount of one vendor's view (vrmfs --view VENDOR, see node_set_view) has
  * that view at its root: "/" is N_VIEW and "/records/..." the rest, and
@@ -116,6 +127,8 @@ typedef struct node {
     long long num;                         /* N_RECEIPT: its number */
     int jws;                               /* N_RECEIPT: .jws (1) or .json (0) */
     const char *rest;                      /* N_FILES: points into the path */
+    int trash;                             /* N_FILES: 1 the root's .Trash-<uid>
+                                              folder itself, 2 below it, else 0 */
 } node;
 
 /* Parse `path` (absolute, as FUSE gives it).  0, -ENOENT or -ENAMETOOLONG. */
@@ -127,5 +140,17 @@ void node_set_view(const char *vendor);
 
 /* The view's vendor of such a mount, or NULL. */
 const char *node_view(void);
+
+/* Give the root the trash folder `.Trash-<uid>` (and hide that name in
+ * files/).  Call once, before the file system serves a request; not on a
+ * view mount. */
+void node_set_trash(unsigned uid);
+
+/* The trash folder's name (".Trash-<uid>"), or "" if there is none. */
+const char *node_trash_name(void);
+
+/* 1 if `path` is /files/.Trash-<uid> or below: the trash's name, reserved
+ * in files/ (node_parse says -ENOENT; this tells a refusal why). */
+int node_trash_reserved(const char *path);
 
 #endif

@@ -14,6 +14,13 @@
  * files/: a POSIX tree in libvrm's files module; a handle holds the inode
  * number, so a file unlinked while open stays readable until released.
  *
+ * The root's .Trash-<uid> (node.h): the trash file managers make at the top
+ * of a mount.  It is a folder of the files store: mkdir makes it (0700, for
+ * the mounting user only: GIO checks that the folder is the caller's),
+ * rmdir removes it, and everything below it is files/ again, so trashing
+ * (a rename from files/) and restoring are renames inside the store.  Any
+ * other change of the name itself is refused.
+ *
  * Every file shows the mounting user as its owner: the vault is single-user.
  */
 #define _GNU_SOURCE
@@ -87,6 +94,12 @@ static const char readme[] =
     "    Any documents: an ordinary tree of folders, files and symbolic links,\n"
     "    with user.* extended attributes, encrypted like everything else.\n"
     "\n"
+    ".Trash-<uid>/\n"
+    "    The trash of file managers (gio trash, Move to Trash), made when\n"
+    "    first used: files/ and info/ as the freedesktop.org specification\n"
+    "    has them.  Restore a file by moving it back into files/ (its\n"
+    "    info/NAME.trashinfo says where from); rm -r empties the trash.\n"
+    "\n"
     "vendors/<vendor>/\n"
     "    mkdir registers a vendor, rmdir (or rm -r) revokes its grants and\n"
     "    removes it.  vendor.json (name, keys, endpoint, terms, note,\n"
@@ -147,7 +160,17 @@ struct handle {
                                          vrm_facts_generation of its collection) */
     pthread_mutex_t mu;               /* guards this handle */
     handle *next;                     /* in fs->pending */
+    handle *open_prev, *open_next;    /* in open_handles */
 };
+
+/* Every handle not released yet.  The kernel sends RELEASE in the
+ * background and drops what is still queued when the file system is
+ * unmounted, so vrmfs_release_state() frees the handles left here.  A leaf
+ * lock: nothing else is taken while holding open_mu. */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static handle *open_handles;
+
+static void handle_free(handle *h);
 
 static vrmfs *FS(void)
 {
@@ -521,6 +544,10 @@ void vrmfs_release_state(vrmfs *fs)
 {
     unsigned i;
 
+    while (open_handles != NULL)
+        handle_free(open_handles);
+    fs->pending = NULL;
+
     while (fs->vscratch != NULL) {
         vscratch *next = fs->vscratch->next;
 
@@ -754,6 +781,7 @@ struct fill_ctx {
     fuse_fill_dir_t filler;
     const char *suffix;
     int plus;                         /* FUSE_READDIR_PLUS: give attributes too */
+    const char *hide;                 /* a name not to list (files/: the trash's), or NULL */
 };
 
 /* A file removed while open lives on as .fuse_hiddenNNN until its last
@@ -781,7 +809,7 @@ static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
     fill_ctx *c = ctx;
     struct stat s;
 
-    if (hidden_by_libfuse(name))
+    if (hidden_by_libfuse(name) || (c->hide != NULL && strcmp(name, c->hide) == 0))
         return 0;
     if (!c->plus || st == NULL)
         return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
@@ -827,7 +855,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
     vrmfs *fs = FS();
-    fill_ctx c = {buf, filler, "", (flags & FUSE_READDIR_PLUS) != 0};
+    fill_ctx c = {buf, filler, "", (flags & FUSE_READDIR_PLUS) != 0, NULL};
     vrm_stat vs;
     handle *h;
     node n;
@@ -900,6 +928,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         filler(buf, "inbox", NULL, 0, 0);
         filler(buf, "import", NULL, 0, 0);
         filler(buf, "analytics", NULL, 0, 0);
+        if (node_trash_name()[0] != '\0' && vrm_files_resolve(fs->v, node_trash_name(), &vs) == 0)
+            filler(buf, node_trash_name(), NULL, 0, 0);   /* once made */
         return 0;
     case N_META:
         filler(buf, "errors.log", NULL, 0, 0);
@@ -922,9 +952,67 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         rc = vrm_scratch_list(fs->v, n.coll, fill_name, &c);
         return rc < 0 ? rc : 0;
     default:
+        if (n.trash == 0 && strcmp(n.rest, "/") == 0)
+            c.hide = node_trash_name();   /* the store's root: files/ */
         rc = vrm_files_readdir(fs->v, vs.ino, fill_files_entry, &c);
         return rc < 0 ? rc : 0;
     }
+}
+
+/* ---- the root's trash (node.h) --------------------------------------------- */
+
+/* Refuse a change of the name .Trash-<uid> other than mkdir and rmdir, at
+ * the root or (reserved) in files/: -EACCES, logged. */
+static int trash_refuse(vrmfs *fs, const char *path)
+{
+    char reason[300];
+
+    if (node_trash_reserved(path))
+        snprintf(reason, sizeof reason, "files/%s is reserved: that name is the trash, "
+                 "/%s at the root of the mount; nothing changed", node_trash_name(),
+                 node_trash_name());
+    else
+        snprintf(reason, sizeof reason, "%s is the trash: only mkdir and rmdir make and "
+                 "remove it; nothing changed", node_trash_name());
+    vrmfs_refusal(fs, path, reason);
+    return -EACCES;
+}
+
+/* mkdir of the trash: for the mounting user only, whose uid it names and
+ * who owns every file shown; always 0700, as the trash specification
+ * wants it. */
+static int trash_mkdir(vrmfs *fs, const char *path, const node *n)
+{
+    char reason[300];
+
+    if (fuse_get_context()->uid != fs->uid) {
+        snprintf(reason, sizeof reason, "%s is the trash of uid %u, who mounted the vault; "
+                 "nothing changed", node_trash_name(), (unsigned)fs->uid);
+        vrmfs_refusal(fs, path, reason);
+        return -EACCES;
+    }
+    return vrm_files_mkdir(fs->v, n->rest, 0700, fs->uid, fs->gid, NULL);
+}
+
+/* mkdir of an unknown name: refused (the root holds fixed folders). */
+static int mkdir_refuse(vrmfs *fs, const char *path)
+{
+    char reason[300];
+
+    if (node_trash_reserved(path))
+        return trash_refuse(fs, path);
+    if (node_view() != NULL || strncmp(path, "/views/", 7) == 0)
+        return -EROFS;
+    if (strchr(path + 1, '/') == NULL) {
+        if (node_trash_name()[0] != '\0')
+            snprintf(reason, sizeof reason, "the root holds the vault's folders; the only "
+                     "folder made here is the trash, %s; nothing changed", node_trash_name());
+        else
+            snprintf(reason, sizeof reason, "the root holds the vault's folders; nothing "
+                     "changed");
+        vrmfs_refusal(fs, path, reason);
+    }
+    return -EACCES;
 }
 
 static int op_mkdir(const char *path, mode_t mode)
@@ -934,7 +1022,7 @@ static int op_mkdir(const char *path, mode_t mode)
     int rc = node_parse(path, &n);
 
     if (rc == -ENOENT)
-        return node_view() != NULL || strncmp(path, "/views/", 7) == 0 ? -EROFS : -EACCES;
+        return mkdir_refuse(fs, path);
     if (rc == -ENAMETOOLONG && strncmp(path, "/records/", 9) == 0) {
         vrm_error(ENAMETOOLONG, "a collection name has 1 to %d characters", VRM_COLLECTION_MAX);
         return refuse(path, rc);
@@ -943,6 +1031,8 @@ static int op_mkdir(const char *path, mode_t mode)
         return rc;
     if (fs->read_only)
         return -EROFS;
+    if (n.kind == N_FILES && n.trash == 1)
+        return trash_mkdir(fs, path, &n);
     if (n.kind == N_FILES)
         return vrm_files_mkdir(fs->v, n.rest, mode, fs->uid, fs->gid, NULL);
     if (n.kind == N_IMPORT_COLL) {
@@ -1066,11 +1156,14 @@ static int op_symlink(const char *target, const char *path)
     int rc = node_parse(path, &n);
 
     if (rc != 0)
-        return rc == -ENOENT ? -EACCES : rc;
+        return rc == -ENOENT && node_trash_reserved(path) ? trash_refuse(fs, path)
+               : rc == -ENOENT ? -EACCES : rc;
     if (n.kind != N_FILES)
         return -EACCES;
     if (fs->read_only)
         return -EROFS;
+    if (n.trash == 1)
+        return trash_refuse(fs, path);
     return vrm_files_symlink(fs->v, target, n.rest, fs->uid, fs->gid, NULL);
 }
 
@@ -1096,11 +1189,14 @@ static int op_link(const char *from, const char *to)
     if ((rc = node_parse(from, &a)) != 0)
         return rc;
     if ((rc = node_parse(to, &b)) != 0)
-        return rc == -ENOENT ? -EACCES : rc;
+        return rc == -ENOENT && node_trash_reserved(to) ? trash_refuse(fs, to)
+               : rc == -ENOENT ? -EACCES : rc;
     if (a.kind != N_FILES || b.kind != N_FILES)
         return a.kind == N_FILES || b.kind == N_FILES ? -EXDEV : -EPERM;
     if (fs->read_only)
         return -EROFS;
+    if (b.trash == 1)
+        return trash_refuse(fs, to);
     return vrm_files_link(fs->v, a.rest, b.rest, NULL);
 }
 
@@ -1115,9 +1211,13 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
     if ((rc = node_parse(from, &a)) != 0)
         return rc;
     if ((rc = node_parse(to, &b)) != 0)
-        return rc == -ENOENT ? -EACCES : rc;
+        return rc == -ENOENT && node_trash_reserved(to) ? trash_refuse(fs, to)
+               : rc == -ENOENT ? -EACCES : rc;
     if (fs->read_only)
         return -EROFS;
+    if ((a.kind == N_FILES && a.trash == 1) || (b.kind == N_FILES && b.trash == 1))
+        return trash_refuse(fs, a.trash == 1 ? from : to);
+    /* files/ and the trash are one store: trashing and restoring are renames */
     if (a.kind == N_FILES && b.kind == N_FILES)
         return vrm_files_rename(fs->v, a.rest, b.rest, flags);
     if (a.kind == N_FILES || b.kind == N_FILES)
@@ -1171,6 +1271,14 @@ static void handle_free(handle *h)
 {
     if (h == NULL)
         return;
+    pthread_mutex_lock(&open_mu);
+    if (h->open_prev != NULL)
+        h->open_prev->open_next = h->open_next;
+    else
+        open_handles = h->open_next;
+    if (h->open_next != NULL)
+        h->open_next->open_prev = h->open_prev;
+    pthread_mutex_unlock(&open_mu);
     pthread_mutex_destroy(&h->mu);
     free(h->buf);
     free(h);
@@ -1188,6 +1296,12 @@ static handle *handle_new(enum handle_kind kind, const node *n, int writable)
     h->n.rest = NULL;  /* points into a path that is gone after the call */
     h->writable = writable;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_lock(&open_mu);
+    h->open_next = open_handles;
+    if (open_handles != NULL)
+        open_handles->open_prev = h;
+    open_handles = h;
+    pthread_mutex_unlock(&open_mu);
     return h;
 }
 
@@ -2899,7 +3013,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     int rc = node_parse(path, &n);
 
     if (rc == -ENOENT)
-        return -EACCES;
+        return node_trash_reserved(path) ? trash_refuse(fs, path) : -EACCES;
     if (rc != 0)
         return rc;
     if (fs->read_only)
@@ -2916,6 +3030,8 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
             return refuse(path, -EINVAL);
         return open_text(&n, fi, 1);
     case N_FILES:
+        if (n.trash == 1)
+            return trash_refuse(fs, path);
         rc = vrm_files_create(fs->v, n.rest, mode, fs->uid, fs->gid, &vs);
         if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
             rc = vrm_files_resolve(fs->v, n.rest, &vs);
@@ -3106,7 +3222,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
     handle *h = HANDLE(fi);
-    int rc, listed, changed;
+    int rc, listed, changed, unmade;
 
     if (h == NULL || h->kind == H_FILE)
         return 0;  /* files/ data is committed by each write */
@@ -3131,6 +3247,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
     changed = h->writable && h->dirty && h->written;
     rc = commit(path, h);
     listed = rc == 0 && h->kind == H_RECORD && h->created && !h->dirty;
+    unmade = rc != 0 && h->kind == H_RECORD && h->created;
     pthread_mutex_unlock(&h->mu);
     if (changed && rc == 0 && h->kind == H_RECORD) {
         /* Its size is now that of the pretty text, not of what was written. */
@@ -3143,6 +3260,22 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
         pthread_mutex_lock(&fs->mu);
         pending_remove(fs, h);
         pthread_mutex_unlock(&fs->mu);
+    }
+    if (unmade) {
+        /* A new record refused at its first commit never existed: its name
+         * goes now, not at the release that follows close() asynchronously,
+         * and the kernel forgets the entry its create was given (GIO stats
+         * the copy after the failed close).  A later write through another
+         * descriptor still commits it. */
+        char where[400];
+
+        pthread_mutex_lock(&fs->mu);
+        pending_remove(fs, h);
+        pthread_mutex_unlock(&fs->mu);
+        where[0] = '!';
+        handle_path(h, where + 1, sizeof where - 1);
+        inval_queue(fs, where);
+        inval_wait(fs);
     }
     return rc;
 }
@@ -3341,6 +3474,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
      * still find it by path. */
     cfg->hard_remove = 0;
     cfg->nullpath_ok = 1;       /* open files are reached by their handle */
+    /* before the first request: node_parse reads it without a lock */
+    if (node_view() == NULL)
+        node_set_trash((unsigned)FS()->uid);
     return FS();
 }
 
