@@ -48,6 +48,35 @@ int node_trash_reserved(const char *path)
            is_trash(path + 7);
 }
 
+int node_files_path(const char *rest, char *out, size_t size)
+{
+    int n;
+
+    if (view_vendor != NULL)
+        return -ENOENT;
+    if (*rest == '/' && is_trash(rest + 1))
+        n = snprintf(out, size, "%s", rest);
+    else
+        n = snprintf(out, size, "/files%s", strcmp(rest, "/") == 0 ? "" : rest);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+uint64_t node_ino(const char *path)
+{
+    uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a... */
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)path; *p != '\0'; p++)
+        h = (h ^ *p) * 0x100000001b3u;
+    h ^= h >> 33;                       /* ...then a 64-bit finalizer (MurmurHash3's),
+                                           so that every bit depends on every byte */
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return (h & (((uint64_t)1 << 62) - 1)) | (uint64_t)1 << 62;
+}
+
 /* Copy the next component of *p into out (size n) and advance *p past it.
  * Returns its length, or -ENAMETOOLONG. */
 static int component(const char **p, char *out, size_t n)

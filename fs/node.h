@@ -70,6 +70,9 @@
 #ifndef VRMFS_NODE_H
 #define VRMFS_NODE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "records.h"
 
 enum node_kind {
@@ -152,5 +155,19 @@ const char *node_trash_name(void);
 /* 1 if `path` is /files/.Trash-<uid> or below: the trash's name, reserved
  * in files/ (node_parse says -ENOENT; this tells a refusal why). */
 int node_trash_reserved(const char *path);
+
+/* The inverse of node_parse for N_FILES: the path in the mount of the
+ * files store's path `rest` ("/a/b" -> "/files/a/b"; the trash's folder and
+ * what is below it keep their path), into out[0..size).  0, or -ENOENT on a
+ * view mount (no files there), -ENAMETOOLONG if it does not fit. */
+int node_files_path(const char *rest, char *out, size_t size);
+
+/* The inode number shown for `path` when it is not in the files store,
+ * whose own numbers (1 up to 2^35) name its files: a 64-bit hash of the
+ * path with bit 62 set and bit 63 clear, so that it never equals one of
+ * those, stays positive for tools that hold it in a signed 64-bit integer,
+ * and is the same for a path for as long as the mount lasts and across
+ * mounts (see op_init in ops.c). */
+uint64_t node_ino(const char *path);
 
 #endif

@@ -13,6 +13,9 @@
  *
  * files/: a POSIX tree in libvrm's files module; a handle holds the inode
  * number, so a file unlinked while open stays readable until released.
+ * st_ino is the store's inode number there, and a path's hash elsewhere
+ * (op_init); a change of a file with several names is made visible through
+ * all of them (names_changed).
  *
  * The root's .Trash-<uid> (node.h): the trash file managers make at the top
  * of a mount.  It is a folder of the files store: mkdir makes it (0700, for
@@ -32,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +150,13 @@ enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW, H_O
 struct handle {
     enum handle_kind kind;
     node n;                           /* what was opened (records/) */
-    uint64_t ino;                     /* H_FILE: the inode */
+    uint64_t ino;                     /* H_FILE: the inode; else the st_ino
+                                         of the path opened (node_ino) */
     int append;                       /* H_FILE: opened with O_APPEND */
+    _Atomic int linked;               /* H_FILE: the file had other names
+                                         while open (see names_changed) */
+    _Atomic int changed;              /* H_FILE and linked: written since
+                                         the last flush */
     char *buf;                        /* H_RECORD, H_SCRATCH: the text */
     size_t len, cap;
     int writable;                     /* opened for writing */
@@ -395,11 +404,37 @@ static void inval_queue(vrmfs *fs, const char *path)
     pthread_mutex_unlock(&fs->mu);
 }
 
+/* The node id the kernel knows the directory `path` (in the mount) by, or
+ * 0 if it cannot be told.  libfuse's high-level API maps no path to a node
+ * id, and st_ino is not one (op_init: use_ino), but Linux's FUSE module
+ * puts the node id in the file handles it makes for NFS export
+ * (fuse_encode_fh: type FILEID_INO64_GEN, 0x81, or with the parent 0x82;
+ * words 0 and 1 the node id's high and low halves, word 2 the generation),
+ * and name_to_handle_at(2) hands them to anyone, on any FUSE mount.  A
+ * handle of another shape gives 0: the entry is not invalidated, and its
+ * timeout (op_init) bounds how long the kernel keeps it. */
+static fuse_ino_t node_id(const char *path)
+{
+    union {
+        struct file_handle fh;
+        char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    } u;
+    uint32_t w[3];
+    int mount_id;
+
+    u.fh.handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(AT_FDCWD, path, &u.fh, &mount_id, 0) != 0 ||
+        (u.fh.handle_type != 0x81 && u.fh.handle_type != 0x82) ||
+        u.fh.handle_bytes < sizeof w)
+        return 0;
+    memcpy(w, u.fh.f_handle, sizeof w);
+    return (fuse_ino_t)w[0] << 32 | w[1];
+}
+
 /* Make the kernel forget the name `path` ("/views/acme") and every name
  * below it.  libfuse's high-level API invalidates inodes only, so this goes
- * to the low level: with use_ino off the st_ino a stat() of the parent shows
- * is the node id the kernel knows it by.  Only while the session serves
- * requests: the stat() is one. */
+ * to the low level, with the parent's node id from node_id().  Only while
+ * the session serves requests: the lookup of the parent is one. */
 typedef struct parent_cache {
     char path[PATH_MAX];              /* the last parent looked up, or "" */
     fuse_ino_t ino;
@@ -410,7 +445,6 @@ static void inval_entry(vrmfs *fs, const char *path, parent_cache *pc)
     struct fuse_session *se = fuse_get_session(fs->fuse);
     const char *slash = strrchr(path, '/');
     char parent[PATH_MAX];
-    struct stat st;
     fuse_ino_t ino = FUSE_ROOT_ID;
     int n;
 
@@ -423,9 +457,9 @@ static void inval_entry(vrmfs *fs, const char *path, parent_cache *pc)
         if (strcmp(parent, pc->path) == 0) {
             ino = pc->ino;
         } else {
-            if (stat(parent, &st) != 0)
-                return;   /* gone: its own entry is invalidated next */
-            ino = st.st_ino;
+            ino = node_id(parent);
+            if (ino == 0)
+                return;   /* gone (its own entry is invalidated next), or no handle */
             strcpy(pc->path, parent);
             pc->ino = ino;
         }
@@ -465,8 +499,10 @@ static void *inval_main(void *arg)
         {
             char *path = fs->inval_queue[--fs->inval_len];
 
+            fs->inval_busy = 1;   /* before mu is let go: inval_wait must not
+                                     see an empty queue and an idle thread
+                                     while this one is still to be sent */
             pthread_mutex_unlock(&fs->mu);
-            fs->inval_busy = 1;
             if (path[0] == '!') {
                 if (!fs->inval_stop)
                     inval_entry(fs, path + 1, &pc);
@@ -503,6 +539,52 @@ static void inval_wait(vrmfs *fs)
         if (pthread_cond_timedwait(&fs->inval_idle, &fs->mu, &until) != 0)
             break;
     pthread_mutex_unlock(&fs->mu);
+}
+
+/* The names of one file that a change of it refreshes at most; the kernel
+ * may keep the others' attributes until they time out (op_init). */
+#define NAMES_MAX 256
+
+/* A file of files/ with other names changed: its data, size, times, mode
+ * or link count.  The high-level API gives each path a node of its own, so
+ * the kernel keeps each name's attributes and pages apart and updates only
+ * those of the name a request went through: have it forget them for every
+ * name, and wait until it has, so that the change shows through all of
+ * them once the request that made it returns.  `skip`: the request's own
+ * path, which the kernel updates by itself, or NULL.  For files with one
+ * name nothing calls this: handles note at open whether there are others
+ * (handle.linked), and unlink, rename and link learn it from libvrm. */
+static void names_changed(vrmfs *fs, uint64_t ino, const char *skip)
+{
+    char *paths, where[PATH_MAX];
+    const char *p;
+    size_t n, i;
+    int queued = 0;
+
+    if (!fs->inval_running || vrm_files_paths(fs->v, ino, NAMES_MAX, &paths, &n) != 0)
+        return;  /* (a failure leaves the attribute timeout to do it) */
+    for (i = 0, p = paths; i < n; i++, p += strlen(p) + 1)
+        if (node_files_path(p, where, sizeof where) == 0 &&
+            (skip == NULL || strcmp(where, skip) != 0)) {
+            inval_queue(fs, where);
+            queued = 1;
+        }
+    free(paths);
+    if (queued)
+        inval_wait(fs);
+}
+
+/* Mark the open handles of files/ inode `ino` as those of a file with other
+ * names: it just got one. */
+static void handles_linked(uint64_t ino)
+{
+    handle *h;
+
+    pthread_mutex_lock(&open_mu);
+    for (h = open_handles; h != NULL; h = h->open_next)
+        if (h->kind == H_FILE && h->ino == ino)
+            h->linked = 1;
+    pthread_mutex_unlock(&open_mu);
 }
 
 int vrmfs_inval_start(vrmfs *fs)
@@ -603,10 +685,12 @@ static void fill_files(vrmfs *fs, const vrm_stat *vs, struct stat *st)
 }
 
 /* What a request names: 1 and *ino for a files/ inode (the open handle's,
- * or the path's), 0 and *n for anything else, or a negative errno.  A NULL
- * path without a files/ handle (a removed text file) is -EBADF. */
+ * or the path's), with *linked non-zero if it has other names that must
+ * hear of a change (names_changed), 0 and *n for anything else, or a
+ * negative errno.  A NULL path without a files/ handle (a removed text
+ * file) is -EBADF. */
 static int files_target(vrmfs *fs, const char *path, struct fuse_file_info *fi, node *n,
-                        uint64_t *ino)
+                        uint64_t *ino, int *linked)
 {
     handle *h = HANDLE(fi);
     vrm_stat vs;
@@ -614,6 +698,7 @@ static int files_target(vrmfs *fs, const char *path, struct fuse_file_info *fi, 
 
     if (h != NULL && h->kind == H_FILE) {
         *ino = h->ino;
+        *linked = h->linked;
         return 1;
     }
     rc = path ? node_parse(path, n) : -EBADF;
@@ -621,6 +706,7 @@ static int files_target(vrmfs *fs, const char *path, struct fuse_file_info *fi, 
         return rc;
     rc = vrm_files_resolve(fs->v, n->rest, &vs);
     *ino = vs.ino;
+    *linked = rc == 0 && !S_ISDIR(vs.mode) && vs.nlink > 1;
     return rc != 0 ? rc : 1;
 }
 
@@ -637,7 +723,7 @@ static int tree_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
     return vendor_getattr(fs, path, n, st);
 }
 
-static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static int getattr_node(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
     vrm_record_info info;
@@ -774,7 +860,73 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
     return -ENOENT;
 }
 
+/* Every getattr: the attributes, with the st_ino op_init explains (files/
+ * inodes come with theirs; anything else has 0 here). */
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+    int rc = getattr_node(path, st, fi);
+
+    if (rc == 0 && st->st_ino == 0)
+        st->st_ino = path != NULL ? node_ino(path) : h != NULL ? h->ino : 0;
+    return rc;
+}
+
+/* The st_ino of `path`: a files/ inode's own number (0 if it cannot be
+ * read), or node_ino(path). */
+static uint64_t path_ino(vrmfs *fs, const char *path)
+{
+    vrm_stat vs;
+    node n;
+
+    if (node_parse(path, &n) == 0 && n.kind == N_FILES)
+        return vrm_files_resolve(fs->v, n.rest, &vs) == 0 ? vs.ino : 0;
+    return node_ino(path);
+}
+
 /* ---- directories --------------------------------------------------------- */
+
+/* A filler in front of libfuse's that gives every entry the st_ino a
+ * lookup of it shows (op_init): files/ entries come with theirs, the
+ * others get that of their path, and so do "." and "..".  Only those and
+ * the root's "files" and trash entries, filled outside any libvrm
+ * callback, can make path_ino() call libvrm (a callback runs with the
+ * vault's mutex held: vrm_files_readdir's gives every entry its st_ino). */
+typedef struct ino_fill {
+    void *buf;                        /* libfuse's */
+    fuse_fill_dir_t filler;
+    const char *dir;                  /* the directory listed */
+} ino_fill;
+
+static int fill_ino(void *ctx, const char *name, const struct stat *st, off_t off,
+                    enum fuse_fill_dir_flags flags)
+{
+    ino_fill *w = ctx;
+    char path[PATH_MAX];
+    const char *slash;
+    struct stat s;
+    int n;
+
+    if (st != NULL && st->st_ino != 0)
+        return w->filler(w->buf, name, st, off, flags);
+    if (st != NULL)
+        s = *st;
+    else
+        memset(&s, 0, sizeof s);
+    if (strcmp(name, ".") == 0) {
+        n = snprintf(path, sizeof path, "%s", w->dir);
+    } else if (strcmp(name, "..") == 0) {
+        slash = strrchr(w->dir, '/');
+        n = snprintf(path, sizeof path, "%.*s", slash != NULL && slash != w->dir
+                                                    ? (int)(slash - w->dir) : 1, w->dir);
+    } else {
+        n = snprintf(path, sizeof path, "%s/%s", strcmp(w->dir, "/") == 0 ? "" : w->dir,
+                     name);
+    }
+    if (n > 0 && (size_t)n < sizeof path)
+        s.st_ino = path_ino(FS(), path);
+    return w->filler(w->buf, name, s.st_ino != 0 || st != NULL ? &s : NULL, off, flags);
+}
 
 struct fill_ctx {
     void *buf;
@@ -811,11 +963,9 @@ static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
 
     if (hidden_by_libfuse(name) || (c->hide != NULL && strcmp(name, c->hide) == 0))
         return 0;
-    if (!c->plus || st == NULL)
-        return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
     memset(&s, 0, sizeof s);
-    fill_files(FS(), st, &s);
-    return c->filler(c->buf, name, &s, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
+    fill_files(FS(), st, &s);   /* without readdirplus too: for d_ino and d_type */
+    return c->filler(c->buf, name, &s, 0, c->plus ? FUSE_FILL_DIR_PLUS : 0) ? 1 : 0;
 }
 
 static int fill_record_entry(void *ctx, const char *name, const vrm_record_info *info)
@@ -855,7 +1005,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
     vrmfs *fs = FS();
-    fill_ctx c = {buf, filler, "", (flags & FUSE_READDIR_PLUS) != 0, NULL};
+    ino_fill w = {buf, filler, NULL};
+    fill_ctx c = {&w, fill_ino, "", (flags & FUSE_READDIR_PLUS) != 0, NULL};
     vrm_stat vs;
     handle *h;
     node n;
@@ -864,6 +1015,9 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     (void)off;
     if (path == NULL && fi != NULL)
         path = (const char *)(uintptr_t)fi->fh;
+    w.dir = path;
+    buf = &w;   /* every entry goes through fill_ino */
+    filler = fill_ino;
     rc = node_parse(path, &n);
     if (rc != 0)
         return rc;
@@ -1104,8 +1258,14 @@ static int op_unlink(const char *path)
         return rc;
     case N_SCRATCH:
         return vrm_scratch_delete(fs->v, n.coll, n.name);
-    case N_FILES:
-        return vrm_files_unlink(fs->v, n.rest);
+    case N_FILES: {
+        vrm_stat left;
+
+        rc = vrm_files_unlink_stat(fs->v, n.rest, &left);
+        if (rc == 0 && left.nlink > 0)
+            names_changed(fs, left.ino, NULL);   /* their link count */
+        return rc;
+    }
     case N_README:
     case N_ERRLOG:
         return -EACCES;
@@ -1183,6 +1343,7 @@ static int op_readlink(const char *path, char *buf, size_t size)
 static int op_link(const char *from, const char *to)
 {
     vrmfs *fs = FS();
+    vrm_stat vs;
     node a, b;
     int rc;
 
@@ -1197,7 +1358,12 @@ static int op_link(const char *from, const char *to)
         return -EROFS;
     if (b.trash == 1)
         return trash_refuse(fs, to);
-    return vrm_files_link(fs->v, a.rest, b.rest, NULL);
+    rc = vrm_files_link(fs->v, a.rest, b.rest, &vs);
+    if (rc == 0) {
+        handles_linked(vs.ino);
+        names_changed(fs, vs.ino, to);   /* `to` is looked up anew */
+    }
+    return rc;
 }
 
 static int commit(const char *path, handle *h);
@@ -1218,8 +1384,21 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
     if ((a.kind == N_FILES && a.trash == 1) || (b.kind == N_FILES && b.trash == 1))
         return trash_refuse(fs, a.trash == 1 ? from : to);
     /* files/ and the trash are one store: trashing and restoring are renames */
-    if (a.kind == N_FILES && b.kind == N_FILES)
-        return vrm_files_rename(fs->v, a.rest, b.rest, flags);
+    if (a.kind == N_FILES && b.kind == N_FILES) {
+        vrm_stat moved, replaced;
+
+        rc = vrm_files_rename_stat(fs->v, a.rest, b.rest, flags, &moved, &replaced);
+        if (rc != 0)
+            return rc;
+        /* the kernel updates the two names itself; other names of either
+         * file: the replaced one's link count, the ctime of both */
+        if (!S_ISDIR(moved.mode) && moved.nlink > 1)
+            names_changed(fs, moved.ino, NULL);
+        if (replaced.ino != 0 && !S_ISDIR(replaced.mode) &&
+            replaced.nlink > ((flags & RENAME_EXCHANGE) ? 1u : 0u))
+            names_changed(fs, replaced.ino, NULL);
+        return 0;
+    }
     if (a.kind == N_FILES || b.kind == N_FILES)
         return -EXDEV;  /* mv copies between files/ and records/ instead */
     if (a.kind == N_COLL && b.kind == N_COLL)
@@ -2921,10 +3100,15 @@ static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *
     return rc;
 }
 
-static int open_file(uint64_t ino, struct fuse_file_info *fi)
+/* Open the files/ inode `vs` that `path` names.  Whether it has other names
+ * is noted now, from what the lookup read (a link made later marks the
+ * handle too, see handles_linked), so that writes to a file with one name
+ * cost nothing more. */
+static int open_file(const char *path, const vrm_stat *vs, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
     int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    uint64_t ino = vs->ino;
     handle *h;
 
     if (writable && fs->read_only)
@@ -2934,9 +3118,13 @@ static int open_file(uint64_t ino, struct fuse_file_info *fi)
         return -ENOMEM;
     h->ino = ino;
     h->append = (fi->flags & O_APPEND) != 0;
+    h->linked = vs->nlink > 1;
     rc = vrm_files_open(fs->v, ino);
-    if (rc == 0 && writable && (fi->flags & O_TRUNC))
+    if (rc == 0 && writable && (fi->flags & O_TRUNC)) {
         rc = vrm_files_truncate(fs->v, ino, 0);
+        if (rc == 0 && h->linked)
+            names_changed(fs, ino, path);
+    }
     if (rc != 0) {
         if (rc != -ENOENT)
             vrm_files_release(fs->v, ino);
@@ -2948,7 +3136,7 @@ static int open_file(uint64_t ino, struct fuse_file_info *fi)
     return 0;
 }
 
-static int op_open(const char *path, struct fuse_file_info *fi)
+static int open_node(const char *path, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
     vrm_stat vs;
@@ -2991,7 +3179,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
             return rc;
         if (S_ISDIR(vs.mode))
             return -EISDIR;
-        return open_file(vs.ino, fi);
+        return open_file(path, &vs, fi);
     default:
         if (IS_MSG(n.kind))
             return msg_open(fs, &n, fi);
@@ -3005,7 +3193,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
     }
 }
 
-static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+static int create_node(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
     vrm_stat vs;
@@ -3038,7 +3226,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
             if (rc == 0 && S_ISDIR(vs.mode))
                 rc = -EISDIR;
         }
-        return rc != 0 ? rc : open_file(vs.ino, fi);
+        return rc != 0 ? rc : open_file(path, &vs, fi);
     case N_VENDOR_JSON:
     case N_GRANTS:
         if (!removed(fs, &n))
@@ -3054,6 +3242,34 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     default:
         return IS_VIEW(n.kind) ? -EROFS : -EACCES;
     }
+}
+
+/* A handle outside files/ keeps the st_ino of the path it was opened by,
+ * for fstat(), which comes without a path (nullpath_ok). */
+static void handle_ino(const char *path, struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+
+    if (h != NULL && h->kind != H_FILE)
+        h->ino = node_ino(path);
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+    int rc = open_node(path, fi);
+
+    if (rc == 0)
+        handle_ino(path, fi);
+    return rc;
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    int rc = create_node(path, mode, fi);
+
+    if (rc == 0)
+        handle_ino(path, fi);
+    return rc;
 }
 
 /* ---- data ------------------------------------------------------------------ */
@@ -3109,10 +3325,15 @@ static int op_write(const char *path, const char *data, size_t size, off_t off,
     if (h == NULL || !h->writable)
         return -EBADF;
     if (h->kind == H_FILE) {
+        ssize_t n;
+
         if (off < 0)
             return -EINVAL;
-        return (int)(h->append ? vrm_files_append(fs->v, h->ino, data, size)
-                               : vrm_files_write(fs->v, h->ino, data, size, (uint64_t)off));
+        n = h->append ? vrm_files_append(fs->v, h->ino, data, size)
+                      : vrm_files_write(fs->v, h->ino, data, size, (uint64_t)off);
+        if (n > 0 && h->linked)
+            h->changed = 1;   /* the other names learn of it at flush */
+        return (int)n;
     }
     pthread_mutex_lock(&h->mu);
     rc = buf_write(h, text_max(h), data, size, off);
@@ -3134,8 +3355,12 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         return -EINVAL;
     if (fs->read_only)
         return -EROFS;
-    if (h != NULL && h->kind == H_FILE)
-        return vrm_files_truncate(fs->v, h->ino, (uint64_t)size);
+    if (h != NULL && h->kind == H_FILE) {
+        rc = vrm_files_truncate(fs->v, h->ino, (uint64_t)size);
+        if (rc == 0 && h->linked)
+            names_changed(fs, h->ino, path);
+        return rc;
+    }
     if (h != NULL && h->writable) {
         pthread_mutex_lock(&h->mu);
         rc = buf_truncate(&h->buf, &h->len, &h->cap, text_max(h), size);
@@ -3149,7 +3374,11 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         return rc;
     if (n.kind == N_FILES) {
         rc = vrm_files_resolve(fs->v, n.rest, &vs);
-        return rc != 0 ? rc : vrm_files_truncate(fs->v, vs.ino, (uint64_t)size);
+        if (rc == 0)
+            rc = vrm_files_truncate(fs->v, vs.ino, (uint64_t)size);
+        if (rc == 0 && vs.nlink > 1)
+            names_changed(fs, vs.ino, path);
+        return rc;
     }
     if (n.kind == N_RECORD || n.kind == N_SCRATCH) {
         /* truncate(2) by path: read, cut, store (a record must stay valid). */
@@ -3224,8 +3453,15 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
     handle *h = HANDLE(fi);
     int rc, listed, changed, unmade;
 
-    if (h == NULL || h->kind == H_FILE)
-        return 0;  /* files/ data is committed by each write */
+    if (h != NULL && h->kind == H_FILE) {
+        /* files/ data is committed by each write; other names of the file
+         * show what was written once it is closed (or synced) */
+        if (h->linked && atomic_exchange(&h->changed, 0))
+            names_changed(fs, h->ino, path);
+        return 0;
+    }
+    if (h == NULL)
+        return 0;
     if (h->kind == H_VSCRATCH) {
         pthread_mutex_lock(&h->mu);
         rc = h->writable && h->dirty ? vs_put(fs, h->n.vendor, h->n.name, h->buf ? h->buf : "",
@@ -3330,13 +3566,18 @@ static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
     vrmfs *fs = FS();
     struct stat st;
     uint64_t ino = 0;
+    int linked = 0;
     node n;
-    int rc = files_target(fs, path, fi, &n, &ino);
+    int rc = files_target(fs, path, fi, &n, &ino, &linked);
 
     if (rc < 0)
         return rc;
-    if (rc == 1)
-        return fs->read_only ? -EROFS : vrm_files_chmod(fs->v, ino, mode);
+    if (rc == 1) {
+        rc = fs->read_only ? -EROFS : vrm_files_chmod(fs->v, ino, mode);
+        if (rc == 0 && linked)
+            names_changed(fs, ino, path);
+        return rc;
+    }
     return op_getattr(path, &st, fi);
 }
 
@@ -3355,13 +3596,18 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
     vrmfs *fs = FS();
     struct stat st;
     uint64_t ino = 0;
+    int linked = 0;
     node n;
-    int rc = files_target(fs, path, fi, &n, &ino);
+    int rc = files_target(fs, path, fi, &n, &ino, &linked);
 
     if (rc < 0)
         return rc;
-    if (rc == 1)
-        return fs->read_only ? -EROFS : vrm_files_utimens(fs->v, ino, tv);
+    if (rc == 1) {
+        rc = fs->read_only ? -EROFS : vrm_files_utimens(fs->v, ino, tv);
+        if (rc == 0 && linked)
+            names_changed(fs, ino, path);
+        return rc;
+    }
     if (n.kind == N_SCRATCH && !fs->read_only) {
         int64_t t = now_ns();
 
@@ -3382,11 +3628,13 @@ static int op_statfs(const char *path, struct statvfs *st)
 
 /* ---- extended attributes: files/ only -------------------------------------- */
 
-/* The files/ inode of an xattr request: 0, or -ENOTSUP elsewhere. */
-static int xattr_ino(const char *path, uint64_t *ino)
+/* The files/ inode of an xattr request (and files_target's *linked, if
+ * `linked` is not NULL): 0, or -ENOTSUP elsewhere. */
+static int xattr_ino(const char *path, uint64_t *ino, int *linked)
 {
+    int other;
     node n;
-    int rc = files_target(FS(), path, NULL, &n, ino);
+    int rc = files_target(FS(), path, NULL, &n, ino, linked != NULL ? linked : &other);
 
     return rc == 1 ? 0 : rc == 0 ? -ENOTSUP : rc;
 }
@@ -3395,11 +3643,16 @@ static int op_setxattr(const char *path, const char *name, const char *value, si
                        int flags)
 {
     uint64_t ino = 0;
-    int rc = xattr_ino(path, &ino);
+    int linked = 0;
+    int rc = xattr_ino(path, &ino, &linked);
 
     if (rc == 0 && FS()->read_only)
         rc = -EROFS;
-    return rc != 0 ? rc : vrm_files_setxattr(FS()->v, ino, name, value, size, flags);
+    if (rc == 0)
+        rc = vrm_files_setxattr(FS()->v, ino, name, value, size, flags);
+    if (rc == 0 && linked)
+        names_changed(FS(), ino, path);   /* its ctime */
+    return rc;
 }
 
 /* user.vrm.visible-to of a record: the vendors that can see any of it. */
@@ -3430,7 +3683,7 @@ static int op_getxattr(const char *path, const char *name, char *value, size_t s
     if (path != NULL && strcmp(name, VISIBLE_TO) == 0 && node_parse(path, &n) == 0 &&
         n.kind == N_RECORD)
         return visible_to(&n, value, size);
-    rc = xattr_ino(path, &ino);
+    rc = xattr_ino(path, &ino, NULL);
 
     if (rc == -ENOTSUP)
         return -ENODATA;  /* nothing is set outside files/ */
@@ -3440,7 +3693,7 @@ static int op_getxattr(const char *path, const char *name, char *value, size_t s
 static int op_listxattr(const char *path, char *list, size_t size)
 {
     uint64_t ino = 0;
-    int rc = xattr_ino(path, &ino);
+    int rc = xattr_ino(path, &ino, NULL);
 
     if (rc == -ENOTSUP)
         return 0;
@@ -3450,11 +3703,16 @@ static int op_listxattr(const char *path, char *list, size_t size)
 static int op_removexattr(const char *path, const char *name)
 {
     uint64_t ino = 0;
-    int rc = xattr_ino(path, &ino);
+    int linked = 0;
+    int rc = xattr_ino(path, &ino, &linked);
 
     if (rc == 0 && FS()->read_only)
         rc = -EROFS;
-    return rc != 0 ? rc : vrm_files_removexattr(FS()->v, ino, name);
+    if (rc == 0)
+        rc = vrm_files_removexattr(FS()->v, ino, name);
+    if (rc == 0 && linked)
+        names_changed(FS(), ino, path);
+    return rc;
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -3462,7 +3720,17 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     /* Writes of up to 1 MiB (the kernel's default is 128 KiB): one
      * transaction each, so a large file is written in 8 times fewer. */
     conn->max_write = 1u << 20;
-    cfg->use_ino = 0;
+    /* Inode numbers.  The high-level API gives the kernel a node id per
+     * path, so with use_ino off every name of a hard-linked file would show
+     * an inode number of its own, and cp -a, rsync -H, du and tar would take
+     * them for different files.  With use_ino on, st_ino is ours: a files/
+     * inode's own number (1 to 2^35, lib/files.h), and for everything else
+     * a stable hash of the path that can never equal one (node_ino in
+     * node.h), given by getattr, readdir (fill_ino) and fstat (handle_ino)
+     * alike.  Node ids stay libfuse's: inval_entry learns a directory's from
+     * a file handle (node_id), and names_changed has the kernel forget the
+     * attributes of a file's other names when it changes. */
+    cfg->use_ino = 1;
     /* A record's size changes when its text is committed at close() (to its
      * pretty-printed length), after tools may have set times or modes on the
      * open descriptor: flush has those attributes invalidated. */

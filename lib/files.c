@@ -687,8 +687,9 @@ out:
     return rc;
 }
 
-/* Remove the name `path`: a directory if `want_dir`, else anything else. */
-static int remove_name(vrm_vault *v, const char *path, int want_dir)
+/* Remove the name `path`: a directory if `want_dir`, else anything else.
+ * Fills *after (if not NULL) as vrm_files_unlink_stat says. */
+static int remove_name(vrm_vault *v, const char *path, int want_dir, vrm_stat *after)
 {
     int64_t now = vrm_now_ns();
     vrm_stat dir, st;
@@ -723,6 +724,15 @@ static int remove_name(vrm_vault *v, const char *path, int want_dir)
         rc = touch(v, dir.ino, want_dir ? -1 : 0, now, 1);
     if (rc == 0)
         rc = reap(v, st.ino, want_dir ? 0 : st.nlink - 1);
+    if (rc == 0 && after != NULL) {
+        if (!want_dir && st.nlink > 1) {
+            rc = inode_get(v, st.ino, after);  /* names are left: as it is now */
+        } else {  /* none left, and maybe deleted already */
+            *after = st;
+            after->nlink = 0;
+            after->ctime_ns = now;
+        }
+    }
 done:
     rc = vrm_tx_finish(v, rc);
 out:
@@ -732,12 +742,17 @@ out:
 
 int vrm_files_unlink(vrm_vault *v, const char *path)
 {
-    return remove_name(v, path, 0);
+    return remove_name(v, path, 0, NULL);
+}
+
+int vrm_files_unlink_stat(vrm_vault *v, const char *path, vrm_stat *out)
+{
+    return remove_name(v, path, 0, out);
 }
 
 int vrm_files_rmdir(vrm_vault *v, const char *path)
 {
-    return remove_name(v, path, 1);
+    return remove_name(v, path, 1, NULL);
 }
 
 /* Checks of rename(2) once both names are looked up; `dst` valid if
@@ -768,12 +783,14 @@ static int rename_check(vrm_vault *v, const vrm_stat *fdir, const vrm_stat *src,
     return 0;
 }
 
-int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned flags)
+/* The body of vrm_files_rename_stat (moved and replaced may be NULL). */
+static int move(vrm_vault *v, const char *from, const char *to, unsigned flags,
+                vrm_stat *moved, vrm_stat *replaced)
 {
     int64_t now = vrm_now_ns();
     vrm_stat fdir, src, tdir, dst;
     vpath *p;
-    int rc, exists = 0;
+    int rc, exists = 0, had = 0, same = 0;
 
     if ((flags & ~(VRM_FILES_NOREPLACE | VRM_FILES_EXCHANGE)) != 0 ||
         flags == (VRM_FILES_NOREPLACE | VRM_FILES_EXCHANGE))
@@ -796,14 +813,15 @@ int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned fl
     rc = lookup(v, tdir.ino, p[1].name, p[1].len, &dst);
     if (rc != 0 && rc != -ENOENT)
         goto done;
-    exists = rc == 0;
+    exists = had = rc == 0;
     rc = 0;
     if (exists && (flags & VRM_FILES_NOREPLACE))
         rc = vrm_error(EEXIST, "%s exists", to);
     else if (!exists && (flags & VRM_FILES_EXCHANGE))
         rc = vrm_error(ENOENT, "no such file: %s", to);
-    if (rc != 0 || (exists && dst.ino == src.ino))  /* the same file: nothing to do */
-        goto done;
+    same = exists && dst.ino == src.ino;
+    if (rc != 0 || same)  /* the same file: nothing to do */
+        goto report;
     if ((rc = rename_check(v, &fdir, &src, &tdir, &dst, exists, flags)) != 0)
         goto done;
 
@@ -840,6 +858,20 @@ int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned fl
         rc = touch(v, src.ino, 0, now, 0);
     if (rc == 0 && exists)
         rc = touch(v, dst.ino, 0, now, 0);
+    if (rc == 0) {
+        src.ctime_ns = dst.ctime_ns = now;
+        if (had && !(flags & VRM_FILES_EXCHANGE))  /* replaced: a name fewer */
+            dst.nlink = S_ISDIR(dst.mode) ? 0 : dst.nlink - 1;
+    }
+report:
+    if (rc == 0 && moved != NULL)
+        *moved = src;
+    if (rc == 0 && replaced != NULL) {
+        if (had && !same)
+            *replaced = dst;
+        else
+            memset(replaced, 0, sizeof *replaced);
+    }
 done:
     rc = vrm_tx_finish(v, rc);
 unlock:
@@ -847,6 +879,17 @@ unlock:
 out:
     free(p);
     return rc;
+}
+
+int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned flags)
+{
+    return move(v, from, to, flags, NULL, NULL);
+}
+
+int vrm_files_rename_stat(vrm_vault *v, const char *from, const char *to, unsigned flags,
+                          vrm_stat *moved, vrm_stat *replaced)
+{
+    return move(v, from, to, flags, moved, replaced);
 }
 
 int vrm_files_readdir(vrm_vault *v, uint64_t ino, vrm_files_dir_fn fn, void *ctx)
@@ -879,6 +922,140 @@ int vrm_files_readdir(vrm_vault *v, uint64_t ino, vrm_files_dir_fn fn, void *ctx
     }
     vrm_vault_unlock(v);
     return rc;
+}
+
+/* A name of an inode: the directory that holds it, and the name. */
+typedef struct dname {
+    uint64_t parent;
+    char name[VRM_FILES_NAME_MAX + 1];
+} dname;
+
+/* Up to `max` names of `ino` into n[0..*count) (malloc'd; NULL if none).
+ * With a `max` of 1, for a directory (which has one name).  Mutex held. */
+static int names_of(vrm_vault *v, uint64_t ino, size_t max, dname **n, size_t *count)
+{
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc = vrm_vault_stmt(v, "SELECT parent, name FROM dentries WHERE ino = ?1 LIMIT ?2", &st);
+
+    *n = NULL;
+    *count = 0;
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+    sqlite3_bind_int64(st, 2, max < INT64_MAX ? (sqlite3_int64)max : INT64_MAX);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+
+        if (*count == cap) {
+            dname *more = realloc(*n, (cap = cap ? 2 * cap : 4) * sizeof *more);
+
+            if (more == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            *n = more;
+        }
+        if (len > VRM_FILES_NAME_MAX)
+            len = VRM_FILES_NAME_MAX;  /* not made by this module */
+        (*n)[*count].parent = (uint64_t)sqlite3_column_int64(st, 0);
+        memcpy((*n)[*count].name, sqlite3_column_blob(st, 1), len);
+        (*n)[*count].name[len] = '\0';
+        ++*count;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    free(*n);
+    *n = NULL;
+    *count = 0;
+    return rc < 0 ? rc : vrm_vault_sqlerr(v, "files");
+}
+
+/* Write the path of the name `d`, walking up to the root, at the end of
+ * buf[0..VRM_FILES_PATH_MAX): *start is where it begins.  0; 1 if it has no
+ * path the path functions take (too long, or below a removed directory);
+ * or a negative errno. */
+static int path_of(vrm_vault *v, const dname *d, char *buf, size_t *start)
+{
+    size_t pos = VRM_FILES_PATH_MAX - 1, len, n;
+    dname cur = *d, *up;
+    int depth, rc;
+
+    buf[pos] = '\0';
+    for (depth = 0; depth < DEPTH_MAX; depth++) {
+        len = strlen(cur.name);
+        if (len + 1 > pos)
+            return 1;
+        pos -= len;
+        memcpy(buf + pos, cur.name, len);
+        buf[--pos] = '/';
+        if (cur.parent == VRM_FILES_ROOT) {
+            *start = pos;
+            return 0;
+        }
+        if ((rc = names_of(v, cur.parent, 1, &up, &n)) != 0)
+            return rc;
+        if (n == 0)
+            return 1;  /* a removed directory, still open: no path */
+        cur = *up;
+        free(up);
+    }
+    return vrm_error(EUCLEAN, "the file tree is deeper than %d: a loop?", DEPTH_MAX);
+}
+
+int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t *count)
+{
+    char *buf = malloc(VRM_FILES_PATH_MAX), *out = NULL;
+    size_t n = 0, i, start = 0, used = 0, cap = 0;
+    dname *names = NULL;
+    vrm_stat s;
+    int rc;
+
+    *paths = NULL;
+    *count = 0;
+    if (buf == NULL)
+        return -ENOMEM;
+    vrm_vault_lock(v);
+    rc = inode_get(v, ino, &s);
+    if (rc == 0 && ino == VRM_FILES_ROOT && max > 0) {
+        out = strdup("/");
+        rc = out != NULL ? 0 : -ENOMEM;
+        *count = out != NULL;
+    } else if (rc == 0) {
+        rc = names_of(v, ino, max, &names, &n);
+    }
+    for (i = 0; rc == 0 && i < n; i++) {
+        size_t len;
+
+        if ((rc = path_of(v, &names[i], buf, &start)) != 0) {
+            rc = rc > 0 ? 0 : rc;  /* no path by which anyone can reach it */
+            continue;
+        }
+        len = VRM_FILES_PATH_MAX - start;  /* with its NUL */
+        if (used + len > cap) {
+            char *more = realloc(out, cap = 2 * (used + len));
+
+            if (more == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            out = more;
+        }
+        memcpy(out + used, buf + start, len);
+        used += len;
+        ++*count;
+    }
+    vrm_vault_unlock(v);
+    free(names);
+    free(buf);
+    if (rc != 0) {
+        free(out);
+        *count = 0;
+        return rc;
+    }
+    *paths = out;
+    return 0;
 }
 
 /* ---- open files ---------------------------------------------------------- */

@@ -75,6 +75,10 @@
  * file handle (open/create set fi->fh, read/write/release use it), set
  * fuse_config.hard_remove (this module keeps unlinked open files itself, so
  * libfuse must not rename them to .fuse_hidden*), nullpath_ok, and use_ino.
+ * The kernel then holds each name of a hard-linked file as an inode of its
+ * own: vrm_files_link, vrm_files_unlink_stat and vrm_files_rename_stat say
+ * whether a file they touched has other names, and vrm_files_paths lists
+ * them, so that their cached attributes can be dropped.
  */
 #ifndef VRM_FILES_H
 #define VRM_FILES_H
@@ -161,6 +165,11 @@ int vrm_files_link(vrm_vault *v, const char *from, const char *to, vrm_stat *out
 /* Remove the name `path` of a non-directory.  -EISDIR for a directory. */
 int vrm_files_unlink(vrm_vault *v, const char *path);
 
+/* As vrm_files_unlink; fills *after (if not NULL) with the inode that
+ * `path` named as it is now: after->nlink is the number of names it has
+ * left (0: it is gone, or kept only while open). */
+int vrm_files_unlink_stat(vrm_vault *v, const char *path, vrm_stat *after);
+
 /* Remove the empty directory `path`.  -ENOTDIR, -ENOTEMPTY, -EBUSY for the
  * root. */
 int vrm_files_rmdir(vrm_vault *v, const char *path);
@@ -174,12 +183,31 @@ int vrm_files_rmdir(vrm_vault *v, const char *path);
  * -EBUSY for the root. */
 int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned flags);
 
+/* As vrm_files_rename; fills, if not NULL, *moved with the inode `from`
+ * named and *replaced with the one `to` named, as they are now (replaced's
+ * nlink: the names it has left; replaced->ino is 0 if `to` did not exist
+ * or was the same file).  With VRM_FILES_EXCHANGE, *replaced is the inode
+ * now at `from`. */
+int vrm_files_rename_stat(vrm_vault *v, const char *from, const char *to, unsigned flags,
+                          vrm_stat *moved, vrm_stat *replaced);
+
 /* Called once per entry of a directory, in name order, without "." and "..";
  * a non-zero return stops the walk and is returned by vrm_files_readdir. */
 typedef int (*vrm_files_dir_fn)(void *ctx, const char *name, const vrm_stat *st);
 
 /* List the directory `ino`.  -ENOENT, -ENOTDIR. */
 int vrm_files_readdir(vrm_vault *v, uint64_t ino, vrm_files_dir_fn fn, void *ctx);
+
+/* The paths of inode `ino`, one per name (a directory has one; the root's
+ * is "/"): at most `max` of them (the others are left out), each
+ * NUL-terminated, one after another in *paths, which the caller frees
+ * (NULL if there are none); their number in *count.  A name without a path
+ * the path functions take (below a removed directory still open) is left
+ * out, as is every name of a removed file still open.  For a FUSE daemon
+ * whose kernel keeps the attributes and pages of each name apart: after a
+ * change of a file with several names it has the kernel forget them all.
+ * -ENOENT if there is no inode `ino`. */
+int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t *count);
 
 /* ---- open files ------------------------------------------------------- */
 

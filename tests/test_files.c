@@ -382,6 +382,138 @@ static void test_hard_links(void **state)
     assert_int_equal(vrm_files_getattr(f->v, ino, &st), -ENOENT);
 }
 
+/* The NUL-separated paths of vrm_files_paths, one per line, sorted. */
+static char *paths_text(vrm_vault *v, uint64_t ino, size_t max, size_t *count)
+{
+    char *paths, *lines[64], *out;
+    size_t n, i, len = 0;
+    const char *p;
+
+    assert_int_equal(vrm_files_paths(v, ino, max, &paths, &n), 0);
+    assert_true(n <= 64);
+    for (i = 0, p = paths; i < n; i++, p += strlen(p) + 1) {
+        lines[i] = (char *)p;
+        len += strlen(p) + 1;
+    }
+    for (i = 1; i < n; i++) {  /* insertion sort: a handful of names */
+        char *x = lines[i];
+        size_t j = i;
+
+        for (; j > 0 && strcmp(lines[j - 1], x) > 0; j--)
+            lines[j] = lines[j - 1];
+        lines[j] = x;
+    }
+    out = calloc(1, len + 1);
+    for (i = 0; i < n; i++) {
+        strcat(out, lines[i]);
+        strcat(out, "\n");
+    }
+    free(paths);
+    *count = n;
+    return out;
+}
+
+static void test_names_of_an_inode(void **state)
+{
+    fixture *f = *state;
+    uint64_t ino = mkfile(f->v, "/a"), dir;
+    vrm_stat st, moved, replaced;
+    size_t n;
+    char *s, *paths;
+    int i;
+
+    s = paths_text(f->v, ino, 16, &n);
+    assert_string_equal(s, "/a\n");
+    free(s);
+    assert_int_equal(vrm_files_mkdir(f->v, "/d", 0700, 0, 0, NULL), 0);
+    assert_int_equal(vrm_files_mkdir(f->v, "/d/e", 0700, 0, 0, &st), 0);
+    dir = st.ino;
+    assert_int_equal(vrm_files_link(f->v, "/a", "/d/e/b", NULL), 0);
+    assert_int_equal(vrm_files_link(f->v, "/a", "/d/c", NULL), 0);
+    s = paths_text(f->v, ino, 16, &n);
+    assert_string_equal(s, "/a\n/d/c\n/d/e/b\n");
+    free(s);
+    s = paths_text(f->v, ino, 2, &n);   /* bounded */
+    assert_int_equal(n, 2);
+    free(s);
+    s = paths_text(f->v, dir, 16, &n);  /* a directory: its one name */
+    assert_string_equal(s, "/d/e\n");
+    free(s);
+    s = paths_text(f->v, VRM_FILES_ROOT, 16, &n);
+    assert_string_equal(s, "/\n");
+    free(s);
+    assert_int_equal(vrm_files_paths(f->v, 999999, 16, &paths, &n), -ENOENT);
+    assert_null(paths);
+
+    /* unlink and rename say what is left of the file they touched */
+    assert_int_equal(vrm_files_unlink_stat(f->v, "/a", &st), 0);
+    assert_int_equal(st.ino, ino);
+    assert_int_equal(st.nlink, 2);
+    s = paths_text(f->v, ino, 16, &n);
+    assert_string_equal(s, "/d/c\n/d/e/b\n");
+    free(s);
+    mkfile(f->v, "/x");
+    assert_int_equal(vrm_files_rename_stat(f->v, "/x", "/d/c", 0, &moved, &replaced), 0);
+    assert_int_equal(moved.ino, ino_of(f->v, "/d/c"));
+    assert_int_equal(moved.nlink, 1);
+    assert_int_equal(replaced.ino, ino);
+    assert_int_equal(replaced.nlink, 1);
+    assert_int_equal(stat_of(f->v, "/d/e/b").nlink, 1);
+    assert_int_equal(vrm_files_rename_stat(f->v, "/d/e/b", "/fresh", 0, &moved, &replaced), 0);
+    assert_int_equal(moved.ino, ino);
+    assert_int_equal(replaced.ino, 0);
+    assert_int_equal(vrm_files_link(f->v, "/fresh", "/again", NULL), 0);
+    assert_int_equal(vrm_files_rename_stat(f->v, "/fresh", "/again", 0, &moved, &replaced), 0);
+    assert_int_equal(replaced.ino, 0);  /* the same file: nothing happened */
+    assert_int_equal(moved.nlink, 2);
+    {
+        uint64_t other = mkfile(f->v, "/other");
+
+        assert_int_equal(vrm_files_rename_stat(f->v, "/fresh", "/other", VRM_FILES_EXCHANGE,
+                                               &moved, &replaced), 0);
+        assert_int_equal(moved.ino, ino);
+        assert_int_equal(moved.nlink, 2);
+        assert_int_equal(replaced.ino, other);   /* now at /fresh, still one name */
+        assert_int_equal(replaced.nlink, 1);
+        assert_int_equal(ino_of(f->v, "/fresh"), other);
+        assert_int_equal(vrm_files_rename_stat(f->v, "/fresh", "/other", VRM_FILES_EXCHANGE,
+                                               NULL, NULL), 0);
+        assert_int_equal(vrm_files_unlink(f->v, "/other"), 0);
+    }
+    assert_int_equal(vrm_files_unlink_stat(f->v, "/fresh", NULL), 0);
+    assert_int_equal(vrm_files_unlink_stat(f->v, "/again", &st), 0);
+    assert_int_equal(st.ino, ino);
+    assert_int_equal(st.nlink, 0);
+    assert_int_equal(vrm_files_getattr(f->v, ino, &st), -ENOENT);
+
+    /* a removed file still open has no path; a long path is whole */
+    ino = mkfile(f->v, "/open");
+    assert_int_equal(vrm_files_open(f->v, ino), 0);
+    assert_int_equal(vrm_files_unlink(f->v, "/open"), 0);
+    s = paths_text(f->v, ino, 16, &n);
+    assert_int_equal(n, 0);
+    free(s);
+    assert_int_equal(vrm_files_release(f->v, ino), 0);
+    {
+        char deep[VRM_FILES_PATH_MAX];
+        size_t len = 0;
+
+        for (i = 0; i < 15; i++) {
+            len += (size_t)snprintf(deep + len, sizeof deep - len, "/%0200d", i);
+            assert_int_equal(vrm_files_mkdir(f->v, deep, 0700, 0, 0, NULL), 0);
+        }
+        strcat(deep, "/leaf");
+        ino = mkfile(f->v, deep);
+        assert_int_equal(vrm_files_link(f->v, deep, "/short", NULL), 0);
+        strcat(deep, "\n");
+        s = paths_text(f->v, ino, 16, &n);
+        assert_int_equal(n, 2);
+        assert_non_null(strstr(s, deep));
+        assert_non_null(strstr(s, "/short\n"));
+        free(s);
+    }
+}
+
 /* ---- data ---------------------------------------------------------------- */
 
 static void test_read_write(void **state)
@@ -1363,6 +1495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unlink_and_rmdir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hard_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_of_an_inode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sparse_and_truncate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_appends, setup, teardown),
