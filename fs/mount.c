@@ -409,7 +409,11 @@ int cmd_mount(int argc, char **argv)
     } else if (pid == 0) {
         close(fds[0]);
         setsid();
-        _exit(serve(argv[optind], mnt, &pass, mopts, view, 0, 0, fds[1]));
+        rc = serve(argv[optind], mnt, &pass, mopts, view, 0, 0, fds[1]);
+        free(mnt);
+        free(mopts);
+        free(fuse_opts_keep);   /* `view` points into it */
+        _exit(rc);
     } else {
         close(fds[1]);
         secret_free(&pass);

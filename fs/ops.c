@@ -172,10 +172,11 @@ struct handle {
     handle *open_prev, *open_next;    /* in open_handles */
 };
 
-/* Every handle not released yet.  The kernel sends RELEASE in the
- * background and drops what is still queued when the file system is
- * unmounted, so vrmfs_release_state() frees the handles left here.  A leaf
- * lock: nothing else is taken while holding open_mu. */
+/* Every handle not released yet.  RELEASE comes after close() returns, and
+ * one sent as the file system is unmounted may never be served (the kernel
+ * ends the connection, libfuse's loop drops what it reads once exiting), so
+ * vrmfs_release_state() frees the handles left here.  A leaf lock: nothing
+ * else is taken while holding open_mu. */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static handle *open_handles;
 
@@ -420,11 +421,18 @@ static fuse_ino_t node_id(const char *path)
         char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
     } u;
     uint32_t w[3];
-    int mount_id;
+    int mount_id, fd, rc;
 
+    /* The lookup is an open's and the handle the descriptor's: valgrind
+     * (--sim-hints=fuse-compatible) lets the daemon's other threads serve
+     * an open of its own mount, but not a name_to_handle_at of a path. */
+    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
     u.fh.handle_bytes = MAX_HANDLE_SZ;
-    if (name_to_handle_at(AT_FDCWD, path, &u.fh, &mount_id, 0) != 0 ||
-        (u.fh.handle_type != 0x81 && u.fh.handle_type != 0x82) ||
+    rc = name_to_handle_at(fd, "", &u.fh, &mount_id, AT_EMPTY_PATH);
+    close(fd);
+    if (rc != 0 || (u.fh.handle_type != 0x81 && u.fh.handle_type != 0x82) ||
         u.fh.handle_bytes < sizeof w)
         return 0;
     memcpy(w, u.fh.f_handle, sizeof w);

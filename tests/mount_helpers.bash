@@ -7,6 +7,12 @@
 # $BATS_TEST_TMPDIR (fusermount3 -u, then -uz, then umount -l), ends the
 # background processes the test registered with bg_started, and kills any
 # vrmfs daemon still serving there, by its pid.
+#
+# With VRMFS_VALGRIND=1 every vrmfs this test runs (the commands, and the
+# daemon, which valgrind follows through its fork) runs under valgrind
+# memcheck, one log per process in $BATS_TEST_TMPDIR/valgrind; mount_teardown
+# then fails the test if a log shows a memory error or a definite leak (see
+# vg_check), and the waits below allow for valgrind's slowness (SLOW).
 
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables used by the tests that load this
@@ -37,6 +43,60 @@ mount_setup() {
     DAEMONS=()
     BGPIDS=()
     TMUX_SOCK=
+    SLOW=1                  # how many times longer the waits below allow
+    VG_DIR=
+    if [ "${VRMFS_VALGRIND:-0}" != 0 ]; then
+        vg_setup || return 1
+    fi
+}
+
+# vg_setup: point VRMFS at a script running the real one under valgrind.
+# Valgrind follows the daemon's fork (a log of its own, %p) but not exec,
+# so --extpass commands, exec: vendors and fusermount3 run as they are.
+# Definite leaks count as errors; memory still reachable at exit (SQLite's
+# and libfuse's caches) does not.  Valgrind runs one thread at a time, and
+# the daemon's invalidation thread looks up paths in its own mount: with
+# fuse-compatible, valgrind lets the other threads serve such a lookup
+# instead of waiting for it (a deadlock).  VRMFS_VALGRIND_OPTS adds options
+# (e.g. --track-origins=yes).
+vg_setup() {
+    command -v valgrind >/dev/null || skip "valgrind missing (package valgrind)"
+    local supp="$SRCDIR/tests/valgrind.supp"
+    local opts=(--tool=memcheck --error-exitcode=99 --leak-check=full
+        --show-leak-kinds=definite --errors-for-leak-kinds=definite
+        --num-callers=30 --sim-hints=fuse-compatible
+        --log-file="$BATS_TEST_TMPDIR/valgrind/%p.log")
+    [ -f "$supp" ] && opts+=(--suppressions="$supp")
+    # shellcheck disable=SC2206  # extra options, split on purpose
+    opts+=(${VRMFS_VALGRIND_OPTS:-})
+    VG_DIR="$BATS_TEST_TMPDIR/valgrind"
+    mkdir -p "$VG_DIR"
+    {
+        echo '#!/bin/bash'
+        printf 'exec valgrind'
+        printf ' %q' "${opts[@]}" "$VRMFS"
+        printf ' "$@"\n'
+    } >"$VG_DIR/vrmfs"
+    chmod +x "$VG_DIR/vrmfs"
+    VRMFS="$VG_DIR/vrmfs"
+    SLOW=10
+}
+
+# vg_check: every valgrind log of this test reports no error.  A process
+# killed with SIGKILL writes no summary; its log must hold no error either.
+vg_check() {
+    local log bad=0
+    [ -n "${VG_DIR:-}" ] || return 0
+    for log in "$VG_DIR"/*.log; do
+        [ -e "$log" ] || continue
+        if grep -q 'ERROR SUMMARY: [1-9]' "$log" ||
+            grep -qE '== (Invalid (read|write|free)|Mismatched free|Conditional jump|Use of uninitialised|Syscall param|Source and destination overlap|Jump to the invalid|Argument .* fishy|Process terminating with default action of signal (4|6|7|8|11) )|are definitely lost' "$log"; then
+            echo "valgrind found errors ($(basename "$log")):"
+            grep -vE '^==[0-9]+== *$|Memcheck, a memory|Copyright \(C\)|Using Valgrind|rerun with|Reachable blocks' "$log" | head -n 80
+            bad=1
+        fi
+    done
+    return "$bad"
 }
 
 pid_alive() {
@@ -73,9 +133,9 @@ mount_teardown() {
             umount -l "$m" 2>/dev/null || true
     done
     for p in "${DAEMONS[@]}" $(test_daemons); do
-        for i in $(seq 50); do
+        for i in $(seq $((50 * ${SLOW:-1}))); do
             pid_alive "$p" || break
-            [ "$i" -eq 20 ] && kill "$p" 2>/dev/null
+            [ "$i" -eq $((20 * ${SLOW:-1})) ] && kill "$p" 2>/dev/null
             sleep 0.1
         done
         pid_alive "$p" && kill -9 "$p" 2>/dev/null
@@ -88,6 +148,7 @@ mount_teardown() {
         fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     done
     cd / || true
+    vg_check
 }
 
 bg_started() {
@@ -140,7 +201,7 @@ mount_vault() {
 # wait_gone PID [TENTHS]: wait for a process to end.
 wait_gone() {
     local i
-    for i in $(seq "${2:-100}"); do
+    for i in $(seq $((${2:-100} * ${SLOW:-1}))); do
         pid_alive "$1" || return 0
         sleep 0.1
     done
@@ -151,7 +212,7 @@ wait_gone() {
 # wait_unmounted MNT [TENTHS]
 wait_unmounted() {
     local i
-    for i in $(seq "${2:-100}"); do
+    for i in $(seq $((${2:-100} * ${SLOW:-1}))); do
         mountpoint -q "$1" || return 0
         sleep 0.1
     done
@@ -270,7 +331,7 @@ tmux_screen() {
 # tmux_wait TEXT: until the screen shows TEXT (10 s).
 tmux_wait() {
     local i
-    for i in $(seq 100); do
+    for i in $(seq $((100 * ${SLOW:-1}))); do
         case "$(tmux_screen)" in *"$1"*) return 0 ;; esac
         sleep 0.1
     done
@@ -286,7 +347,7 @@ tmux_keys() {
 # tmux_wait_exit: until the program in the session ends (10 s).
 tmux_wait_exit() {
     local i
-    for i in $(seq 100); do
+    for i in $(seq $((100 * ${SLOW:-1}))); do
         tmux -S "$TMUX_SOCK" has-session -t ed 2>/dev/null || return 0
         sleep 0.1
     done
