@@ -295,6 +295,9 @@ static int header_parse(const char *text, size_t len, header *h)
         (rc = b64_get(wrapped, "passphrase", h->wrap_pass, sizeof h->wrap_pass)) != 0 ||
         (rc = b64_get(wrapped, "recovery", h->wrap_rec, sizeof h->wrap_rec)) != 0)
         goto out;
+    /* The limits are authenticated only after the key is derived with them:
+     * a vault.json altered to ask for more than vrmfs ever writes would make
+     * every open spend that much first. */
     if ((rc = uint_get(kdf, "ops", (double)crypto_pwhash_OPSLIMIT_MAX, &d)) != 0)
         goto out;
     h->ops = (unsigned long long)d;
@@ -303,6 +306,10 @@ static int header_parse(const char *text, size_t len, header *h)
     h->mem = (size_t)d;
     if (h->ops < crypto_pwhash_OPSLIMIT_MIN || h->mem < crypto_pwhash_MEMLIMIT_MIN)
         rc = vrm_error(EBADMSG, "vault.json is damaged: Argon2id limits below the minimum");
+    else if (h->ops > VRM_KDF_OPS_MAX || h->mem > VRM_KDF_MEM_MAX)
+        rc = vrm_error(EBADMSG, "vault.json is damaged or tampered: it asks for Argon2id "
+                       "limits above what vrmfs allows (%d passes, %d MiB)", VRM_KDF_OPS_MAX,
+                       (int)(VRM_KDF_MEM_MAX >> 20));
 out:
     cJSON_Delete(root);
     return rc;
@@ -1289,14 +1296,12 @@ int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
     h.format = VRM_FORMAT_VERSION;
     h.ops = limits && limits->ops ? limits->ops : crypto_pwhash_OPSLIMIT_MODERATE;
     h.mem = limits && limits->mem ? limits->mem : crypto_pwhash_MEMLIMIT_MODERATE;
-    if (h.ops < crypto_pwhash_OPSLIMIT_MIN || h.ops > crypto_pwhash_OPSLIMIT_MAX)
-        return vrm_error(EINVAL, "Argon2id ops must be between %llu and %llu",
-                         (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
-                         (unsigned long long)crypto_pwhash_OPSLIMIT_MAX);
-    if (h.mem < crypto_pwhash_MEMLIMIT_MIN || h.mem > crypto_pwhash_MEMLIMIT_MAX)
-        return vrm_error(EINVAL, "Argon2id memory must be between %zu and %zu bytes",
-                         (size_t)crypto_pwhash_MEMLIMIT_MIN,
-                         (size_t)crypto_pwhash_MEMLIMIT_MAX);
+    if (h.ops < crypto_pwhash_OPSLIMIT_MIN || h.ops > VRM_KDF_OPS_MAX)
+        return vrm_error(EINVAL, "Argon2id ops must be between %llu and %d",
+                         (unsigned long long)crypto_pwhash_OPSLIMIT_MIN, VRM_KDF_OPS_MAX);
+    if (h.mem < crypto_pwhash_MEMLIMIT_MIN || h.mem > VRM_KDF_MEM_MAX)
+        return vrm_error(EINVAL, "Argon2id memory must be between %zu bytes and %d MiB",
+                         (size_t)crypto_pwhash_MEMLIMIT_MIN, (int)(VRM_KDF_MEM_MAX >> 20));
 
     if (mkdir(dir, 0700) == 0) {
         made_dir = 1;

@@ -26,6 +26,12 @@
 
 typedef struct vrm_vault vrm_vault;
 
+/* The most Argon2id cost a vault may ask for (libsodium's SENSITIVE is 4
+ * passes over 1 GiB): init refuses more, and open takes a vault.json asking
+ * for more as tampered, before spending it. */
+#define VRM_KDF_OPS_MAX 64
+#define VRM_KDF_MEM_MAX ((size_t)4 << 30)
+
 /* Argon2id cost; zeros mean libsodium's MODERATE limits. */
 typedef struct vrm_kdf_limits {
     unsigned long long ops;           /* passes over memory */

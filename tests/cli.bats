@@ -228,6 +228,8 @@ fill_disk() {
         "init --kdf-mem 12Q --passfile pass n"
         "init --kdf-mem -8K --passfile pass n"
         "init --kdf-mem 4K --kdf-ops 1 --passfile pass n"
+        "init --kdf-mem 5G --kdf-ops 1 --passfile pass n"
+        "init --kdf-ops 65 --kdf-mem 8K --passfile pass n"
         "init --kdf-ops 1 --kdf-mem 8K --passfile pass n m"
         "init --kdf-ops 1 --kdf-mem 8K --passfile pass"
         "passwd --recovery-file v.key --new-passfile newpass v"

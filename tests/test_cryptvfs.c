@@ -574,6 +574,10 @@ static void test_vault_json_tamper(void **state)
         {"\"mac\": \"", "\"mac\": \"x", -EBADMSG},
         {"\"kdf\": {", "\"kdf\": {\"extra\": 1, ", -EBADMSG},
         {"{", "[", -EBADMSG},
+        /* refused before Argon2id runs: 8 GiB, or 2^32 - 1 passes, would take
+         * long or fail for lack of memory */
+        {"\"mem\": 8192,", "\"mem\": 8589934592,", -EBADMSG},
+        {"\"ops\": 1,", "\"ops\": 4294967295,", -EBADMSG},
     };
 
     tu_copy_file(vj, orig);
