@@ -5,6 +5,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,6 +90,8 @@ int vrm_rfc3339_parse(const char *text, int64_t *ns)
     if (t == (time_t)-1)
         goto bad;
     t -= (time_t)sign * (oh * 3600 + om * 60);
+    if (t > INT64_MAX / 1000000000 - 1)   /* past 2262: no int64 of ns holds it */
+        return vrm_error(EINVAL, "\"%.64s\" is too far in the future (after 2262)", text);
     *ns = (int64_t)t * 1000000000 + frac;
     return 0;
 bad:

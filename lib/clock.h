@@ -18,7 +18,8 @@ int64_t vrm_now_ns(void);
 void vrm_rfc3339_format(int64_t ns, char out[VRM_RFC3339_LEN]);
 
 /* RFC 3339 text (a Z or +hh:mm offset, optional fraction) to ns since the
- * epoch: 0, or -EINVAL with a message. */
+ * epoch: 0, or -EINVAL with a message (also for a time after 2262, which
+ * no int64 of ns holds). */
 int vrm_rfc3339_parse(const char *text, int64_t *ns);
 
 #endif

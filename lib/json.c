@@ -5,6 +5,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,21 @@ static const char *duplicate_key(const cJSON *item)
     return NULL;
 }
 
+/* The first number, at any depth, that a double cannot hold: cJSON parses
+ * it as infinity and would print it as null.  NULL if none. */
+static const cJSON *huge_number(const cJSON *item)
+{
+    const cJSON *c, *h;
+
+    if (cJSON_IsNumber(item))
+        return isfinite(item->valuedouble) ? NULL : item;
+    if (cJSON_IsObject(item) || cJSON_IsArray(item))
+        for (c = item->child; c != NULL; c = c->next)
+            if ((h = huge_number(c)) != NULL)
+                return h;
+    return NULL;
+}
+
 static const char *type_name(const cJSON *item)
 {
     if (cJSON_IsArray(item))
@@ -88,6 +104,7 @@ static const char *type_name(const cJSON *item)
 int vrm_json_parse_object(const char *buf, size_t len, cJSON **out)
 {
     const char *end = NULL, *dup;
+    const cJSON *huge;
     cJSON *item;
 
     *out = NULL;
@@ -130,6 +147,16 @@ int vrm_json_parse_object(const char *buf, size_t len, cJSON **out)
     dup = duplicate_key(item);
     if (dup != NULL) {
         vrm_error(EINVAL, "duplicate key \"%.100s\"", dup);
+        cJSON_Delete(item);
+        return -EINVAL;
+    }
+    huge = huge_number(item);
+    if (huge != NULL) {
+        if (huge->string != NULL)
+            vrm_error(EINVAL, "the number of \"%.100s\" is too large (beyond 1.8e308)",
+                      huge->string);
+        else
+            vrm_error(EINVAL, "a number in an array is too large (beyond 1.8e308)");
         cJSON_Delete(item);
         return -EINVAL;
     }

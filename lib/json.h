@@ -2,7 +2,9 @@
  * json.h: the JSON that crosses libvrm's edge, through cJSON.
  *
  * What comes in must be one JSON object, valid UTF-8, without duplicate keys
- * at any depth and with nothing after it but whitespace.  What goes out is
+ * at any depth, without numbers too large for a double (cJSON would hold
+ * them as infinity and print them as null) and with nothing after it but
+ * whitespace.  What goes out is
  * pretty-printed the way `jq .` prints it (two-space indent, "key": value,
  * every member and array element on a line of its own) with a final newline,
  * so that diff, grep and jq agree with what a person sees.

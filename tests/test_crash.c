@@ -71,7 +71,7 @@ static char *expected(int round, unsigned i)
 {
     char *body = make_body(round, i), *pretty = NULL;
     size_t len;
-    cJSON *obj;
+    cJSON *obj = NULL;
 
     if (body == NULL || vrm_json_parse_object(body, strlen(body), &obj) != 0 ||
         vrm_json_pretty(obj, &pretty, &len) != 0)

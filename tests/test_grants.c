@@ -833,8 +833,8 @@ static void test_grants_rejects(void **state)
         "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": \"p\", \"notify\": 1}]}",
         "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": \"p\", \"notify\": null}]}",
         /* one bad grant spoils a good one */
-        "{\"grants\": [{\"fields\": [\"profile.name\"], \"purpose\": \"p\"}, "
-        "{\"fields\": [\"profile.name\"], \"purpose\": \"\"}]}",
+        ("{\"grants\": [{\"fields\": [\"profile.name\"], \"purpose\": \"p\"}, "
+         "{\"fields\": [\"profile.name\"], \"purpose\": \"\"}]}"),
         "{\"grants\": [{\"fields\": [\"profile.name\", \"nosuch.x\"], \"purpose\": \"p\"}]}",
     };
 
@@ -1720,7 +1720,7 @@ static const char *const nameable_keys[] = {
     "k-1", "Ab", "ß", "ключ", "0", "total", "merchant", "$v", "a:b", "😀x", "ŝ",
 };
 static const char *const other_keys[] = {
-    "a.b", "x=y", "q\"t", "[z]", "*", "back\\slash", "tab\t", "", "a]", "\xc2\x85" "c1",
+    "a.b", "x=y", "q\"t", "[z]", "*", "back\\slash", "tab\t", "", "a]", ("\xc2\x85" "c1"),
 };
 static const char *const str_values[] = {
     "acme", "bikeshop", "42", "4.5", "true", "null", "é", "名前 🚲", "a=b", "x.y", "[", "*",

@@ -98,8 +98,8 @@ static void test_collection_names(void **state)
 {
     fixture *f = *state;
     static const char *const bad[] = {"", "Finance", "a.b", "-x", "_x", "a b", "a/b",
-                                      "0123456789012345678901234567890123456789"
-                                      "0123456789012345678901234"};
+                                      ("0123456789012345678901234567890123456789"
+                                       "0123456789012345678901234")};
     size_t i;
 
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -122,7 +122,7 @@ char *tu_find_in_tree(const char *dir, const void *needle, size_t n)
 void tu_flip(const char *path, off_t off, uint8_t mask)
 {
     int fd = open(path, O_RDWR);
-    uint8_t b;
+    uint8_t b = 0;
 
     if (fd < 0 || pread(fd, &b, 1, off) != 1)
         fail_msg("flip %s at %lld: %s", path, (long long)off, strerror(errno));
