@@ -145,77 +145,129 @@ static int keep_recovery(void *ctx, const char *key)
     return 0;
 }
 
-int cmd_init(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"passfile", required_argument, NULL, 'p'},
-        {"recovery-file", required_argument, NULL, 'r'},
-        {"kdf-ops", required_argument, NULL, 'O'},
-        {"kdf-mem", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *passfile = NULL;
-    keep_ctx keep = {NULL, -1};
-    vrm_kdf_limits limits = {0, 0};
-    unsigned long long n;
-    secret pass;
-    int c, rc;
+/* What init and import-all share: the options and steps that make a new
+ * vault. */
+typedef struct new_vault {
+    const char *passfile;   /* -p */
+    keep_ctx keep;          /* -r */
+    vrm_kdf_limits limits;  /* --kdf-ops, --kdf-mem */
+} new_vault;
 
-    while ((c = getopt_long(argc, argv, "+p:r:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            passfile = optarg;
-            break;
-        case 'r':
-            keep.file = optarg;
-            break;
-        case 'O':
-            if (parse_size(optarg, &n) != 0 || n == 0)
-                return usage_error("init", "--kdf-ops: not a positive number: %s", optarg);
-            limits.ops = n;
-            break;
-        case 'M':
-            if (parse_size(optarg, &n) != 0 || n == 0 || n > SIZE_MAX)
-                return usage_error("init", "--kdf-mem: not a size: %s", optarg);
-            limits.mem = (size_t)n;
-            break;
-        case 'h':
-            fputs(init_help, stdout);
-            return 0;
-        default:
-            return usage_error("init", "%s", "bad option");
-        }
+#define NEW_VAULT_OPTIONS                                           \
+    {"passfile", required_argument, NULL, 'p'},                     \
+    {"recovery-file", required_argument, NULL, 'r'},                \
+    {"kdf-ops", required_argument, NULL, 'O'},                      \
+    {"kdf-mem", required_argument, NULL, 'M'}
+
+/* Take option `c` of `cmd` if it is one of NEW_VAULT_OPTIONS: 1, or
+ * -EXIT_USAGE after saying why; 0 if it is another option. */
+static int new_vault_option(new_vault *nv, int c, const char *cmd)
+{
+    unsigned long long n;
+
+    switch (c) {
+    case 'p':
+        nv->passfile = optarg;
+        return 1;
+    case 'r':
+        nv->keep.file = optarg;
+        return 1;
+    case 'O':
+        if (parse_size(optarg, &n) != 0 || n == 0)
+            return -usage_error(cmd, "--kdf-ops: not a positive number: %s", optarg);
+        nv->limits.ops = n;
+        return 1;
+    case 'M':
+        if (parse_size(optarg, &n) != 0 || n == 0 || n > SIZE_MAX)
+            return -usage_error(cmd, "--kdf-mem: not a size: %s", optarg);
+        nv->limits.mem = (size_t)n;
+        return 1;
+    default:
+        return 0;
     }
-    if (optind != argc - 1)
-        return usage_error("init", "%s", "expects one VAULT directory");
-    if (keep.file == NULL && cli_stdout_closed) {
+}
+
+/* Make sure the recovery key can be kept: standard output open, or the
+ * --recovery-file made (empty, mode 0600, never over an existing file).
+ * 0 or an exit code. */
+static int new_vault_begin(new_vault *nv)
+{
+    if (nv->keep.file == NULL && cli_stdout_closed) {
         fprintf(stderr, "vrmfs: standard output is closed: the recovery key would be lost "
                 "(use --recovery-file)\n");
         return EXIT_USAGE;
     }
-    if (keep.file != NULL) {
-        keep.fd = open(keep.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (keep.fd < 0) {
-            fprintf(stderr, "vrmfs: %s: %s%s\n", keep.file, strerror(errno),
+    if (nv->keep.file != NULL) {
+        nv->keep.fd = open(nv->keep.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                           0600);
+        if (nv->keep.fd < 0) {
+            fprintf(stderr, "vrmfs: %s: %s%s\n", nv->keep.file, strerror(errno),
                     errno == EEXIST ? " (not overwriting it)" : "");
             return errno == EEXIST ? EXIT_EXISTS : EXIT_ERROR;
         }
     }
-    rc = secret_read(&pass, passfile, "New passphrase: ", 1);
-    if (rc == 0) {
-        rc = vrm_vault_create(argv[optind], pass.buf, pass.len, &limits, keep_recovery, &keep);
-        secret_free(&pass);
-        rc = rc == 0 ? 0 : cli_fail(rc);
+    return 0;
+}
+
+/* Ask the new passphrase (twice on a terminal) and create the vault in
+ * `dir`, handing the recovery key over.  0 with *pass kept for the caller
+ * (secret_free), or an exit code. */
+static int new_vault_create(new_vault *nv, const char *dir, secret *pass)
+{
+    int rc = secret_read(pass, nv->passfile, "New passphrase: ", 1);
+
+    if (rc != 0)
+        return rc;
+    rc = vrm_vault_create(dir, pass->buf, pass->len, &nv->limits, keep_recovery, &nv->keep);
+    if (rc != 0) {
+        secret_free(pass);
+        return cli_fail(rc);
     }
-    if (keep.fd >= 0) {
-        close(keep.fd);
+    return 0;
+}
+
+/* Close the recovery key's file; remove it when the command failed (`rc`). */
+static void new_vault_end(new_vault *nv, int rc)
+{
+    if (nv->keep.fd >= 0) {
+        close(nv->keep.fd);
         if (rc != 0)
-            unlink(keep.file);
+            unlink(nv->keep.file);
     }
+}
+
+int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        NEW_VAULT_OPTIONS,
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    new_vault nv = {NULL, {NULL, -1}, {0, 0}};
+    secret pass;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "+p:r:h", opts, NULL)) != -1) {
+        if ((rc = new_vault_option(&nv, c, "init")) != 0) {
+            if (rc < 0)
+                return -rc;
+            continue;
+        }
+        if (c != 'h')
+            return usage_error("init", "%s", "bad option");
+        fputs(init_help, stdout);
+        return 0;
+    }
+    if (optind != argc - 1)
+        return usage_error("init", "%s", "expects one VAULT directory");
+    rc = new_vault_begin(&nv);
+    if (rc == 0 && (rc = new_vault_create(&nv, argv[optind], &pass)) == 0)
+        secret_free(&pass);
+    new_vault_end(&nv, rc);
     if (rc == 0)
         fprintf(stderr, "vrmfs: created the vault at %s%s%s\n", argv[optind],
-                keep.file ? "; recovery key written to " : "", keep.file ? keep.file : "");
+                nv.keep.file ? "; recovery key written to " : "",
+                nv.keep.file ? nv.keep.file : "");
     return rc;
 }
 
@@ -908,42 +960,26 @@ int cmd_export(int argc, char **argv)
 int cmd_import_all(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"passfile", required_argument, NULL, 'p'},
-        {"recovery-file", required_argument, NULL, 'r'},
-        {"kdf-ops", required_argument, NULL, 'O'},
-        {"kdf-mem", required_argument, NULL, 'M'},
+        NEW_VAULT_OPTIONS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *passfile = NULL, *from, *to;
-    keep_ctx keep = {NULL, -1};
-    vrm_kdf_limits limits = {0, 0};
+    new_vault nv = {NULL, {NULL, -1}, {0, 0}};
     item_out out = {isatty(STDERR_FILENO), 0, "importing"};
-    unsigned long long n;
+    const char *from, *to;
     vrm_vault *v = NULL;
     struct stat sb;
     int c, rc, quiet = 0, existed;
     secret pass;
 
     while ((c = getopt_long(argc, argv, "+p:r:qh", opts, NULL)) != -1) {
+        if ((rc = new_vault_option(&nv, c, "import-all")) != 0) {
+            if (rc < 0)
+                return -rc;
+            continue;
+        }
         switch (c) {
-        case 'p':
-            passfile = optarg;
-            break;
-        case 'r':
-            keep.file = optarg;
-            break;
-        case 'O':
-            if (parse_size(optarg, &n) != 0 || n == 0)
-                return usage_error("import-all", "--kdf-ops: not a positive number: %s", optarg);
-            limits.ops = n;
-            break;
-        case 'M':
-            if (parse_size(optarg, &n) != 0 || n == 0 || n > SIZE_MAX)
-                return usage_error("import-all", "--kdf-mem: not a size: %s", optarg);
-            limits.mem = (size_t)n;
-            break;
         case 'q':
             quiet = 1;
             break;
@@ -962,25 +998,11 @@ int cmd_import_all(int argc, char **argv)
         fprintf(stderr, "vrmfs: %s: not a directory\n", from);
         return EXIT_NOVAULT;
     }
-    if (keep.file == NULL && cli_stdout_closed) {
-        fprintf(stderr, "vrmfs: standard output is closed: the recovery key would be lost "
-                "(use --recovery-file)\n");
-        return EXIT_USAGE;
-    }
-    if (keep.file != NULL) {
-        keep.fd = open(keep.file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (keep.fd < 0) {
-            fprintf(stderr, "vrmfs: %s: %s%s\n", keep.file, strerror(errno),
-                    errno == EEXIST ? " (not overwriting it)" : "");
-            return errno == EEXIST ? EXIT_EXISTS : EXIT_ERROR;
-        }
-    }
     existed = stat(to, &sb) == 0;
-    rc = secret_read(&pass, passfile, "New passphrase: ", 1);
-    if (rc == 0) {
-        rc = vrm_vault_create(to, pass.buf, pass.len, &limits, keep_recovery, &keep);
-        if (rc == 0)
-            rc = vrm_vault_open(&v, to, pass.buf, pass.len, 0);
+    rc = new_vault_begin(&nv);
+    if (rc == 0 && (rc = new_vault_create(&nv, to, &pass)) == 0) {
+        /* the vault exists from here on: any failure discards it */
+        rc = vrm_vault_open(&v, to, pass.buf, pass.len, 0);
         secret_free(&pass);
         if (rc == 0) {
             rc = vrm_import_all(v, from, item_progress, &out);
@@ -989,23 +1011,16 @@ int cmd_import_all(int argc, char **argv)
                 rc = cli_fail(rc);
             if (vrm_vault_close(v) != 0 && rc == 0)
                 rc = cli_fail(-EIO);
-            if (rc != 0)
-                vrm_vault_discard(to, !existed);
-        } else if (rc != 0) {
-            int code = cli_fail(rc);
-
-            if (rc != -EEXIST)
-                vrm_vault_discard(to, !existed);
-            rc = code;
+        } else {
+            rc = cli_fail(rc);
         }
-    }
-    if (keep.fd >= 0) {
-        close(keep.fd);
         if (rc != 0)
-            unlink(keep.file);
+            vrm_vault_discard(to, !existed);
     }
+    new_vault_end(&nv, rc);
     if (rc == 0 && !quiet)
         fprintf(stderr, "vrmfs: made the vault %s from the export %s%s%s\n", to, from,
-                keep.file ? "; recovery key written to " : "", keep.file ? keep.file : "");
+                nv.keep.file ? "; recovery key written to " : "",
+                nv.keep.file ? nv.keep.file : "");
     return rc;
 }

@@ -480,30 +480,18 @@ static int export_table(exporter *e, const table *t)
     return rc;
 }
 
-/* vendors/V/grants.json as the mount shows it, for each vendor. */
-static int export_grant_docs(exporter *e)
+/* A readable copy of one text per vendor. */
+typedef int (*vendor_text_fn)(vrm_vault *v, const char *vendor, char **out, size_t *len);
+
+static int grants_text(vrm_vault *v, const char *vendor, char **out, size_t *len)
 {
-    vrm_names names = VRM_NAMES_INIT;
-    size_t i;
-    int rc = vrm_vendor_list(e->v, vrm_names_add, &names);
-
-    for (i = 0; rc == 0 && i < names.n; i++) {
-        char rel[PATH_MAX], *json = NULL;
-        size_t len;
-
-        rc = vrm_grants_get(e->v, names.names[i], &json, &len, NULL);
-        if (rc == 0) {
-            snprintf(rel, sizeof rel, "vendors/%s/grants.json", names.names[i]);
-            rc = put_file(e, rel, json, len, NULL);
-        }
-        free(json);
-    }
-    vrm_names_release(&names);
-    return rc;
+    return vrm_grants_get(v, vendor, out, len, NULL);
 }
 
-/* vrm_accesslog_read of every vendor with a log, as access/V.log. */
-static int export_access_logs(exporter *e)
+/* For each vendor `list_sql` names, read(vendor) as the file
+ * PREFIX VENDOR SUFFIX. */
+static int export_per_vendor(exporter *e, const char *list_sql, vendor_text_fn read,
+                             const char *prefix, const char *suffix)
 {
     sqlite3_stmt *st = NULL;
     vrm_names names = VRM_NAMES_INIT;
@@ -511,9 +499,7 @@ static int export_access_logs(exporter *e)
     int rc = 0, step = SQLITE_DONE;
 
     vrm_vault_lock(e->v);
-    if (sqlite3_prepare_v2(vrm_vault_sqlite(e->v),
-                           "SELECT DISTINCT vendor FROM access_log ORDER BY vendor", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(vrm_vault_sqlite(e->v), list_sql, -1, &st, NULL) != SQLITE_OK)
         rc = vrm_vault_sqlerr(e->v, "cannot read the vault");
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
         rc = vrm_names_add(&names, (const char *)sqlite3_column_text(st, 0));
@@ -525,9 +511,9 @@ static int export_access_logs(exporter *e)
         char rel[PATH_MAX], *text = NULL;
         size_t len;
 
-        rc = vrm_accesslog_read(e->v, names.names[i], &text, &len);
+        rc = read(e->v, names.names[i], &text, &len);
         if (rc == 0) {
-            snprintf(rel, sizeof rel, "access/%s.log", names.names[i]);
+            snprintf(rel, sizeof rel, "%s%s%s", prefix, names.names[i], suffix);
             rc = put_file(e, rel, text, len, NULL);
         }
         free(text);
@@ -824,7 +810,7 @@ static int export_entry(exporter *e, index_out *ix, const char *vpath, const vrm
         rc = mkdir(out, 0700) == 0 || (errno == EEXIST && strcmp(vpath, "/") == 0)
                  ? 0 : sys_error(errno, "cannot make", out);
     } else if (S_ISLNK(st->mode)) {
-        char target[4097];
+        char target[VRM_FILES_SYMLINK_MAX + 1];
         int n = vrm_files_readlink(e->v, vpath, target, sizeof target);
 
         rc = n < 0 ? n : 0;
@@ -1011,10 +997,12 @@ int vrm_export(vrm_vault *v, const char *dir, vrm_progress_fn progress, void *ct
         rc = export_files(&e);
     for (i = 0; rc == 0 && i < NTABLES; i++)
         rc = export_table(&e, &tables[i]);
-    if (rc == 0)
-        rc = export_grant_docs(&e);
-    if (rc == 0)
-        rc = export_access_logs(&e);
+    if (rc == 0)    /* grants.json as the mount shows it */
+        rc = export_per_vendor(&e, "SELECT name FROM vendors ORDER BY name", grants_text,
+                               "vendors/", "/grants.json");
+    if (rc == 0)    /* the access logs, removed vendors' included */
+        rc = export_per_vendor(&e, "SELECT DISTINCT vendor FROM access_log ORDER BY vendor",
+                               vrm_accesslog_read, "access/", ".log");
     if (rc == 0) {
         text = cJSON_Print(manifest);
         rc = text == NULL ? vrm_error(ENOMEM, "out of memory") : 0;
