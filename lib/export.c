@@ -598,19 +598,32 @@ typedef struct dir_list {
     size_t n, cap;
 } dir_list;
 
+/* Room for one more element in the array at *where (a pointer to the
+ * array's pointer) of n elements of `size` bytes with room for *cap:
+ * doubled when full.  The pointer is copied, not accessed as a void *, so
+ * that any element type's pointer can be passed.  0 or -ENOMEM. */
+static int grow(void *where, size_t *cap, size_t n, size_t size)
+{
+    void *array, *more;
+    size_t want;
+
+    if (n < *cap)
+        return 0;
+    want = *cap ? 2 * *cap : 16;
+    memcpy(&array, where, sizeof array);
+    if ((more = realloc(array, want * size)) == NULL)
+        return -ENOMEM;
+    memcpy(where, &more, sizeof more);
+    *cap = want;
+    return 0;
+}
+
 static int collect(void *ctx, const char *name, const vrm_stat *st)
 {
     dir_list *l = ctx;
 
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        dirent_copy *nv = realloc(l->v, cap * sizeof *nv);
-
-        if (nv == NULL)
-            return -ENOMEM;
-        l->v = nv;
-        l->cap = cap;
-    }
+    if (grow(&l->v, &l->cap, l->n, sizeof *l->v) != 0)
+        return -ENOMEM;
     if ((l->v[l->n].name = strdup(name)) == NULL)
         return -ENOMEM;
     l->v[l->n++].st = *st;
@@ -638,15 +651,8 @@ static const char *link_first(const exporter *e, uint64_t ino)
 
 static int link_note(exporter *e, uint64_t ino, const char *path)
 {
-    if (e->nlinks == e->caplinks) {
-        size_t cap = e->caplinks ? 2 * e->caplinks : 16;
-        hardlink *nv = realloc(e->links, cap * sizeof *nv);
-
-        if (nv == NULL)
-            return -ENOMEM;
-        e->links = nv;
-        e->caplinks = cap;
-    }
+    if (grow(&e->links, &e->caplinks, e->nlinks, sizeof *e->links) != 0)
+        return -ENOMEM;
     if ((e->links[e->nlinks].path = strdup(path)) == NULL)
         return -ENOMEM;
     e->links[e->nlinks++].ino = ino;
@@ -1550,15 +1556,8 @@ static int set_xattrs(importer *im, uint64_t ino, const cJSON *row)
 /* Note the times to give `ino` once every name is in place. */
 static int times_add(importer *im, uint64_t ino, int64_t atime, int64_t mtime)
 {
-    if (im->ntimes == im->captimes) {
-        size_t cap = im->captimes ? 2 * im->captimes : 64;
-        times_set *nv = realloc(im->times, cap * sizeof *nv);
-
-        if (nv == NULL)
-            return -ENOMEM;
-        im->times = nv;
-        im->captimes = cap;
-    }
+    if (grow(&im->times, &im->captimes, im->ntimes, sizeof *im->times) != 0)
+        return -ENOMEM;
     im->times[im->ntimes++] = (times_set){ino, atime, mtime};
     return 0;
 }

@@ -301,3 +301,24 @@ int fuzz_json_contained(const cJSON *a, const cJSON *b)
     }
     return cJSON_Compare(a, b, 1);
 }
+
+void fuzz_write_variant(const char *dir, const char *name, const char *text, const char *what,
+                        const char *from, const char *to)
+{
+    const char *at = from != NULL ? strstr(text, from) : NULL;
+    char *path, *out;
+
+    if (from != NULL && at == NULL) {
+        fprintf(stderr, "seeds: %s: \"%s\" not in %s\n", name, from, what);
+        abort();
+    }
+    if (at == NULL)
+        out = strdup(text);
+    else if (asprintf(&out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from)) < 0)
+        out = NULL;
+    if (out == NULL || asprintf(&path, "%s/%s", dir, name) < 0)
+        abort();
+    fuzz_write(path, out, strlen(out));
+    free(path);
+    free(out);
+}

@@ -80,6 +80,12 @@ void fuzz_vault_close(vrm_vault *v);
 /* Write buf[0..len) to path (created or truncated).  Aborts on error. */
 void fuzz_write(const char *path, const void *buf, size_t len);
 
+/* Write `text` with `from` replaced by `to` (its first occurrence; from
+ * NULL: as it is) into dir/name, for a seed.  Aborts, naming `what`, if
+ * `from` is not in it. */
+void fuzz_write_variant(const char *dir, const char *name, const char *text, const char *what,
+                        const char *from, const char *to);
+
 /* Remove a directory tree (or a file).  Missing is fine. */
 void fuzz_rmtree(const char *path);
 

@@ -60,26 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static char *saved;                   /* a secret.json as vrm_vendor_keys_save writes it */
 
-/* Write `saved` with `from` replaced by `to` (first occurrence; NULL: as it
- * is) into dir/name. */
 static void variant(const char *dir, const char *name, const char *from, const char *to)
 {
-    const char *at = from != NULL ? strstr(saved, from) : NULL;
-    char *path, *text;
-
-    if (from != NULL && at == NULL) {
-        fprintf(stderr, "seeds: %s: \"%s\" not in secret.json\n", name, from);
-        abort();
-    }
-    if (at == NULL)
-        text = strdup(saved);
-    else if (asprintf(&text, "%.*s%s%s", (int)(at - saved), saved, to, at + strlen(from)) < 0)
-        text = NULL;
-    if (text == NULL || asprintf(&path, "%s/%s", dir, name) < 0)
-        abort();
-    fuzz_write(path, text, strlen(text));
-    free(path);
-    free(text);
+    fuzz_write_variant(dir, name, saved, "secret.json", from, to);
 }
 
 int fuzz_seeds(const char *dir)

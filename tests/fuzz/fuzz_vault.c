@@ -140,27 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ------------------------------------------------------------------ */
 
-/* Write the vault's vault.json with `from` replaced by `to` (the first
- * occurrence; both NULL: as it is) into dir/name. */
 static void variant(const char *dir, const char *name, const char *from, const char *to)
 {
-    const char *at = from != NULL ? strstr(original, from) : NULL;
-    char *path, *text;
-
-    if (from != NULL && at == NULL) {
-        fprintf(stderr, "seeds: %s: \"%s\" not in vault.json\n", name, from);
-        abort();
-    }
-    if (at == NULL)
-        text = strdup(original);
-    else if (asprintf(&text, "%.*s%s%s", (int)(at - original), original, to,
-                      at + strlen(from)) < 0)
-        text = NULL;
-    if (text == NULL || asprintf(&path, "%s/%s", dir, name) < 0)
-        abort();
-    fuzz_write(path, text, strlen(text));
-    free(path);
-    free(text);
+    fuzz_write_variant(dir, name, original, "vault.json", from, to);
 }
 
 int fuzz_seeds(const char *dir)
