@@ -820,7 +820,9 @@ static const char export_help[] =
     "that 'vrmfs import-all' reads to make a new vault of it.  DIR also holds\n"
     "the key of your pairwise identities.  Decrypting is your choice: anyone\n"
     "who can read DIR can read all of it.  Asks for confirmation on a\n"
-    "terminal; elsewhere --yes is needed.  The vault must not be mounted.\n"
+    "terminal; elsewhere --yes is needed.  A mounted vault is exported as it\n"
+    "is when the command starts, from a snapshot (an encrypted backup made\n"
+    "beside DIR and removed afterwards).\n"
     "\n"
     "  -p, --passfile F   read the passphrase from the first line of F\n"
     "  -y, --yes          do not ask: export in clear\n"
@@ -889,6 +891,35 @@ static int confirm(const char *question)
     return yes;
 }
 
+/* A new, empty directory beside `dir` for a snapshot of a mounted vault:
+ * malloc'd, or NULL with errno. */
+static char *snapshot_dir(const char *dir)
+{
+    static const char name[] = "/.vrmfs-snapshot-XXXXXX";
+    size_t n = strlen(dir);
+    const char *slash;
+    char *path;
+
+    while (n > 1 && dir[n - 1] == '/')
+        n--;                          /* DIR/ as DIR */
+    for (slash = dir + n; slash > dir && slash[-1] != '/'; slash--)
+        ;
+    /* the parent: "." for a bare name, "" for one under / */
+    n = slash == dir ? 1 : (size_t)(slash - dir - 1);
+    if ((path = malloc(n + sizeof name)) == NULL)
+        return NULL;
+    memcpy(path, slash == dir ? "." : dir, n);
+    memcpy(path + n, name, sizeof name);
+    if (mkdtemp(path) == NULL) {
+        int err = errno;
+
+        free(path);
+        errno = err;
+        return NULL;
+    }
+    return path;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -902,6 +933,7 @@ int cmd_export(int argc, char **argv)
     int c, rc, yes = 0, quiet = 0;
     item_out out = {isatty(STDERR_FILENO), 0, "exporting"};
     vrm_vault *v = NULL;
+    char *snap = NULL;
     secret pass;
 
     while ((c = getopt_long(argc, argv, "+p:yqh", opts, NULL)) != -1) {
@@ -937,24 +969,31 @@ int cmd_export(int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = vrm_vault_open(&v, argv[optind], pass.buf, pass.len, VRM_OPEN_READONLY);
-    secret_free(&pass);
-    if (rc == -EBUSY)
-        return fprintf(stderr, "vrmfs: %s\nvrmfs: unmount it first, or export a backup of it "
-                       "(vrmfs backup)\n", vrm_error_message()), EXIT_BUSY;
-    if (rc != 0)
-        return cli_fail(rc);
-    rc = vrm_export(v, argv[optind + 1], item_progress, &out);
-    item_progress_end(&out);
-    if (rc != 0) {
-        vrm_vault_close(v);
-        return cli_fail(rc);
+    if (rc == -EBUSY) {
+        /* Mounted: export a snapshot, a backup (encrypted like the vault)
+         * made beside DIR and removed afterwards. */
+        snap = snapshot_dir(argv[optind + 1]);
+        rc = snap == NULL ? vrm_error(errno, "cannot make a snapshot directory beside %s: %s",
+                                      argv[optind + 1], strerror(errno))
+                          : vrm_vault_backup(argv[optind], pass.buf, pass.len, snap, NULL, NULL);
+        if (rc == 0)
+            rc = vrm_vault_open(&v, snap, pass.buf, pass.len, VRM_OPEN_READONLY);
     }
-    rc = vrm_vault_close(v);
-    if (rc != 0)
-        return cli_fail(rc);
-    if (!quiet)
+    secret_free(&pass);
+    if (rc == 0) {
+        rc = vrm_export(v, argv[optind + 1], item_progress, &out);
+        item_progress_end(&out);
+        if (vrm_vault_close(v) != 0 && rc == 0)
+            rc = -EIO;
+    }
+    rc = rc == 0 ? 0 : cli_fail(rc);
+    if (snap != NULL) {
+        vrm_vault_discard(snap, 1);
+        free(snap);
+    }
+    if (rc == 0 && !quiet)
         printf("exported to %s\n", argv[optind + 1]);
-    return 0;
+    return rc;
 }
 
 int cmd_import_all(int argc, char **argv)
