@@ -1259,36 +1259,16 @@ static int bind_column(sqlite3_stmt *st, int i, const column *c, const cJSON *ro
     }
 }
 
-/* tables/NAME.jsonl back into its table, RECORDS_PER_TX rows a transaction. */
-static int import_table(importer *im, const table *t)
-{
-    char sql[512], rel[64];
-    const char *keys[16];
-    size_t off;
-    index_in ix;
-    sqlite3_stmt *st = NULL;
-    int i, ncols, in_tx = 0, rc;
+/* Each line of the index `rel` through fn(im, row, ctx), with the vault
+ * locked, RECORDS_PER_TX rows a transaction.  An error names the line. */
+typedef int (*row_fn)(importer *im, const cJSON *row, void *ctx);
 
-    off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s(", t->name);
-    for (i = 0; t->cols[i].name != NULL; i++) {
-        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s%s", i ? ", " : "",
-                                t->cols[i].name);
-        keys[i] = t->cols[i].name;
-    }
-    ncols = i;
-    keys[i] = NULL;
-    off += (size_t)snprintf(sql + off, sizeof sql - off, ") VALUES (");
-    for (i = 0; i < ncols; i++)
-        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s?%d", i ? ", " : "", i + 1);
-    snprintf(sql + off, sizeof sql - off, ")");
-    snprintf(rel, sizeof rel, "tables/%s.jsonl", t->name);
-    if ((rc = index_begin(im, &ix, rel)) != 0) {
-        index_end(&ix);
-        return rc;
-    }
+static int import_rows(importer *im, const char *rel, row_fn fn, void *ctx)
+{
+    index_in ix;
+    int in_tx = 0, rc = index_begin(im, &ix, rel);
+
     vrm_vault_lock(im->v);
-    if (sqlite3_prepare_v2(vrm_vault_sqlite(im->v), sql, -1, &st, NULL) != SQLITE_OK)
-        rc = vrm_vault_sqlerr(im->v, "cannot write the vault");
     while (rc == 0) {
         cJSON *row;
 
@@ -1297,13 +1277,7 @@ static int import_table(importer *im, const table *t)
         if (!in_tx && (rc = vrm_tx_begin(im->v)) == 0)
             in_tx = 1;
         if (rc == 0)
-            rc = check_keys(row, keys);
-        for (i = 0; rc == 0 && i < ncols; i++)
-            rc = bind_column(st, i + 1, &t->cols[i], row);
-        if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
-            rc = vrm_vault_sqlerr(im->v, "cannot store the row");
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+            rc = fn(im, row, ctx);
         cJSON_Delete(row);
         if (rc != 0)
             rc = line_error(&ix, rc);
@@ -1315,9 +1289,62 @@ static int import_table(importer *im, const table *t)
     }
     if (in_tx)
         rc = vrm_tx_finish(im->v, rc);
-    sqlite3_finalize(st);
     vrm_vault_unlock(im->v);
     index_end(&ix);
+    return rc;
+}
+
+/* A table's INSERT, prepared, and the keys its lines must have. */
+typedef struct table_insert {
+    const table *t;
+    sqlite3_stmt *st;
+    const char *keys[16];
+} table_insert;
+
+static int insert_row(importer *im, const cJSON *row, void *ctx)
+{
+    table_insert *ti = ctx;
+    int i, rc = check_keys(row, ti->keys);
+
+    for (i = 0; rc == 0 && ti->t->cols[i].name != NULL; i++)
+        rc = bind_column(ti->st, i + 1, &ti->t->cols[i], row);
+    if (rc == 0 && sqlite3_step(ti->st) != SQLITE_DONE)
+        rc = vrm_vault_sqlerr(im->v, "cannot store the row");
+    sqlite3_reset(ti->st);
+    sqlite3_clear_bindings(ti->st);
+    return rc;
+}
+
+/* tables/NAME.jsonl back into its table. */
+static int import_table(importer *im, const table *t)
+{
+    char sql[512], rel[64];
+    table_insert ti = {t, NULL, {NULL}};
+    size_t off;
+    int i, ncols, rc = 0;
+
+    off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s(", t->name);
+    for (i = 0; t->cols[i].name != NULL; i++) {
+        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s%s", i ? ", " : "",
+                                t->cols[i].name);
+        ti.keys[i] = t->cols[i].name;
+    }
+    ncols = i;
+    ti.keys[i] = NULL;
+    off += (size_t)snprintf(sql + off, sizeof sql - off, ") VALUES (");
+    for (i = 0; i < ncols; i++)
+        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s?%d", i ? ", " : "", i + 1);
+    snprintf(sql + off, sizeof sql - off, ")");
+    snprintf(rel, sizeof rel, "tables/%s.jsonl", t->name);
+    vrm_vault_lock(im->v);
+    if (sqlite3_prepare_v2(vrm_vault_sqlite(im->v), sql, -1, &ti.st, NULL) != SQLITE_OK)
+        rc = vrm_vault_sqlerr(im->v, "cannot write the vault");
+    vrm_vault_unlock(im->v);
+    if (rc == 0)
+        rc = import_rows(im, rel, insert_row, &ti);
+    vrm_vault_lock(im->v);
+    sqlite3_finalize(ti.st);
+    vrm_vault_unlock(im->v);
     return rc;
 }
 
@@ -1374,8 +1401,8 @@ static int sha_matches(const void *data, size_t len, const char *want)
 }
 
 /* One line of records.jsonl: the record from its file.  Locked, in a
- * transaction. */
-static int import_record(importer *im, const cJSON *row)
+ * transaction (import_rows). */
+static int import_record(importer *im, const cJSON *row, void *ctx)
 {
     static const char *const keys[] = {"collection", "name", "created", "updated", "sha256",
                                        NULL};
@@ -1386,6 +1413,7 @@ static int import_record(importer *im, const cJSON *row)
     sqlite3_stmt *st;
     int rc;
 
+    (void)ctx;
     if ((rc = check_keys(row, keys)) != 0)
         return rc;
     if (coll == NULL || name == NULL)
@@ -1423,33 +1451,7 @@ static int import_record(importer *im, const cJSON *row)
 
 static int import_records(importer *im)
 {
-    index_in ix;
-    int in_tx = 0, rc = index_begin(im, &ix, "records.jsonl");
-
-    vrm_vault_lock(im->v);
-    while (rc == 0) {
-        cJSON *row;
-
-        if ((rc = index_next(&ix, &row)) != 0 || row == NULL)
-            break;
-        if (!in_tx && (rc = vrm_tx_begin(im->v)) == 0)
-            in_tx = 1;
-        if (rc == 0)
-            rc = import_record(im, row);
-        cJSON_Delete(row);
-        if (rc != 0)
-            rc = line_error(&ix, rc);
-        else if (ix.rows % RECORDS_PER_TX == 0) {
-            in_tx = 0;
-            rc = vrm_tx_finish(im->v, 0);
-        }
-        progress_step(im->progress, im->ctx, &im->done, im->total);
-    }
-    if (in_tx)
-        rc = vrm_tx_finish(im->v, rc);
-    vrm_vault_unlock(im->v);
-    index_end(&ix);
-    return rc;
+    return import_rows(im, "records.jsonl", import_record, NULL);
 }
 
 /* A path of files.jsonl: "/" or "/a/b" with no empty, "." or ".." part. */
