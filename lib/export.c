@@ -17,6 +17,7 @@
 #include "analytics.h"
 #include "clock.h"
 #include "error.h"
+#include "fileio.h"
 #include "files.h"
 #include "grants.h"
 #include "json.h"
@@ -1351,42 +1352,13 @@ static int import_table(importer *im, const table *t)
 /* Read the whole file `path` (at most `max` bytes) into *out (malloc'd). */
 static int slurp(const char *path, size_t max, char **out, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat sb;
-    char *buf;
-    size_t got = 0;
+    int rc = vrm_file_read(AT_FDCWD, path, max, out, len);
 
-    *out = NULL;
-    if (fd < 0)
-        return sys_error(errno, "cannot open", path);
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > max) {
-        close(fd);
+    if (rc == -EINVAL || rc == -EFBIG)
         return vrm_error(EINVAL, "%s is not a regular file of at most %zu bytes", path, max);
-    }
-    buf = malloc((size_t)sb.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (got < (size_t)sb.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-
-            close(fd);
-            free(buf);
-            return sys_error(err, "cannot read", path);
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
+    if (rc == -ENOMEM)
+        return rc;
+    return rc == 0 ? 0 : sys_error(-rc, "cannot read", path);
 }
 
 static int sha_matches(const void *data, size_t len, const char *want)

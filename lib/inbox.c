@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "envelope.h"
 #include "error.h"
+#include "fileio.h"
 #include "grants.h"
 #include "identity.h"
 #include "json.h"
@@ -85,52 +86,6 @@ static int check_reply(const cJSON *p, const char *pairwise_id, const char **id)
     item = cJSON_GetObjectItemCaseSensitive(p, "in_reply_to");
     if (item != NULL && (!cJSON_IsString(item) || !id_ok(item->valuestring)))
         return vrm_error(EBADMSG, "the payload's \"in_reply_to\" is not a message id");
-    return 0;
-}
-
-/* Read a whole spool file (at most WIRE_MAX bytes; larger is -EFBIG). */
-static int read_file(int dirfd, const char *name, uint8_t **out, size_t *len)
-{
-    struct stat st;
-    uint8_t *buf;
-    size_t got = 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
-
-    *out = NULL;
-    *len = 0;
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -EINVAL;
-    }
-    if (st.st_size > WIRE_MAX) {
-        close(fd);
-        return -EFBIG;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : 0;
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = got;
     return 0;
 }
 
@@ -275,19 +230,19 @@ static int scan_vendor(vrm_vault *v, const char *vault_dir, const char *vendor)
     for (i = 0; rc == 0 && i < files.n; i++) {
         const char *file = files.names[i], *id = NULL;
         cJSON *payload = NULL;
-        uint8_t *wire = NULL;
+        char *wire = NULL;
         size_t wlen = 0;
         char shown[300], reason[512];
         int r;
 
         /* VENDOR.FILE: a vendor's name has no '.', so it cannot be confused */
         snprintf(shown, sizeof shown, "%s.%s", vendor, file);
-        r = read_file(dfd, file, &wire, &wlen);
+        r = vrm_file_read(dfd, file, WIRE_MAX, &wire, &wlen);
         if (r == -ENOENT)
             continue;   /* gone meanwhile */
         vrm_vault_lock(v);
         if (r == 0)
-            r = open_one(v, vendor, wire, wlen, &payload, &id);
+            r = open_one(v, vendor, (const uint8_t *)wire, wlen, &payload, &id);
         else
             r = vrm_error(EBADMSG, "cannot read it: %s", strerror(-r));
         if (r == 0) {
