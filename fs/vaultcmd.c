@@ -707,36 +707,46 @@ static const char restore_help[] =
     "  -q, --quiet        print nothing when all is well\n"
     "  -h, --help         show this help\n";
 
-typedef struct copy_out {
+/* Progress of a long command on a terminal: "WHAT: NN% (DONE of TOTAL
+ * UNIT)", shown only when the total reaches `min` (smaller is over at
+ * once), cleared when done. */
+typedef struct progress_out {
     int tty;
     int shown;
     const char *what;
-} copy_out;
+    const char *unit;
+    uint64_t min;
+} progress_out;
 
-static void copy_progress(void *ctx, uint64_t done, uint64_t total)
+static void progress_end(progress_out *o)
 {
-    copy_out *o = ctx;
-
-    if (!o->tty || total < 2048)  /* under 8 MiB it is over at once */
-        return;
-    fprintf(stderr, "\r%s: %3u%% (%llu of %llu pages)", o->what,
-            (unsigned)(done * 100 / total), (unsigned long long)done,
-            (unsigned long long)total);
-    o->shown = 1;
-    if (done == total) {
+    if (o->shown)
         fputs("\r\033[K", stderr);
-        o->shown = 0;
-    }
+    o->shown = 0;
+}
+
+static void progress_show(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_out *o = ctx;
+
+    if (!o->tty || total < o->min)
+        return;
+    fprintf(stderr, "\r%s: %3u%% (%llu of %llu %s)", o->what,
+            (unsigned)(done * 100 / total), (unsigned long long)done,
+            (unsigned long long)total, o->unit);
+    o->shown = 1;
+    if (done == total)
+        progress_end(o);
 }
 
 /* Copy `from` into the new directory `to`; an exit code. */
 static int copy_vault(const char *from, const char *to, const secret *pass, const char *what)
 {
-    copy_out out = {isatty(STDERR_FILENO), 0, what};
-    int rc = vrm_vault_backup(from, pass->buf, pass->len, to, copy_progress, &out);
+    /* under 2,048 pages (8 MiB) it is over at once */
+    progress_out out = {isatty(STDERR_FILENO), 0, what, "pages", 2048};
+    int rc = vrm_vault_backup(from, pass->buf, pass->len, to, progress_show, &out);
 
-    if (out.shown)
-        fputs("\r\033[K", stderr);
+    progress_end(&out);
     return rc == 0 ? 0 : cli_fail(rc);
 }
 
@@ -849,31 +859,6 @@ static const char import_all_help[] =
     "  -q, --quiet            print nothing when all is well\n"
     "  -h, --help             show this help\n";
 
-typedef struct item_out {
-    int tty;
-    int shown;
-    const char *what;
-} item_out;
-
-static void item_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    item_out *o = ctx;
-
-    if (!o->tty || total < 1000)
-        return;
-    fprintf(stderr, "\r%s: %3u%% (%llu of %llu items)", o->what,
-            (unsigned)(done * 100 / total), (unsigned long long)done,
-            (unsigned long long)total);
-    o->shown = 1;
-}
-
-static void item_progress_end(item_out *o)
-{
-    if (o->shown)
-        fputs("\r\033[K", stderr);
-    o->shown = 0;
-}
-
 /* Ask on the terminal; 1 for yes. */
 static int confirm(const char *question)
 {
@@ -931,7 +916,7 @@ int cmd_export(int argc, char **argv)
     };
     const char *passfile = NULL;
     int c, rc, yes = 0, quiet = 0;
-    item_out out = {isatty(STDERR_FILENO), 0, "exporting"};
+    progress_out out = {isatty(STDERR_FILENO), 0, "exporting", "items", 1000};
     vrm_vault *v = NULL;
     char *snap = NULL;
     secret pass;
@@ -981,8 +966,8 @@ int cmd_export(int argc, char **argv)
     }
     secret_free(&pass);
     if (rc == 0) {
-        rc = vrm_export(v, argv[optind + 1], item_progress, &out);
-        item_progress_end(&out);
+        rc = vrm_export(v, argv[optind + 1], progress_show, &out);
+        progress_end(&out);
         if (vrm_vault_close(v) != 0 && rc == 0)
             rc = -EIO;
     }
@@ -1005,7 +990,7 @@ int cmd_import_all(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     new_vault nv = {NULL, {NULL, -1}, {0, 0}};
-    item_out out = {isatty(STDERR_FILENO), 0, "importing"};
+    progress_out out = {isatty(STDERR_FILENO), 0, "importing", "items", 1000};
     const char *from, *to;
     vrm_vault *v = NULL;
     struct stat sb;
@@ -1044,8 +1029,8 @@ int cmd_import_all(int argc, char **argv)
         rc = vrm_vault_open(&v, to, pass.buf, pass.len, 0);
         secret_free(&pass);
         if (rc == 0) {
-            rc = vrm_import_all(v, from, item_progress, &out);
-            item_progress_end(&out);
+            rc = vrm_import_all(v, from, progress_show, &out);
+            progress_end(&out);
             if (rc != 0)
                 rc = cli_fail(rc);
             if (vrm_vault_close(v) != 0 && rc == 0)
