@@ -967,11 +967,20 @@ static int vault_open_db(vrm_vault *v, int create)
              (v->flags & VRM_OPEN_SYNC_FULL) ? "FULL" : "NORMAL");
     if ((rc = vrm_vault_exec(v, pragmas)) != 0)
         goto out;
+    /* auto_vacuum=INCREMENTAL keeps a pointer map (one page per 811),
+     * from which SQLite finds each next page of a document chunk's overflow
+     * chain without reading the page before it: deleting a 256 MiB file
+     * read and decrypted all its 65,536 pages (0.3-0.4 s) just to free
+     * them, and now reads a few dozen (0.02 s).  The pages stay in the
+     * file, free, as before; no incremental_vacuum is run.  Set in the
+     * in-memory journal mode: it writes the header, and the shim opens no
+     * rollback journal.  Vaults made before keep auto_vacuum=NONE. */
     if (create) {
         if ((rc = vrm_vault_exec(v, "PRAGMA page_size=4096")) != 0)
             goto out;
         sqlite3_file_control(v->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
         if ((rc = vrm_vault_exec(v, "PRAGMA journal_mode=MEMORY")) != 0 ||
+            (rc = vrm_vault_exec(v, "PRAGMA auto_vacuum=INCREMENTAL")) != 0 ||
             (rc = vrm_vault_exec(v, "PRAGMA journal_mode=WAL")) != 0)
             goto out;
     }

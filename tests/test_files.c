@@ -916,6 +916,40 @@ static void test_delete_does_not_rewrite_pages(void **state)
     free(data);
 }
 
+/* Deleting a file does not read its pages either: a new vault keeps an
+ * auto_vacuum pointer map, from which SQLite finds each next page of a
+ * chunk's overflow chain without reading (and decrypting) the page before
+ * it.  With the cache emptied first, a delete of 1,024 pages misses the
+ * cache for the few b-tree, pointer-map and freelist pages it touches. */
+static void test_delete_does_not_read_pages(void **state)
+{
+    fixture *f = *state;
+    size_t size = 4u << 20;
+    char *data = malloc(size);
+    sqlite3_stmt *st;
+    sqlite3 *db = vrm_vault_sqlite(f->v);
+    uint64_t ino = mkfile(f->v, "/big");
+    int mode = -1, cur = 0, hi = 0;
+
+    memset(data, 'y', size);
+    assert_int_equal(vrm_files_write(f->v, ino, data, size, 0), (ssize_t)size);
+    vrm_vault_lock(f->v);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        mode = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    assert_int_equal(mode, 2);  /* INCREMENTAL */
+    assert_int_equal(sqlite3_db_release_memory(db), SQLITE_OK);
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 1);
+    vrm_vault_unlock(f->v);
+    assert_int_equal(vrm_files_unlink(f->v, "/big"), 0);
+    vrm_vault_lock(f->v);
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 0);
+    vrm_vault_unlock(f->v);
+    assert_true(cur < 64);
+    free(data);
+}
+
 static void test_unlink_while_open(void **state)
 {
     fixture *f = *state;
@@ -1503,6 +1537,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_do_not_wait_for_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_does_not_rewrite_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_does_not_read_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unlink_while_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphans_purged_on_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_basic, setup, teardown),
