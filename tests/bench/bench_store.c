@@ -30,6 +30,14 @@
  *              (collection, name) index with a table lookup per row, the
  *              same on every backend.  The count of rows, the number of
  *              groups and the sum of amounts must equal what was generated.
+ *   documents  (with --documents MIB only, after size) MIB MiB of pseudo-random bytes,
+ *              generated from the seed before timing, written as 64 KiB rows
+ *              of docs(id INTEGER PRIMARY KEY, data BLOB), 16 rows (1 MiB)
+ *              per transaction: what a vault's files/ does with a stream of
+ *              1 MiB write() calls (lib/files.c keeps 64 KiB chunks), without
+ *              the file system around it.  Ends like insert, with the WAL
+ *              checkpointed and synced.  Every row is read back afterwards
+ *              (not timed) and compared.  --documents-only runs just this.
  *   size       after a TRUNCATE checkpoint: bytes of the database file plus
  *              its WAL.
  *
@@ -77,6 +85,9 @@
 #endif
 
 #define TXN_RECORDS 1000
+#define DOC_ROW (64u << 10)      /* bytes per documents row: lib/files.h's chunk */
+#define DOC_TXN (1u << 20)       /* bytes per documents transaction */
+#define DOC_MIB_MAX 65536
 /* The page cache of every backend: the vault's default (vault_int.h), which
  * the SQLCipher build cannot see, so there it must be given (scripts/bench
  * asks bench-store --print-cache-kib and passes the same to both). */
@@ -141,6 +152,8 @@ typedef struct opts {
     uint64_t seed;
     size_t dump;            /* print this many records and stop */
     size_t cache_kib;       /* PRAGMA cache_size=-cache_kib on every backend */
+    size_t doc_mib;         /* documents phase: MiB written, 0 = no phase */
+    int documents_only;     /* run the documents phase alone */
 } opts;
 
 #ifdef BENCH_SQLCIPHER
@@ -869,6 +882,24 @@ static int report_config(const bench *b, const dataset *d)
     return 0;
 }
 
+/* Every writing phase ends with the backend's WAL checkpointed and synced,
+ * so that work a backend defers (the vault checkpoints in a thread of its
+ * own) is counted where it belongs. */
+static int sync_backend(const bench *b)
+{
+#ifndef BENCH_SQLCIPHER
+    if (b->vault != NULL) {
+        if (vrm_vault_sync_locked(b->vault) != 0) {  /* the mutex is held */
+            fprintf(stderr, "bench-store: %s: final checkpoint: %s\n", b->backend,
+                    vrm_error_message());
+            return -1;
+        }
+        return 0;
+    }
+#endif
+    return exec_sql(b, "PRAGMA wal_checkpoint(PASSIVE)");
+}
+
 static int phase_insert(const bench *b, const dataset *d)
 {
     sqlite3_stmt *coll = NULL, *ins = NULL;
@@ -917,21 +948,8 @@ static int phase_insert(const bench *b, const dataset *d)
     }
     if (exec_sql(b, "COMMIT") != 0)
         goto out;
-    /* Every backend ends the phase with its WAL checkpointed and synced, so
-     * that work a backend defers (the vault checkpoints in a thread of its
-     * own) is counted where it belongs. */
-#ifndef BENCH_SQLCIPHER
-    if (b->vault != NULL) {
-        if (vrm_vault_sync_locked(b->vault) != 0) {  /* the mutex is held */
-            fprintf(stderr, "bench-store: %s: final checkpoint: %s\n", b->backend,
-                    vrm_error_message());
-            goto out;
-        }
-    } else
-#endif
-    if (exec_sql(b, "PRAGMA wal_checkpoint(PASSIVE)") != 0) {
+    if (sync_backend(b) != 0)
         goto out;
-    }
     report(b, "insert", d->n, start);
     rc = 0;
 out:
@@ -1030,6 +1048,87 @@ out:
     return rc;
 }
 
+/* The documents' bytes: a splitmix64 stream from the seed. */
+static uint8_t *documents_make(size_t mib, uint64_t seed)
+{
+    size_t n = mib * DOC_TXN, i;
+    uint64_t s = seed ^ 0x446f6373ULL;        /* "Docs" */
+    uint8_t *data = malloc(n);
+
+    if (data == NULL) {
+        fprintf(stderr, "bench-store: out of memory for %zu MiB of documents\n", mib);
+        return NULL;
+    }
+    for (i = 0; i < n; i += 8) {
+        uint64_t r = rng_next(&s);
+
+        memcpy(data + i, &r, 8);
+    }
+    return data;
+}
+
+static int phase_documents(const bench *b, const uint8_t *data, size_t mib)
+{
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    size_t rows = mib * (DOC_TXN / DOC_ROW), i, seen = 0, bad = 0;
+    double start;
+    int rc = -1, step;
+
+    if (exec_sql(b, "CREATE TABLE docs(id INTEGER PRIMARY KEY, data BLOB)") != 0 ||
+        prepare(b, "INSERT INTO docs(id, data) VALUES (?, ?)", &ins) != 0)
+        goto out;
+    start = now();
+    for (i = 0; i < rows; i++) {
+        if (i % (DOC_TXN / DOC_ROW) == 0 && exec_sql(b, "BEGIN") != 0)
+            goto out;
+        if (sqlite3_bind_int64(ins, 1, (sqlite3_int64)i) != SQLITE_OK ||
+            sqlite3_bind_blob(ins, 2, data + i * DOC_ROW, DOC_ROW, SQLITE_STATIC) !=
+                SQLITE_OK) {
+            fail_sql(b, "binding a document row");
+            goto out;
+        }
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            fail_sql(b, "inserting a document row");
+            goto out;
+        }
+        sqlite3_reset(ins);
+        if ((i + 1) % (DOC_TXN / DOC_ROW) == 0 && exec_sql(b, "COMMIT") != 0)
+            goto out;
+    }
+    if (sync_backend(b) != 0)
+        goto out;
+    report(b, "documents", mib, start);
+
+    /* Read every row back, in order, and compare. */
+    if (prepare(b, "SELECT id, data FROM docs ORDER BY id", &sel) != 0)
+        goto out;
+    while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(sel, 0);
+        const void *got = sqlite3_column_blob(sel, 1);
+
+        if (id != (sqlite3_int64)seen || sqlite3_column_bytes(sel, 1) != (int)DOC_ROW ||
+            got == NULL || memcmp(got, data + (size_t)id * DOC_ROW, DOC_ROW) != 0)
+            bad++;
+        seen++;
+    }
+    if (step != SQLITE_DONE) {
+        fail_sql(b, "reading the documents back");
+        goto out;
+    }
+    if (seen != rows || bad != 0) {
+        fprintf(stderr, "bench-store: %s: documents: %zu rows of %zu read back, %zu "
+                "different\n", b->backend, seen, rows, bad);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0 && !sqlite3_get_autocommit(b->db))
+        sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(sel);
+    return rc;
+}
+
 static int phase_size(const bench *b)
 {
     sqlite3_stmt *st = NULL;
@@ -1071,7 +1170,8 @@ out:
 }
 
 /* The whole workload on one backend, in a directory of its own under o->dir. */
-static int run_backend(const opts *o, const dataset *d, const char *backend)
+static int run_backend(const opts *o, const dataset *d, const uint8_t *docs,
+                       const char *backend)
 {
     bench b = {.backend = backend};
     char *tmpl = NULL, cache_sql[64];
@@ -1104,15 +1204,19 @@ static int run_backend(const opts *o, const dataset *d, const char *backend)
     if (report_config(&b, d) != 0)
         goto out;
 
-    if (phase_insert(&b, d) != 0 || phase_reads(&b, d, o->reads, o->seed) != 0 ||
-        phase_aggregate(&b, d, "aggregate", SQL_AGG) != 0)
-        goto out;
-    has_json1 = sqlite3_prepare_v2(b.db, "SELECT json_extract('{}', '$')", -1, &probe,
-                                   NULL) == SQLITE_OK;
-    sqlite3_finalize(probe);
-    if (has_json1 && phase_aggregate(&b, d, "aggregate_json1", SQL_AGG_JSON1) != 0)
-        goto out;
+    if (!o->documents_only) {
+        if (phase_insert(&b, d) != 0 || phase_reads(&b, d, o->reads, o->seed) != 0 ||
+            phase_aggregate(&b, d, "aggregate", SQL_AGG) != 0)
+            goto out;
+        has_json1 = sqlite3_prepare_v2(b.db, "SELECT json_extract('{}', '$')", -1, &probe,
+                                       NULL) == SQLITE_OK;
+        sqlite3_finalize(probe);
+        if (has_json1 && phase_aggregate(&b, d, "aggregate_json1", SQL_AGG_JSON1) != 0)
+            goto out;
+    }
     if (phase_size(&b) != 0)
+        goto out;
+    if (o->doc_mib != 0 && phase_documents(&b, docs, o->doc_mib) != 0)
         goto out;
     rc = 0;
 out:
@@ -1134,6 +1238,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench-store [--backend LIST] [--records N] [--reads N] [--dir DIR]\n"
             "                   [--seed S] [--dump N] [--cache-kib N] [--print-cache-kib]\n"
+            "                   [--documents MIB [--documents-only]]\n"
             "Runs the vrmfs storage benchmark (see tests/bench/README) on each backend of\n"
             "LIST (comma-separated) and prints one line per phase.  This binary runs:");
     for (i = 0; i < NBACKENDS; i++)
@@ -1147,8 +1252,12 @@ static void usage(FILE *f)
             "  --dump N     print the first N records (collection, name, body) and stop\n"
             "  --cache-kib N  PRAGMA cache_size=-N on every backend (default: the vault's\n"
             "               default, %s)\n"
-            "  --print-cache-kib  print the vault's default page cache in KiB and stop\n",
-            DEFAULT_CACHE_KIB ? "which --print-cache-kib prints" : "required in this build");
+            "  --print-cache-kib  print the vault's default page cache in KiB and stop\n"
+            "  --documents MIB  also write MIB MiB as 64 KiB rows, 1 MiB per transaction\n"
+            "               (phase documents; from 1 to %d)\n"
+            "  --documents-only  run the documents phase alone (needs --documents)\n",
+            DEFAULT_CACHE_KIB ? "which --print-cache-kib prints" : "required in this build",
+            DOC_MIB_MAX);
 }
 
 static int parse_count(const char *s, size_t *out)
@@ -1185,12 +1294,15 @@ int main(int argc, char **argv)
         {"dump", required_argument, NULL, 'D'},
         {"cache-kib", required_argument, NULL, 'c'},
         {"print-cache-kib", no_argument, NULL, 'P'},
+        {"documents", required_argument, NULL, 'M'},
+        {"documents-only", no_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     opts o = {.backends = NULL, .records = 200000, .reads = 200000, .dir = NULL, .seed = 1,
-              .dump = 0, .cache_kib = DEFAULT_CACHE_KIB};
+              .dump = 0, .cache_kib = DEFAULT_CACHE_KIB, .doc_mib = 0, .documents_only = 0};
     dataset d;
+    uint8_t *docs = NULL;
     char *list = NULL, *name, *save = NULL;
     int c, rc = 1;
 
@@ -1236,6 +1348,16 @@ int main(int argc, char **argv)
             }
             printf("%d\n", DEFAULT_CACHE_KIB);
             return 0;
+        case 'M':
+            if (parse_count(optarg, &o.doc_mib) != 0 || o.doc_mib > DOC_MIB_MAX) {
+                fprintf(stderr, "bench-store: --documents wants a size in MiB from 1 to %d, "
+                        "not \"%s\"\n", DOC_MIB_MAX, optarg);
+                return 2;
+            }
+            break;
+        case 'O':
+            o.documents_only = 1;
+            break;
         case 'D':
             if (parse_count(optarg, &o.dump) != 0) {
                 fprintf(stderr, "bench-store: --dump wants a count, not \"%s\"\n", optarg);
@@ -1253,6 +1375,10 @@ int main(int argc, char **argv)
     if (optind != argc) {
         fprintf(stderr, "bench-store: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (o.documents_only && o.doc_mib == 0) {
+        fprintf(stderr, "bench-store: --documents-only needs --documents MIB\n");
         return 2;
     }
     if (o.cache_kib == 0) {
@@ -1289,18 +1415,21 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    if (o.doc_mib != 0 && (docs = documents_make(o.doc_mib, o.seed)) == NULL)
+        goto out;
     free(list);
     list = strdup(o.backends ? o.backends : BACKENDS[0]);
     if (list == NULL)
         goto out;
     for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save))
-        if (run_backend(&o, &d, name) != 0) {
+        if (run_backend(&o, &d, docs, name) != 0) {
             fprintf(stderr, "bench-store: backend %s failed\n", name);
             goto out;
         }
     rc = 0;
 out:
     dataset_free(&d);
+    free(docs);
     free(list);
     return rc;
 }
