@@ -936,12 +936,42 @@ static int fill_ino(void *ctx, const char *name, const struct stat *st, off_t of
     return w->filler(w->buf, name, s.st_ino != 0 || st != NULL ? &s : NULL, off, flags);
 }
 
+/* An open directory (fi->fh): its path, since with nullpath_ok readdir
+ * gets none, and, for the two listings that can be long (a collection in
+ * records/, a folder of files/), where the last readdir stopped.
+ *
+ * Those two are given with offsets, libfuse's unbuffered mode: only there
+ * does libfuse hand the kernel the attributes of readdirplus entries (in
+ * its buffered mode it sends them with node id 0, and the kernel then looks
+ * up every name that find, ls -l, cat or rm -r meets: one more round trip
+ * per file).  An entry's offset is its number in the walk: ".", "..", then
+ * the parts below, each in name order.  The handle keeps the offset, part
+ * and name of the last entry given; a readdir at that offset goes on from
+ * the next name of that part, so that entries added or removed in between
+ * (rm -r unlinks between two getdents) shift nothing.  A readdir at any
+ * other offset (seekdir) walks from the start and skips that many.  The
+ * kernel sends one readdir of an open directory at a time. */
+enum { PART_DOTS, PART_MAIN, PART_PENDING, PART_SCRATCH };
+
+typedef struct dirh {
+    off_t off;                        /* offset of the last entry given, 0: none */
+    int part;                         /* its part */
+    char last[VRM_FILES_NAME_MAX + 1];/* its name (records: without .json) */
+    char path[];                      /* the directory */
+} dirh;
+
 struct fill_ctx {
     void *buf;
     fuse_fill_dir_t filler;
     const char *suffix;
     int plus;                         /* FUSE_READDIR_PLUS: give attributes too */
     const char *hide;                 /* a name not to list (files/: the trash's), or NULL */
+    /* A listing given with offsets (dirh above); d == NULL: buffered. */
+    dirh *d;
+    off_t n;                          /* number of the last entry walked */
+    off_t skip;                       /* entries numbered up to this are not given */
+    int part;                         /* the part being walked */
+    const char *after;                /* in it, give the names after this (NULL: all) */
 };
 
 /* A file removed while open lives on as .fuse_hiddenNNN until its last
@@ -962,6 +992,32 @@ static int fill_name(void *ctx, const char *name)
     return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
 }
 
+/* Give one entry of a listing with offsets: `shown` is its name in the
+ * directory, `key` its name in the part's order, `st` its attributes
+ * (NULL: name only).  Returns 1 once libfuse's buffer is full. */
+static int emit(fill_ctx *c, const char *shown, const char *key, const struct stat *st)
+{
+    off_t n = ++c->n;
+
+    if (n <= c->skip)
+        return 0;
+    if (c->filler(c->buf, shown, st, n, st != NULL && c->plus ? FUSE_FILL_DIR_PLUS : 0))
+        return 1;
+    c->d->off = n;
+    c->d->part = c->part;
+    snprintf(c->d->last, sizeof c->d->last, "%s", key);
+    return 0;
+}
+
+/* Enter part `part` of a listing with offsets: 1 if it is to be walked
+ * (c->after set to where in it to start), 0 if the walk resumes later. */
+static int part_begin(fill_ctx *c, int part, int resume_part, const char *resume_after)
+{
+    c->part = part;
+    c->after = part == resume_part ? resume_after : NULL;
+    return part >= resume_part;
+}
+
 /* With readdirplus the kernel takes the attributes with the names, so that
  * `ls -l`, `find`, `rm -r` need no lookup of each entry afterwards. */
 static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
@@ -973,7 +1029,7 @@ static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
         return 0;
     memset(&s, 0, sizeof s);
     fill_files(FS(), st, &s);   /* without readdirplus too: for d_ino and d_type */
-    return c->filler(c->buf, name, &s, 0, c->plus ? FUSE_FILL_DIR_PLUS : 0) ? 1 : 0;
+    return emit(c, name, name, &s);
 }
 
 static int fill_record_entry(void *ctx, const char *name, const vrm_record_info *info)
@@ -984,28 +1040,130 @@ static int fill_record_entry(void *ctx, const char *name, const vrm_record_info 
 
     snprintf(full, sizeof full, "%s.json", name);
     if (!c->plus)
-        return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
+        return emit(c, full, name, NULL);
     memset(&s, 0, sizeof s);
     fill_file(FS(), &s, 0600, (size_t)info->size, ns_to_ts(info->updated_ns),
               ns_to_ts(info->updated_ns));
-    return c->filler(c->buf, full, &s, 0, FUSE_FILL_DIR_PLUS) ? 1 : 0;
+    return emit(c, full, name, &s);
+}
+
+/* A scratch file of a collection (name order), after c->after. */
+static int fill_scratch_entry(void *ctx, const char *name)
+{
+    fill_ctx *c = ctx;
+
+    if (c->after != NULL && strcmp(name, c->after) <= 0)
+        return 0;
+    return emit(c, name, name, NULL);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The records of `coll` being created (pending handles, not committed
+ * yet), in name order, after c->after.  Returns 1 if the buffer filled,
+ * -ENOMEM. */
+static int fill_creating(vrmfs *fs, const char *coll, fill_ctx *c)
+{
+    size_t cap = 0, count = 0, i;
+    char **names = NULL, full[300];
+    int rc = 0;
+    handle *h;
+
+    pthread_mutex_lock(&fs->mu);
+    for (h = fs->pending; h != NULL && rc == 0; h = h->next) {
+        if (h->kind != H_RECORD || strcmp(h->n.coll, coll) != 0 ||
+            (c->after != NULL && strcmp(h->n.name, c->after) <= 0))
+            continue;
+        if (count == cap) {
+            char **more = realloc(names, (cap = cap ? 2 * cap : 8) * sizeof *names);
+
+            if (more == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            names = more;
+        }
+        if ((names[count] = strdup(h->n.name)) == NULL)
+            rc = -ENOMEM;
+        else
+            count++;
+    }
+    pthread_mutex_unlock(&fs->mu);
+    if (count > 1)
+        qsort(names, count, sizeof *names, cmp_names);
+    for (i = 0; i < count; i++) {
+        if (rc == 0 && (i == 0 || strcmp(names[i], names[i - 1]) != 0)) {
+            snprintf(full, sizeof full, "%s.json", names[i]);
+            rc = emit(c, full, names[i], NULL);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* A collection of records/ or a folder of files/ (dirh above), from
+ * offset `off`: its records (or entries), then for a collection the
+ * records being created and the scratch files. */
+static int list_in_parts(vrmfs *fs, const node *n, uint64_t dir_ino, off_t off, fill_ctx *c)
+{
+    dirh *d = c->d;
+    int rpart = PART_DOTS, rc = 0;
+    const char *rafter = NULL;
+    char after[sizeof d->last];
+
+    if (off != 0 && off == d->off) {   /* where the last readdir stopped */
+        rpart = d->part;
+        snprintf(after, sizeof after, "%s", d->last);
+        rafter = after;
+        c->n = off;
+    } else {                           /* the start, or a seekdir */
+        c->n = 0;
+        c->skip = off;
+    }
+    if (part_begin(c, PART_DOTS, rpart, rafter)) {
+        if (c->after == NULL && emit(c, ".", ".", NULL) != 0)
+            return 0;
+        if ((c->after == NULL || strcmp(c->after, ".") == 0) && emit(c, "..", "..", NULL) != 0)
+            return 0;
+    }
+    if (part_begin(c, PART_MAIN, rpart, rafter))
+        rc = n->kind == N_COLL ? vrm_record_list_info(fs->v, n->coll, c->after,
+                                                      fill_record_entry, c)
+                               : vrm_files_readdir(fs->v, dir_ino, c->after,
+                                                   fill_files_entry, c);
+    if (rc != 0 || n->kind != N_COLL)
+        return rc < 0 ? rc : 0;
+    if (part_begin(c, PART_PENDING, rpart, rafter))
+        rc = fill_creating(fs, n->coll, c);
+    if (rc == 0 && part_begin(c, PART_SCRATCH, rpart, rafter))
+        rc = vrm_scratch_list(fs->v, n->coll, fill_scratch_entry, c);
+    return rc < 0 ? rc : 0;
 }
 
 /* With nullpath_ok, readdir gets no path: opendir keeps a copy in fh. */
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
-    char *copy = strdup(path);
+    size_t len = strlen(path);
+    dirh *d = malloc(sizeof *d + len + 1);
 
-    if (copy == NULL)
+    if (d == NULL)
         return -ENOMEM;
-    fi->fh = (uint64_t)(uintptr_t)copy;
+    d->off = 0;
+    d->part = PART_DOTS;
+    d->last[0] = '\0';
+    memcpy(d->path, path, len + 1);
+    fi->fh = (uint64_t)(uintptr_t)d;
     return 0;
 }
 
 static int op_releasedir(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
-    free((char *)(uintptr_t)fi->fh);
+    free((dirh *)(uintptr_t)fi->fh);
     return 0;
 }
 
@@ -1014,15 +1172,14 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
     vrmfs *fs = FS();
     ino_fill w = {buf, filler, NULL};
-    fill_ctx c = {&w, fill_ino, "", (flags & FUSE_READDIR_PLUS) != 0, NULL};
+    fill_ctx c = {&w, fill_ino, "", (flags & FUSE_READDIR_PLUS) != 0, NULL, NULL, 0, 0, 0, NULL};
+    dirh *d = fi != NULL ? (dirh *)(uintptr_t)fi->fh : NULL;
     vrm_stat vs;
-    handle *h;
     node n;
     int rc;
 
-    (void)off;
-    if (path == NULL && fi != NULL)
-        path = (const char *)(uintptr_t)fi->fh;
+    if (path == NULL && d != NULL)
+        path = d->path;
     w.dir = path;
     buf = &w;   /* every entry goes through fill_ino */
     filler = fill_ino;
@@ -1075,6 +1232,12 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
         if (!S_ISDIR(vs.mode))
             return -ENOTDIR;
     }
+    if ((n.kind == N_COLL || n.kind == N_FILES) && d != NULL) {
+        c.d = d;
+        if (n.kind == N_FILES && n.trash == 0 && strcmp(n.rest, "/") == 0)
+            c.hide = node_trash_name();   /* the store's root: files/ */
+        return list_in_parts(fs, &n, n.kind == N_FILES ? vs.ino : 0, off, &c);
+    }
     filler(buf, ".", NULL, 0, 0);
     filler(buf, "..", NULL, 0, 0);
     switch (n.kind) {
@@ -1099,25 +1262,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     case N_RECORDS:
         rc = vrm_collection_list(fs->v, fill_name, &c);
         return rc < 0 ? rc : 0;
-    case N_COLL:
-        rc = vrm_record_list_info(fs->v, n.coll, fill_record_entry, &c);
-        if (rc < 0)
-            return rc;
-        c.suffix = ".json";
-        c.plus = 0;   /* the rest are listed by name only */
-        pthread_mutex_lock(&fs->mu);
-        for (h = fs->pending; h != NULL; h = h->next)
-            if (h->kind == H_RECORD && strcmp(h->n.coll, n.coll) == 0)
-                fill_name(&c, h->n.name);
-        pthread_mutex_unlock(&fs->mu);
-        c.suffix = "";
-        rc = vrm_scratch_list(fs->v, n.coll, fill_name, &c);
-        return rc < 0 ? rc : 0;
-    default:
-        if (n.trash == 0 && strcmp(n.rest, "/") == 0)
-            c.hide = node_trash_name();   /* the store's root: files/ */
-        rc = vrm_files_readdir(fs->v, vs.ino, fill_files_entry, &c);
-        return rc < 0 ? rc : 0;
+    default:   /* N_COLL, N_FILES: always opened (list_in_parts) */
+        return -EIO;
     }
 }
 

@@ -769,7 +769,7 @@ static int export_dir(exporter *e, index_out *ix, const char *vpath, uint64_t in
 {
     dir_list l = {NULL, 0, 0};
     size_t i;
-    int rc = vrm_files_readdir(e->v, ino, collect, &l);
+    int rc = vrm_files_readdir(e->v, ino, NULL, collect, &l);
 
     for (i = 0; rc == 0 && i < l.n; i++) {
         char child[PATH_MAX];

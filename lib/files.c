@@ -892,7 +892,8 @@ int vrm_files_rename_stat(vrm_vault *v, const char *from, const char *to, unsign
     return move(v, from, to, flags, moved, replaced);
 }
 
-int vrm_files_readdir(vrm_vault *v, uint64_t ino, vrm_files_dir_fn fn, void *ctx)
+int vrm_files_readdir(vrm_vault *v, uint64_t ino, const char *after, vrm_files_dir_fn fn,
+                      void *ctx)
 {
     sqlite3_stmt *st;
     vrm_stat dir, s;
@@ -905,11 +906,12 @@ int vrm_files_readdir(vrm_vault *v, uint64_t ino, vrm_files_dir_fn fn, void *ctx
     if (rc == 0)
         rc = vrm_vault_stmt(v, "SELECT d.name, " STAT_COLS " FROM dentries d "
                                "JOIN inodes i ON i.ino = d.ino "
-                               "WHERE d.parent = ?1 ORDER BY d.name", &st);
+                               "WHERE d.parent = ?1 AND d.name > ?2 ORDER BY d.name", &st);
     if (rc == 0) {
         int step = SQLITE_DONE, stop = 0;
 
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
+        sqlite3_bind_text(st, 2, after != NULL ? after : "", -1, SQLITE_STATIC);
         while (stop == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
             stat_row(st, 1, &s);
             stop = fn(ctx, (const char *)sqlite3_column_text(st, 0), &s);

@@ -195,8 +195,11 @@ int vrm_files_rename_stat(vrm_vault *v, const char *from, const char *to, unsign
  * a non-zero return stops the walk and is returned by vrm_files_readdir. */
 typedef int (*vrm_files_dir_fn)(void *ctx, const char *name, const vrm_stat *st);
 
-/* List the directory `ino`.  -ENOENT, -ENOTDIR. */
-int vrm_files_readdir(vrm_vault *v, uint64_t ino, vrm_files_dir_fn fn, void *ctx);
+/* List the directory `ino`, from the first name after `after` (NULL: from
+ * the first), so that a listing given in parts goes on where it stopped
+ * whatever was added or removed in between.  -ENOENT, -ENOTDIR. */
+int vrm_files_readdir(vrm_vault *v, uint64_t ino, const char *after, vrm_files_dir_fn fn,
+                      void *ctx);
 
 /* The paths of inode `ino`, one per name (a directory has one; the root's
  * is "/"): at most `max` of them (the others are left out), each

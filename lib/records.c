@@ -562,7 +562,8 @@ int vrm_record_list(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx)
     return rc;
 }
 
-int vrm_record_list_info(vrm_vault *v, const char *coll, vrm_record_info_fn fn, void *ctx)
+int vrm_record_list_info(vrm_vault *v, const char *coll, const char *after,
+                         vrm_record_info_fn fn, void *ctx)
 {
     sqlite3_stmt *st;
     int rc, step = SQLITE_DONE;
@@ -573,9 +574,10 @@ int vrm_record_list_info(vrm_vault *v, const char *coll, vrm_record_info_fn fn, 
         rc = vrm_error(ENOENT, "no collection %s", coll);
     if (rc == 1)
         rc = vrm_vault_stmt(v, "SELECT name, size, created, updated FROM records "
-                               "WHERE collection = ?1 ORDER BY name", &st);
+                               "WHERE collection = ?1 AND name > ?2 ORDER BY name", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, after != NULL ? after : "", -1, SQLITE_STATIC);
         while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
             vrm_record_info info;
 

@@ -73,9 +73,13 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
 int vrm_record_list(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx);
 
 /* The same with each record's size and times (for listings that show them,
- * as `ls -l` does): fn(ctx, name, info). */
+ * as `ls -l` does): fn(ctx, name, info), from the first name after `after`
+ * (NULL: from the first), so that a listing given in parts can go on where
+ * it stopped whatever was added or removed in between.  A non-zero return
+ * of fn stops the walk and is returned. */
 typedef int (*vrm_record_info_fn)(void *ctx, const char *name, const vrm_record_info *info);
-int vrm_record_list_info(vrm_vault *v, const char *coll, vrm_record_info_fn fn, void *ctx);
+int vrm_record_list_info(vrm_vault *v, const char *coll, const char *after,
+                         vrm_record_info_fn fn, void *ctx);
 
 /* Number of records in `coll` (>= 0) or a negative errno. */
 int64_t vrm_record_count(vrm_vault *v, const char *coll);

@@ -628,6 +628,70 @@ print(sorted(os.listxattr(p)), os.getxattr(p, "user.color"), os.getxattr(d, "use
     same "$output" "['user.color', 'user.empty'] b'green' on a folder é"
 }
 
+# ---- listings ---------------------------------------------------------------
+
+# A long directory comes in many readdir calls (about 27 entries with their
+# attributes per 4 KiB reply), each going on after the last name the one
+# before gave (fs/ops.c, dirh).  D is a folder of files/ or a collection of
+# records/ (then the names end in .json).
+listing_check() {
+    run py '
+D, ext = sys.argv[1], sys.argv[2]
+names = ["n%04d%s" % (i, ext) for i in range(1000)]
+def fill():
+    for n in names:
+        wr(D + "/" + n, b"{\"i\": 1}\n")
+def once(seen):
+    return len(seen) == len(set(seen)) and set(names) <= set(seen)
+fill()
+l = os.listdir(D)
+print("listed", len(l), once(l))
+# Removing what was listed while listing (as rm -r does) skips nothing.
+seen = []
+with os.scandir(D) as it:
+    for x in it:
+        seen.append(x.name)
+        os.unlink(D + "/" + x.name)
+print("unlinked while listing", len(seen), once(seen), os.listdir(D))
+# Names made while listing, before and after the cursor, disturb no other.
+fill()
+seen = []
+with os.scandir(D) as it:
+    for i, x in enumerate(it):
+        seen.append(x.name)
+        if i % 100 == 50:
+            wr(D + "/a%d%s" % (i, ext), b"{}\n")
+            wr(D + "/z%d%s" % (i, ext), b"{}\n")
+print("created while listing", once([n for n in seen if n.startswith("n")]))
+' "$1" "$2"
+    expect_status 0
+    same "$output" "listed 1000 True
+unlinked while listing 1000 True []
+created while listing True"
+    # telldir/seekdir: the rest read again from a remembered position.
+    run perl -e 'opendir(my $d, $ARGV[0]) or die "$!";
+        readdir($d) for 1 .. 333;
+        my $pos = telldir($d);
+        my @a = readdir($d);
+        seekdir($d, $pos);
+        my @b = readdir($d);
+        rewinddir($d);
+        my @all = readdir($d);
+        print scalar(@a), " ", ("@a" eq "@b" ? "same" : "different"), " ", scalar(@all), "\n"' "$1"
+    expect_status 0
+    same "$output" "689 same 1022"
+}
+
+@test "listings: a folder of 1,000 files is listed once per name, while files are removed and made, and after seekdir" {
+    mkdir "$F/big"
+    listing_check "$F/big" ""
+}
+
+@test "listings: a collection of 1,000 records is listed once per name, while records are removed and made, and after seekdir" {
+    mkdir "$MNT/records/big"
+    listing_check "$MNT/records/big" .json
+}
+
 # ---- names ------------------------------------------------------------------
 
 @test "names: 255 bytes work, 256 give ENAMETOOLONG (create, mkdir, rename, link; ASCII and UTF-8)" {

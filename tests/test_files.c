@@ -152,7 +152,7 @@ static int list_one(void *ctx, const char *name, const vrm_stat *st)
 static const char *ls(vrm_vault *v, const char *path, listing *l)
 {
     memset(l, 0, sizeof *l);
-    assert_int_equal(vrm_files_readdir(v, ino_of(v, path), list_one, l), 0);
+    assert_int_equal(vrm_files_readdir(v, ino_of(v, path), NULL, list_one, l), 0);
     return l->names;
 }
 
@@ -273,10 +273,10 @@ static void test_readdir(void **state)
 
     memset(&l, 0, sizeof l);
     l.stop_after = 2;
-    assert_int_equal(vrm_files_readdir(f->v, VRM_FILES_ROOT, list_one, &l), 7);
+    assert_int_equal(vrm_files_readdir(f->v, VRM_FILES_ROOT, NULL, list_one, &l), 7);
     assert_int_equal(l.n, 2);
-    assert_int_equal(vrm_files_readdir(f->v, ino_of(f->v, "/a"), list_one, &l), -ENOTDIR);
-    assert_int_equal(vrm_files_readdir(f->v, 12345, list_one, &l), -ENOENT);
+    assert_int_equal(vrm_files_readdir(f->v, ino_of(f->v, "/a"), NULL, list_one, &l), -ENOTDIR);
+    assert_int_equal(vrm_files_readdir(f->v, 12345, NULL, list_one, &l), -ENOENT);
 }
 
 static void test_unlink_and_rmdir(void **state)
