@@ -28,33 +28,7 @@
                 "pid=(0|[1-9][0-9]*) uid=(0|[1-9][0-9]*) comm=\"[^\"\\\\]*\" " \
                 "path=\"[^\"\\\\]*\" chain=[0-9a-f]{64}$"
 
-typedef struct fixture {
-    char *tmp;
-    char *vault;
-    vrm_vault *v;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-
-    f->tmp = tu_tempdir();
-    f->vault = tu_make_vault(f->tmp, "vault");
-    f->v = tu_open(f->vault);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    vrm_vault_close(f->v);
-    free(f->vault);
-    tu_cleanup(f->tmp);
-    free(f);
-    return 0;
-}
+typedef tu_fixture fixture;
 
 static char *read_log(vrm_vault *v, const char *vendor, size_t *len)
 {
@@ -616,16 +590,16 @@ static void test_persists(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_format_two_vendors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_text_finds_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_format_two_vendors, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_text_finds_changes, tu_setup, tu_teardown),
         cmocka_unit_test(test_verify_text_shape),
-        cmocka_unit_test_setup_teardown(test_tampered_row, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_fails_closed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_size_matches_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered_row, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_append_fails_closed, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_escaping, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_size_matches_read, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_threads, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_persists, tu_setup, tu_teardown),
     };
 
     if (sodium_init() < 0)

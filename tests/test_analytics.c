@@ -20,37 +20,20 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct fixture {
-    char *tmp;
-    char *vault;
-    vrm_vault *v;
-} fixture;
+typedef tu_fixture fixture;
 
 static const char *const colls[] = {"finance", "diet", "purchases", "activity", "profile",
                                     "notes"};
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f;
     size_t i;
 
-    f->tmp = tu_tempdir();
-    f->vault = tu_make_vault(f->tmp, "vault");
-    f->v = tu_open(f->vault);
+    tu_setup(state);
+    f = *state;
     for (i = 0; i < sizeof colls / sizeof colls[0]; i++)
         assert_int_equal(vrm_collection_create(f->v, colls[i]), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    vrm_vault_close(f->v);
-    free(f->vault);
-    tu_cleanup(f->tmp);
-    free(f);
     return 0;
 }
 
@@ -1178,19 +1161,19 @@ static int bench(long n)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_spending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spending_rounding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_summary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_calories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mileage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_activity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_svg, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_custom_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_custom_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_custom_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spending, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_spending_rounding, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_summary, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_calories, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_mileage, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_activity, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_empty, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_svg, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_paths, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_cache, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_custom_ok, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_custom_refused, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_custom_timeout, setup, tu_teardown),
     };
 
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)

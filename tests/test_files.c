@@ -17,32 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct fixture {
-    char *tmp;
-    char *vault;
-    vrm_vault *v;
-} fixture;
+typedef tu_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f;
 
-    f->tmp = tu_tempdir();
-    f->vault = tu_make_vault(f->tmp, "vault");
-    f->v = tu_open(f->vault);
+    tu_setup(state);
+    f = *state;
     assert_int_equal(vrm_files_purge_orphans(f->v), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    vrm_vault_close(f->v);
-    free(f->vault);
-    tu_cleanup(f->tmp);
-    free(f);
     return 0;
 }
 
@@ -1523,34 +1506,34 @@ static void test_sequential_timing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_root_and_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_and_mkdir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unlink_and_rmdir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hard_links, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names_of_an_inode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sparse_and_truncate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_small_appends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random_writes_against_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reads_do_not_wait_for_writes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_does_not_rewrite_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_does_not_read_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unlink_while_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_orphans_purged_on_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_basic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_exchange, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chmod_chown_utimens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_xattr_list_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_statfs_and_sync, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_vault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_root_and_paths, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_mkdir, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_readdir, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_unlink_and_rmdir, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_hard_links, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_names_of_an_inode, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_read_write, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_sparse_and_truncate, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_small_appends, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_random_writes_against_model, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_do_not_wait_for_writes, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_does_not_rewrite_pages, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_does_not_read_pages, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_unlink_while_open, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_orphans_purged_on_reopen, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_basic, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_errors, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_exchange, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_chmod_chown_utimens, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_xattrs, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_xattr_list_limit, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_statfs_and_sync, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_persistence, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_vault, setup, tu_teardown),
         cmocka_unit_test(test_schema_from_records_only),
-        cmocka_unit_test_setup_teardown(test_sequential_timing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_timing, setup, tu_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,44 +156,11 @@ static void assert_json(const char *got, const char *want)
         fail_msg("JSON differs:\n got: %s\nwant: %s", got, want);
 }
 
-static int count_one(void *ctx, int64_t n)
-{
-    int64_t *c = ctx;
-
-    (*c)++;
-    assert_int_equal(n, *c);        /* numbered 1, 2, ... */
-    return 0;
-}
-
-static int64_t receipt_count(vrm_vault *v, const char *vendor)
-{
-    int64_t c = 0;
-
-    assert_int_equal(vrm_receipt_list(v, vendor, count_one, &c), 0);
-    return c;
-}
-
-/* The payload of receipt n (cJSON_Delete). */
-static cJSON *receipt_payload(vrm_vault *v, const char *vendor, int64_t n)
-{
-    char *out = NULL;
-    size_t len = 0;
-    cJSON *p;
-    int rc = vrm_receipt_get(v, vendor, n, 0, &out, &len);
-
-    if (rc != 0)
-        fail_msg("receipt %s/%" PRId64 ": %d %s", vendor, n, rc, vrm_error_message());
-    p = cJSON_Parse(out);
-    free(out);
-    assert_non_null(p);
-    return p;
-}
-
 /* Check receipt n's event, number, and how many grants it lists in force. */
 static void assert_receipt(vrm_vault *v, const char *vendor, int64_t n, const char *event,
                            int in_force)
 {
-    cJSON *p = receipt_payload(v, vendor, n);
+    cJSON *p = tu_receipt_payload(v, vendor, n);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(p, "event");
     const cJSON *num = cJSON_GetObjectItemCaseSensitive(p, "receiptNumber");
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(p, "grants");
@@ -643,7 +610,7 @@ static void test_vendor_delete(void **state)
     assert_int_equal(vrm_vendor_delete(f->v, "acme"), 0);
     assert_int_equal(vrm_vendor_exists(f->v, "acme"), 0);
     /* a "revoke" receipt, and the receipts and log stay */
-    assert_int_equal(receipt_count(f->v, "acme"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
     assert_receipt(f->v, "acme", 1, "grant", 1);
     assert_receipt(f->v, "acme", 2, "revoke", 0);
     log2 = access_log(f->v, "acme");
@@ -667,7 +634,7 @@ static void test_vendor_delete(void **state)
 
     /* a vendor without grants in force goes without a receipt */
     assert_int_equal(vrm_vendor_delete(f->v, "quiet"), 0);
-    assert_int_equal(receipt_count(f->v, "quiet"), 0);
+    assert_int_equal(tu_receipt_count(f->v, "quiet"), 0);
 
     /* registered again, it starts with no grants; receipts number on */
     assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
@@ -738,7 +705,7 @@ static void test_grants_roundtrip(void **state)
     assert_string_equal(g, json);
     free(g);
     free(json);
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
 
     /* accepted edge values */
     assert_int_equal(gput_ok(f->v, "acme",
@@ -856,7 +823,7 @@ static void test_grants_rejects(void **state)
         free(after);
     }
     free(before);
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
     /* the message tells which grant and what */
     assert_int_equal(gput(f->v, "acme", bad[sizeof bad / sizeof bad[0] - 1], NULL), -EINVAL);
     assert_non_null(strstr(vrm_error_message(), "nosuch"));
@@ -886,10 +853,10 @@ static void test_grants_receipts(void **state)
     const cJSON *svc, *purposes, *grants;
 
     assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
-    assert_int_equal(receipt_count(f->v, "acme"), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 0);
     /* nothing to nothing: no receipt */
     assert_int_equal(gput_ok(f->v, "acme", "{\"grants\": []}"), 0);
-    assert_int_equal(receipt_count(f->v, "acme"), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 0);
 
     assert_int_equal(gput_ok(f->v, "acme", g1), 1);
     assert_int_equal(gput_ok(f->v, "acme", g1), 0);           /* the same again */
@@ -899,7 +866,7 @@ static void test_grants_receipts(void **state)
     assert_int_equal(gput_ok(f->v, "acme", "{\"grants\": []}"), 4);
     assert_int_equal(gput_ok(f->v, "acme", "{\"grants\": []}"), 0);
     assert_int_equal(gput_ok(f->v, "acme", g2), 5);
-    assert_int_equal(receipt_count(f->v, "acme"), 5);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 5);
     assert_receipt(f->v, "acme", 1, "grant", 1);
     assert_receipt(f->v, "acme", 2, "change", 2);
     assert_receipt(f->v, "acme", 3, "change", 1);
@@ -907,7 +874,7 @@ static void test_grants_receipts(void **state)
     assert_receipt(f->v, "acme", 5, "grant", 2);
 
     /* the receipt lists the grants in force, and their purposes */
-    p = receipt_payload(f->v, "acme", 5);
+    p = tu_receipt_payload(f->v, "acme", 5);
     grants = cJSON_GetObjectItemCaseSensitive(p, "grants");
     {
         cJSON *doc = cJSON_Parse(g2);
@@ -920,7 +887,7 @@ static void test_grants_receipts(void **state)
     assert_int_equal(cJSON_GetArraySize(purposes), 2);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "sensitive")));   /* diet */
     cJSON_Delete(p);
-    p = receipt_payload(f->v, "acme", 4);
+    p = tu_receipt_payload(f->v, "acme", 4);
     svc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "services"), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(svc, "purposes")), 0);
     cJSON_Delete(p);
@@ -928,13 +895,13 @@ static void test_grants_receipts(void **state)
     /* receipts are per vendor */
     assert_int_equal(vrm_vendor_create(f->v, "bikeshop"), 0);
     assert_int_equal(gput_ok(f->v, "bikeshop", g1), 1);
-    assert_int_equal(receipt_count(f->v, "acme"), 5);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 5);
     assert_int_equal(vrm_receipt_verify_all(f->v), 0);
 
     /* a refused write writes no receipt */
     assert_int_equal(gput(f->v, "acme", "{\"grants\": [{\"fields\": [\"x.y\"], "
                                         "\"purpose\": \"p\"}]}", NULL), -EINVAL);
-    assert_int_equal(receipt_count(f->v, "acme"), 5);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 5);
 }
 
 static void test_grants_reads_kept(void **state)
@@ -965,7 +932,7 @@ static void test_grants_reads_kept(void **state)
     assert_receipt(f->v, "acme", 2, "change", 2);
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), 0);
     assert_int_equal(lapsed, 1);
-    assert_int_equal(receipt_count(f->v, "acme"), 3);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 3);
     assert_receipt(f->v, "acme", 3, "lapse", 1);
     t = view_rec(f->v, "acme", "profile", "me", &rc);
     assert_null(t);
@@ -973,7 +940,7 @@ static void test_grants_reads_kept(void **state)
     /* rewritten unchanged, the lapsed grant stays ended, without a receipt */
     assert_int_equal(gput_ok(f->v, "acme", c_a), 0);
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), -ENOENT);
-    assert_int_equal(receipt_count(f->v, "acme"), 3);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 3);
     /* changed, it is a new grant with its own count */
     assert_int_equal(gput_ok(f->v, "acme", a4), 4);
     assert_receipt(f->v, "acme", 4, "change", 2);
@@ -982,7 +949,7 @@ static void test_grants_reads_kept(void **state)
         assert_int_equal(lapsed, i == 4);
     }
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), -ENOENT);
-    assert_int_equal(receipt_count(f->v, "acme"), 5);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 5);
     assert_int_equal(vrm_receipt_verify_all(f->v), 0);
 }
 
@@ -1014,18 +981,18 @@ static void test_grants_expire(void **state)
     /* now: nothing passed; the next is our until */
     assert_int_equal(vrm_grants_expire(f->v, wall_ns(), &next), 0);
     assert_int_equal(next, until_ns);
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
     /* a second after it (a fake clock): both vendors change once */
     assert_int_equal(vrm_grants_expire(f->v, until_ns + 1000000000, &next), 2);
     assert_int_equal(next, far);
-    assert_int_equal(receipt_count(f->v, "acme"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
     assert_receipt(f->v, "acme", 2, "expire", 1);
-    assert_int_equal(receipt_count(f->v, "bikeshop"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "bikeshop"), 2);
     assert_receipt(f->v, "bikeshop", 2, "expire", 0);
     /* and only once */
     assert_int_equal(vrm_grants_expire(f->v, until_ns + 2000000000, &next), 0);
     assert_int_equal(next, far);
-    assert_int_equal(receipt_count(f->v, "acme"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
     assert_int_equal(vrm_grants_expire(f->v, until_ns + 2000000000, NULL), 0);
     /* the expired grants are out of the views now, the other stays */
     t = view_rec(f->v, "acme", "profile", "me", NULL);
@@ -1082,7 +1049,7 @@ static void test_grants_until_passes(void **state)
     t = visible(f->v, "profile", "me");
     assert_string_equal(t, "");
     free(t);
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
 
     /* unchanged: accepted although its until has passed; nothing in force
      * changes, but the change notices the expiry and receipts it first */
@@ -1098,7 +1065,7 @@ static void test_grants_until_passes(void **state)
     assert_non_null(strstr(vrm_error_message(), "passed"));
     /* so expire has nothing left to write */
     assert_int_equal(vrm_grants_expire(f->v, wall_ns(), NULL), 0);
-    assert_int_equal(receipt_count(f->v, "acme"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
 }
 
 /*
@@ -1135,10 +1102,10 @@ static void test_grants_until_epoch(void **state)
             snprintf(shown, sizeof shown, "%s", t != NULL ? t : "(none)");
             free(t);
             fail_msg("lib/grants.c: %s accepted (receipts: %" PRId64 "); the grant is "
-                     "in force: view %s", docs[i], receipt_count(f->v, "acme"), shown);
+                     "in force: view %s", docs[i], tu_receipt_count(f->v, "acme"), shown);
         }
         assert_int_equal(rc, -EINVAL);
-        assert_int_equal(receipt_count(f->v, "acme"), 0);
+        assert_int_equal(tu_receipt_count(f->v, "acme"), 0);
     }
 }
 
@@ -1169,9 +1136,9 @@ static void test_grants_expiry_noticed_at_change(void **state)
     gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.name\"], \"purpose\": \"b\"}, "
                           "{\"fields\": [\"diet.*\"], \"purpose\": \"c\"}]}");
     assert_int_equal(vrm_grants_expire(f->v, wall_ns(), NULL), 0);
-    n = receipt_count(f->v, "acme");
+    n = tu_receipt_count(f->v, "acme");
     for (i = 2; i <= n; i++) {
-        cJSON *p = receipt_payload(f->v, "acme", i);
+        cJSON *p = tu_receipt_payload(f->v, "acme", i);
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(p, "event");
 
         expires += cJSON_IsString(e) && strcmp(e->valuestring, "expire") == 0;
@@ -1504,7 +1471,7 @@ static void test_view_open_file_log(void **state)
     assert_string_equal(log, "");
     free(log);
     /* reads write no receipt */
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
 }
 
 static void test_view_max_reads(void **state)
@@ -1532,31 +1499,31 @@ static void test_view_max_reads(void **state)
     free(t);
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), 0);
     assert_int_equal(lapsed, 0);
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), 0);
     assert_int_equal(lapsed, 1);
-    assert_int_equal(receipt_count(f->v, "acme"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
     assert_receipt(f->v, "acme", 2, "lapse", 1);
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), -ENOENT);
     assert_int_equal(lapsed, 0);
     view_colls(f->v, "acme", &ns);
     assert_string_equal(ns.list, "purchases");
     assert_int_equal(open_file(f->v, "acme", "purchases", "p1", "cat", &lapsed), 0);
-    assert_int_equal(receipt_count(f->v, "acme"), 2);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
 
     /* one open counts against every limited grant that contributes */
     gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": \"x\", "
                           "\"max_reads\": 1}, {\"fields\": [\"profile.name\"], "
                           "\"purpose\": \"y\", \"max_reads\": 1}, {\"fields\": "
                           "[\"profile.nosuch\"], \"purpose\": \"z\", \"max_reads\": 1}]}");
-    assert_int_equal(receipt_count(f->v, "acme"), 3);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 3);
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), 0);
     assert_int_equal(lapsed, 1);
     /* z stays, it gave nothing to that file */
     view_colls(f->v, "acme", &ns);
     assert_string_equal(ns.list, "profile");
     assert_int_equal(open_file(f->v, "acme", "profile", "me", "cat", &lapsed), -ENOENT);
-    assert_receipt(f->v, "acme", receipt_count(f->v, "acme"), "lapse", 1);
+    assert_receipt(f->v, "acme", tu_receipt_count(f->v, "acme"), "lapse", 1);
     assert_int_equal(vrm_receipt_verify_all(f->v), 0);
     assert_int_equal(vrm_accesslog_verify_all(f->v), 0);
 }

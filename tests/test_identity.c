@@ -17,33 +17,7 @@
 #include "receipt.h"
 #include "records_int.h"
 
-typedef struct fixture {
-    char *tmp;
-    char *vault;
-    vrm_vault *v;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-
-    f->tmp = tu_tempdir();
-    f->vault = tu_make_vault(f->tmp, "vault");
-    f->v = tu_open(f->vault);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    vrm_vault_close(f->v);
-    free(f->vault);
-    tu_cleanup(f->tmp);
-    free(f);
-    return 0;
-}
+typedef tu_fixture fixture;
 
 static vrm_identity *derive(vrm_vault *v, const char *vendor)
 {
@@ -801,14 +775,14 @@ static void test_receipts_tamper(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_identity_derive, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identity_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_derive, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_json, tu_setup, tu_teardown),
         cmocka_unit_test(test_b64url),
         cmocka_unit_test(test_jws_rfc8037),
-        cmocka_unit_test_setup_teardown(test_jws_sign_verify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jws_tamper, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_receipts_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jws_sign_verify, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_jws_tamper, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_receipts_tamper, tu_setup, tu_teardown),
     };
 
     if (sodium_init() < 0)

@@ -20,33 +20,7 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
-typedef struct fixture {
-    char *tmp;
-    char *vault;
-    vrm_vault *v;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-
-    f->tmp = tu_tempdir();
-    f->vault = tu_make_vault(f->tmp, "vault");
-    f->v = tu_open(f->vault);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    vrm_vault_close(f->v);
-    free(f->vault);
-    tu_cleanup(f->tmp);
-    free(f);
-    return 0;
-}
+typedef tu_fixture fixture;
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -694,17 +668,17 @@ static int bench(long rows)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_generated_csv, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pretty_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_typing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_csv_corners, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vault_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generated_csv, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_pretty_record, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_typing, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_csv_corners, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_ids, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_jsonl, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_files, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_names, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reports, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_progress, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_vault_error, tu_setup, tu_teardown),
     };
 
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)

@@ -309,36 +309,6 @@ static size_t inbox_count(vrm_vault *v, const char *vendor)
     return n;
 }
 
-static int count_receipt(void *ctx, int64_t n)
-{
-    (void)n;
-    (*(int64_t *)ctx)++;
-    return 0;
-}
-
-static int64_t receipt_count(vrm_vault *v, const char *vendor)
-{
-    int64_t c = 0;
-
-    assert_int_equal(vrm_receipt_list(v, vendor, count_receipt, &c), 0);
-    return c;
-}
-
-static cJSON *receipt_payload(vrm_vault *v, const char *vendor, int64_t n)
-{
-    char *out = NULL;
-    size_t len = 0;
-    cJSON *p;
-    int rc = vrm_receipt_get(v, vendor, n, 0, &out, &len);
-
-    if (rc != 0)
-        fail_msg("receipt %s/%" PRId64 ": %d %s", vendor, n, rc, vrm_error_message());
-    p = cJSON_Parse(out);
-    free(out);
-    assert_non_null(p);
-    return p;
-}
-
 /* ---- submitting and reading messages ------------------------------------------ */
 
 typedef struct ids {
@@ -709,7 +679,7 @@ static void test_submit_refused(void **state)
     for (i = 0; vendors[i] != NULL; i++) {
         assert_int_equal(outbox_count(f->v, vendors[i], 0), 0);
         assert_int_equal(outbox_count(f->v, vendors[i], 1), 0);
-        assert_int_equal(receipt_count(f->v, vendors[i]), 0);
+        assert_int_equal(tu_receipt_count(f->v, vendors[i]), 0);
     }
     assert_int_equal(deliver_all(f->v), 0);
     free(ep);
@@ -837,7 +807,7 @@ static void test_queue_note(void **state)
         names_free(&l);
     }
     /* a message is no receipt */
-    assert_int_equal(receipt_count(f->v, "acme"), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 0);
 }
 
 /* terms null without terms; "to" is the vendor's name without an Ed25519 key. */
@@ -879,7 +849,7 @@ static void test_queue_disclose(void **state)
     put(f->v, "purchases", "p2", "{\"merchant\": \"bolt\", \"total\": 99, \"item\": \"tyre\"}");
     gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.name\"], "
                           "\"purpose\": \"greeting\"}]}");
-    assert_int_equal(receipt_count(f->v, "acme"), 1);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
 
     submit_one(f->v, "acme",
                "{\"kind\": \"disclose\", \"purpose\": \"checkout\", \"fields\": "
@@ -902,9 +872,9 @@ static void test_queue_disclose(void **state)
     cJSON_Delete(p);
 
     /* the disclosure is consented to in a receipt: the grant in force plus it */
-    n = receipt_count(f->v, "acme");
+    n = tu_receipt_count(f->v, "acme");
     assert_int_equal(n, 2);
-    r = receipt_payload(f->v, "acme", 2);
+    r = tu_receipt_payload(f->v, "acme", 2);
     assert_string_equal(str_of(r, "event"), "disclose");
     g = cJSON_GetObjectItemCaseSensitive(r, "grants");
     assert_true(cJSON_IsArray(g));
@@ -948,7 +918,7 @@ static void test_queue_disclose(void **state)
                      "{\"fields\": [\"profile.desk\"],"
                      " \"records\": {\"profile\": {\"work\": {\"desk\": 4}}}}");
     cJSON_Delete(p);
-    assert_int_equal(receipt_count(f->v, "acme"), 3);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 3);
 }
 
 static void test_intent_broadcast(void **state)
@@ -1005,7 +975,7 @@ static void test_intent_broadcast(void **state)
             queued++;
         }
         names_free(&l);
-        assert_int_equal(receipt_count(f->v, vendors[i]), 0);
+        assert_int_equal(tu_receipt_count(f->v, vendors[i]), 0);
     }
     assert_int_equal(queued, 2);
 
@@ -1955,7 +1925,7 @@ static void test_submit_unknown_collection(void **state)
             fail_msg("message \"%s\" does not name the collection", vrm_error_message());
     }
     assert_outbox_empty(f->v);
-    assert_int_equal(receipt_count(f->v, "acme"), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 0);
 }
 
 int main(void)

@@ -10,32 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fixture {
-    char *tmp;
-    char *vault;
-    vrm_vault *v;
-} fixture;
+typedef tu_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f;
 
-    f->tmp = tu_tempdir();
-    f->vault = tu_make_vault(f->tmp, "vault");
-    f->v = tu_open(f->vault);
+    tu_setup(state);
+    f = *state;
     assert_int_equal(vrm_collection_create(f->v, "profile"), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-
-    vrm_vault_close(f->v);
-    free(f->vault);
-    tu_cleanup(f->tmp);
-    free(f);
     return 0;
 }
 
@@ -421,18 +404,18 @@ static void test_migrate_from_zero(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_collection_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_put_get_pretty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_put_rejects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_put_flags_and_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_times_and_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persist_across_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scratch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scratch_move, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_collections, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_collection_names, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_put_get_pretty, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_put_rejects, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_put_flags_and_missing, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_record_names, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_times_and_list, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_persist_across_reopen, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_rename, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_scratch, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_scratch_move, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_version, setup, tu_teardown),
         cmocka_unit_test(test_migrate_from_zero),
     };
 

@@ -3,16 +3,20 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "receipt.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 char *tu_path(const char *dir, const char *name)
 {
@@ -74,6 +78,61 @@ vrm_vault *tu_open(const char *vault)
     if (rc != 0)
         fail_msg("vrm_vault_open(%s): %d %s", vault, rc, vrm_error_message());
     return v;
+}
+
+int tu_setup(void **state)
+{
+    tu_fixture *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    f->tmp = tu_tempdir();
+    f->vault = tu_make_vault(f->tmp, "vault");
+    f->v = tu_open(f->vault);
+    *state = f;
+    return 0;
+}
+
+int tu_teardown(void **state)
+{
+    tu_fixture *f = *state;
+
+    vrm_vault_close(f->v);
+    free(f->vault);
+    tu_cleanup(f->tmp);
+    free(f);
+    return 0;
+}
+
+static int count_receipt(void *ctx, int64_t n)
+{
+    int64_t *c = ctx;
+
+    (*c)++;
+    assert_int_equal(n, *c);        /* numbered 1, 2, ... */
+    return 0;
+}
+
+int64_t tu_receipt_count(vrm_vault *v, const char *vendor)
+{
+    int64_t c = 0;
+
+    assert_int_equal(vrm_receipt_list(v, vendor, count_receipt, &c), 0);
+    return c;
+}
+
+cJSON *tu_receipt_payload(vrm_vault *v, const char *vendor, int64_t n)
+{
+    char *out = NULL;
+    size_t len = 0;
+    cJSON *p;
+    int rc = vrm_receipt_get(v, vendor, n, 0, &out, &len);
+
+    if (rc != 0)
+        fail_msg("receipt %s/%" PRId64 ": %d %s", vendor, n, rc, vrm_error_message());
+    p = cJSON_Parse(out);
+    free(out);
+    assert_non_null(p);
+    return p;
 }
 
 int tu_file_contains(const char *path, const void *needle, size_t n)

@@ -31,6 +31,22 @@ char *tu_make_vault(const char *dir, const char *name);
 /* Open a vault with TU_PASS, failing the test on error. */
 vrm_vault *tu_open(const char *vault);
 
+/* The fixture most tests share: a new directory holding a vault, open. */
+typedef struct tu_fixture {
+    char *tmp;                  /* the directory, removed by tu_teardown */
+    char *vault;                /* tmp/vault */
+    vrm_vault *v;
+} tu_fixture;
+
+/* cmocka setup and teardown of a tu_fixture in *state. */
+int tu_setup(void **state);
+int tu_teardown(void **state);
+
+/* The number of consent receipts for `vendor` (checking that they are
+ * numbered 1, 2, ...), and the payload of receipt n (cJSON_Delete). */
+int64_t tu_receipt_count(vrm_vault *v, const char *vendor);
+struct cJSON *tu_receipt_payload(vrm_vault *v, const char *vendor, int64_t n);
+
 /* 1 if the file contains the bytes, 0 if not. */
 int tu_file_contains(const char *path, const void *needle, size_t n);
 
