@@ -67,6 +67,7 @@ int cmd_backup(int argc, char **argv);       /* and backup --check */
 int cmd_restore(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import_all(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 int cmd_mount(int argc, char **argv);        /* argv[0] is the program */
 int cmd_vendor(int argc, char **argv);       /* vendorcmd.c: keygen, open, reply */
 int cmd_import(int argc, char **argv);       /* importcmd.c */

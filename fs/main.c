@@ -44,6 +44,8 @@ static const char usage[] =
     "              clear (asks first): vrmfs export [-p F] VAULT DIR\n"
     "  import-all  make a new vault from such an export:\n"
     "              vrmfs import-all [-p F] DIR NEWVAULT\n"
+    "  compact     give the space of deleted data back to the file system:\n"
+    "              vrmfs compact [-p F] VAULT\n"
     "  import      import a CSV or JSON-lines file into a collection, printing a\n"
     "              report: vrmfs import [-p F] VAULT COLLECTION FILE\n"
     "  vendor      the vendor's side of messages, without a vault:\n"
@@ -75,6 +77,7 @@ int main(int argc, char **argv)
         {"restore", cmd_restore},
         {"export", cmd_export},
         {"import-all", cmd_import_all},
+        {"compact", cmd_compact},
         {"vendor", cmd_vendor},
         {"import", cmd_import},
     };

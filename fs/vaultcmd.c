@@ -981,6 +981,76 @@ int cmd_export(int argc, char **argv)
     return rc;
 }
 
+/* ---- compact --------------------------------------------------------- */
+
+static const char compact_help[] =
+    "Usage: vrmfs compact [OPTIONS] VAULT\n"
+    "Give the space of deleted records and documents back to the file system.\n"
+    "Deleting frees pages inside vault.db, which later writes reuse, but the\n"
+    "file keeps its size; compact moves the pages at the end of the file into\n"
+    "the free ones and shortens it, 10 MiB at a time, each step committed, so\n"
+    "an interrupted compact leaves a sound vault.  Prints vault.db's size before\n"
+    "and after.  The vault must not be mounted.  A vault made before vrmfs kept\n"
+    "the pointer map this needs is refused, unchanged (exit 9): 'vrmfs export'\n"
+    "and 'vrmfs import-all' copy it into a new vault that can be compacted.\n"
+    "\n"
+    "  -p, --passfile F   read the passphrase from the first line of F\n"
+    "  -q, --quiet        print nothing when all is well\n"
+    "  -h, --help         show this help\n";
+
+int cmd_compact(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"passfile", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    /* under 2,560 pages (one step) it is over at once */
+    progress_out out = {isatty(STDERR_FILENO), 0, "compacting", "free pages", 2560};
+    const char *passfile = NULL;
+    uint64_t before = 0, after = 0;
+    vrm_vault *v = NULL;
+    int c, rc, quiet = 0;
+    secret pass;
+
+    while ((c = getopt_long(argc, argv, "+p:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            passfile = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(compact_help, stdout);
+            return 0;
+        default:
+            return usage_error("compact", "%s", "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return usage_error("compact", "%s", "expects one VAULT directory");
+    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
+    if (rc != 0)
+        return rc;
+    rc = vrm_vault_open(&v, argv[optind], pass.buf, pass.len, 0);
+    secret_free(&pass);
+    if (rc == 0) {
+        rc = vrm_vault_compact(v, progress_show, &out, &before, &after);
+        progress_end(&out);
+        if (vrm_vault_close(v) != 0 && rc == 0)
+            rc = -EIO;
+    }
+    if (rc != 0)
+        return cli_fail(rc);
+    if (!quiet)
+        printf("vault.db: %.1f MiB, was %.1f MiB (%.1f MiB given back)\n",
+               (double)after / 1048576, (double)before / 1048576,
+               (double)(before > after ? before - after : 0) / 1048576);
+    return 0;
+}
+
 int cmd_import_all(int argc, char **argv)
 {
     static const struct option opts[] = {

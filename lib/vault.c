@@ -1139,6 +1139,86 @@ int vrm_vault_sync_locked(vrm_vault *v)
     return rc == SQLITE_OK ? 0 : vrm_vault_sqlerr(v, "checkpoint");
 }
 
+/* One integer from a PRAGMA (or any one-value query).  Mutex held. */
+static int pragma_int(vrm_vault *v, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : vrm_vault_sqlerr(v, "database");
+}
+
+/* Checkpoint everything and empty the WAL; then vault.db's size.  Mutex
+ * held. */
+static int checkpoint_truncate(vrm_vault *v, uint64_t *size)
+{
+    char *path;
+    struct stat st;
+    int rc;
+
+    pthread_mutex_lock(&v->ckpt_run);
+    rc = sqlite3_wal_checkpoint_v2(v->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    pthread_mutex_unlock(&v->ckpt_run);
+    if (rc != SQLITE_OK)
+        return vrm_vault_sqlerr(v, "checkpoint");
+    if (size == NULL)
+        return 0;
+    path = path_join(v->dir, "vault.db");
+    if (path == NULL)
+        return -ENOMEM;
+    rc = stat(path, &st) == 0 ? 0 : vrm_error(errno, "%s: %s", path, strerror(errno));
+    free(path);
+    if (rc == 0)
+        *size = (uint64_t)st.st_size;
+    return rc;
+}
+
+int vrm_vault_compact(vrm_vault *v, vrm_progress_fn progress, void *ctx, uint64_t *before,
+                      uint64_t *after)
+{
+    int64_t mode = 0, total = 0, left = 0;
+    char sql[64];
+    int rc;
+
+    vrm_vault_lock(v);
+    rc = pragma_int(v, "PRAGMA auto_vacuum", &mode);
+    if (rc == 0 && mode != 2)
+        rc = vrm_error(EOPNOTSUPP, "this vault keeps no pointer map (it was made before vrmfs "
+                       "kept one), so its pages cannot be moved in place; 'vrmfs export' "
+                       "and 'vrmfs import-all' copy it into a new vault that can be "
+                       "compacted");
+    if (rc == 0)
+        rc = checkpoint_truncate(v, before);
+    if (rc == 0)
+        rc = pragma_int(v, "PRAGMA freelist_count", &total);
+    left = total;
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", VRM_COMPACT_STEP);
+    while (rc == 0 && left > 0) {
+        int64_t was = left;
+
+        if (sqlite3_exec(v->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            rc = vrm_vault_sqlerr(v, "compacting");
+        if (rc == 0)
+            rc = vrm_vault_sync_locked(v);
+        if (rc == 0)
+            rc = pragma_int(v, "PRAGMA freelist_count", &left);
+        if (rc == 0 && left >= was)
+            rc = vrm_error(EIO, "compacting: %lld free pages remain and none moved",
+                           (long long)left);
+        if (rc == 0 && progress != NULL)
+            progress(ctx, (uint64_t)(total - left), (uint64_t)total);
+    }
+    if (rc == 0)
+        rc = checkpoint_truncate(v, after);
+    vrm_vault_unlock(v);
+    return rc;
+}
+
 int vrm_vault_sync(vrm_vault *v)
 {
     int rc;

@@ -136,6 +136,23 @@ int vrm_vault_note(vrm_vault *v, const char *note);
  * database and sync both.  0 or a negative errno. */
 int vrm_vault_sync(vrm_vault *v);
 
+/* Give the free pages of vault.db back to the file system.  Deleting frees
+ * pages inside the file, which later writes reuse, but leaves its size; this
+ * moves the pages at the end of the file into free ones (SQLite's
+ * incremental vacuum, which the pointer map of auto_vacuum=INCREMENTAL
+ * allows) and cuts the file, in steps of VRM_COMPACT_STEP pages, each its
+ * own transaction followed by a checkpoint, so the WAL stays small and an
+ * interruption leaves a consistent, partly compacted vault.  `progress` (may
+ * be NULL) gets the free pages handled out of those there were.  *before and
+ * *after (may be NULL) get vault.db's size.  The vault should be opened by
+ * nothing else (the daemon's own checkpoints are waited for).
+ * Returns 0; -EOPNOTSUPP (nothing changed) for a vault made without the
+ * pointer map; -ENOSPC if the disk filled (the steps done stay done);
+ * otherwise a negative errno. */
+#define VRM_COMPACT_STEP 2560   /* pages: 10 MiB */
+int vrm_vault_compact(vrm_vault *v, vrm_progress_fn progress, void *ctx, uint64_t *before,
+                      uint64_t *after);
+
 /* Derive a 32-byte subkey of the master key for `purpose` (8 characters,
  * e.g. "vrmpages") and `id`.  For libvrm's own modules. */
 int vrm_vault_subkey(const vrm_vault *v, uint8_t out[VRM_KEYBYTES],

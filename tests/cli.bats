@@ -168,7 +168,7 @@ fill_disk() {
         expect_status 0
         has "$output" "Usage: vrmfs"
         has "$output" "vrmfs COMMAND [OPTIONS] VAULT"
-        for cmd in init check verify-log passwd recover; do
+        for cmd in init check verify-log passwd recover compact; do
             has "$output" "  $cmd "
         done
         [ -z "$stderr" ]
@@ -185,7 +185,7 @@ fill_disk() {
 }
 
 @test "every command has --help and -h" {
-    for cmd in init check verify-log passwd recover; do
+    for cmd in init check verify-log passwd recover compact; do
         for opt in --help -h; do
             run --separate-stderr "$VRMFS" "$cmd" "$opt"
             expect_status 0
@@ -1157,7 +1157,7 @@ man_text() {
         grep -qx "$s" <<<"$text" || { echo "no section $s"; return 1; }
     done
     synopsis=$(sed -n '/^SYNOPSIS$/,/^DESCRIPTION$/p' <<<"$text")
-    for cmd in init check verify-log passwd recover; do
+    for cmd in init check verify-log passwd recover compact; do
         line=$(grep -E "^ *vrmfs $cmd " <<<"$synopsis") || { echo "no synopsis for $cmd"; return 1; }
         # every option of 'vrmfs CMD --help' but --help itself, short|long
         while read -r short long; do

@@ -1494,3 +1494,41 @@ EOF
     unmount_vault
     umount "$D"
 }
+
+@test "compact: a deleted document's space goes back to the file system; refused while mounted and on a wrong passphrase; the rest intact" {
+    mkvault
+    mount_vault
+    mkdir "$MNT/files/docs" "$MNT/records/c"
+    head -c $((24 << 20)) /dev/urandom >"$T/big.bin"
+    head -c $((3 << 20)) /dev/urandom >"$T/keep.bin"
+    cp "$T/big.bin" "$MNT/files/docs/big.bin"
+    cp "$T/keep.bin" "$MNT/files/docs/keep.bin"
+    echo '{"kept": true}' >"$MNT/records/c/r.json"
+    rm "$MNT/files/docs/big.bin"
+    # mounted: refused, exit 7 (vault in use)
+    run "$VRMFS" compact --passfile "$T/pass" "$VAULT"
+    [ "$status" -eq 7 ]
+    has "$output" "in use"
+    unmount_vault
+    local before after
+    before=$(stat -c %s "$VAULT/vault.db")
+    # a wrong passphrase: exit 2, nothing changed
+    echo "not the passphrase" >"$T/wrong"
+    run "$VRMFS" compact --passfile "$T/wrong" "$VAULT"
+    [ "$status" -eq 2 ]
+    [ "$(stat -c %s "$VAULT/vault.db")" -eq "$before" ]
+    run "$VRMFS" compact --passfile "$T/pass" "$VAULT"
+    [ "$status" -eq 0 ]
+    has "$output" "MiB given back"
+    after=$(stat -c %s "$VAULT/vault.db")
+    [ $((before - after)) -ge $((24 << 20)) ] || {
+        echo "vault.db went from $before to $after bytes"
+        return 1
+    }
+    [ ! -s "$VAULT/vault.db-wal" ]
+    check_ok
+    mount_vault
+    [ "$(sha "$MNT/files/docs/keep.bin")" = "$(sha "$T/keep.bin")" ]
+    [ ! -e "$MNT/files/docs/big.bin" ]
+    [ "$(jq .kept "$MNT/records/c/r.json")" = true ]
+}

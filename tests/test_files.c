@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 typedef tu_fixture fixture;
 
 static int setup(void **state)
@@ -933,6 +935,93 @@ static void test_delete_does_not_read_pages(void **state)
     free(data);
 }
 
+static void progress_count(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *calls = ctx;
+
+    assert_true(done <= total);
+    calls[0]++;
+    calls[1] = done;
+    calls[2] = total;
+}
+
+/* Compacting gives a deleted file's pages back: a 6 MiB file written
+ * between two others and deleted leaves 1,536 free pages in the middle of
+ * vault.db; compacting moves the last file's pages into them and cuts the
+ * file by at least 6 MiB, and both files left read back whole. */
+static void test_compact(void **state)
+{
+    fixture *f = *state;
+    size_t big = 6u << 20, small = 3u << 20, len = 0;
+    char *a = malloc(small), *b = malloc(big), *c = malloc(small), *got;
+    uint64_t before = 0, after = 0, calls[3] = {0, 0, 0};
+    uint64_t ia = mkfile(f->v, "/a"), ib = mkfile(f->v, "/b"), ic;
+
+    randombytes_buf(a, small);
+    randombytes_buf(b, big);
+    randombytes_buf(c, small);
+    assert_int_equal(vrm_files_write(f->v, ia, a, small, 0), (ssize_t)small);
+    assert_int_equal(vrm_files_write(f->v, ib, b, big, 0), (ssize_t)big);
+    ic = mkfile(f->v, "/c");
+    assert_int_equal(vrm_files_write(f->v, ic, c, small, 0), (ssize_t)small);
+    assert_int_equal(vrm_files_unlink(f->v, "/b"), 0);
+    vrm_vault_lock(f->v);
+    assert_true(freelist(f->v) >= (int)(big / VRM_PAGE_SIZE));
+    vrm_vault_unlock(f->v);
+
+    assert_int_equal(vrm_vault_compact(f->v, progress_count, calls, &before, &after), 0);
+    if (after + big > before)
+        fail_msg("vault.db went from %llu to %llu bytes only",
+                 (unsigned long long)before, (unsigned long long)after);
+    assert_true(calls[0] >= 1);
+    assert_true(calls[1] == calls[2] && calls[2] >= big / VRM_PAGE_SIZE);
+    vrm_vault_lock(f->v);
+    assert_int_equal(freelist(f->v), 0);
+    vrm_vault_unlock(f->v);
+    got = slurp(f->v, ia, &len);
+    assert_true(len == small && memcmp(got, a, small) == 0);
+    free(got);
+    got = slurp(f->v, ic, &len);
+    assert_true(len == small && memcmp(got, c, small) == 0);
+    free(got);
+
+    /* Again: nothing left to give back. */
+    assert_int_equal(vrm_vault_compact(f->v, NULL, NULL, &before, &after), 0);
+    assert_true(after == before);
+    reopen(f);
+    got = slurp(f->v, ino_of(f->v, "/c"), &len);
+    assert_true(len == small && memcmp(got, c, small) == 0);
+    free(got);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* A vault without the pointer map (auto_vacuum=NONE, as vaults were made
+ * before) is refused, and left as it was. */
+static void test_compact_refused_without_pointer_map(void **state)
+{
+    fixture *f = *state;
+    size_t big = 2u << 20;
+    char *b = calloc(1, big);
+    uint64_t before = 0, after = 0;
+    uint64_t ib = mkfile(f->v, "/b");
+
+    assert_int_equal(vrm_files_write(f->v, ib, b, big, 0), (ssize_t)big);
+    vrm_vault_lock(f->v);
+    assert_int_equal(sqlite3_exec(vrm_vault_sqlite(f->v),
+                                  "PRAGMA auto_vacuum=NONE; VACUUM", NULL, NULL, NULL),
+                     SQLITE_OK);
+    vrm_vault_unlock(f->v);
+    assert_int_equal(vrm_files_unlink(f->v, "/b"), 0);
+    assert_int_equal(vrm_vault_compact(f->v, NULL, NULL, &before, &after), -EOPNOTSUPP);
+    assert_non_null(strstr(vrm_error_message(), "import-all"));
+    vrm_vault_lock(f->v);
+    assert_true(freelist(f->v) >= (int)(big / VRM_PAGE_SIZE));
+    vrm_vault_unlock(f->v);
+    free(b);
+}
+
 static void test_unlink_while_open(void **state)
 {
     fixture *f = *state;
@@ -1521,6 +1610,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_do_not_wait_for_writes, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_delete_does_not_rewrite_pages, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_delete_does_not_read_pages, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_compact, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_compact_refused_without_pointer_map, setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_unlink_while_open, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_orphans_purged_on_reopen, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_rename_basic, setup, tu_teardown),
