@@ -380,7 +380,11 @@ static int check_vault(const char *dir, const secret *pass, int quiet)
     return 0;
 }
 
-int cmd_check(int argc, char **argv)
+/* The command line of a command taking [-p F] [-q] VAULT: parses it,
+ * leaving VAULT at argv[optind], and reads the passphrase into *pass.
+ * Returns -1 to go on, else an exit code (--help: 0), *pass then unset. */
+static int vault_and_passphrase(int argc, char **argv, const char *cmd, const char *help,
+                                int *quiet, secret *pass)
 {
     static const struct option opts[] = {
         {"passfile", required_argument, NULL, 'p'},
@@ -389,8 +393,7 @@ int cmd_check(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *passfile = NULL;
-    int c, rc, quiet = 0;
-    secret pass;
+    int c, rc;
 
     while ((c = getopt_long(argc, argv, "+p:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -398,19 +401,27 @@ int cmd_check(int argc, char **argv)
             passfile = optarg;
             break;
         case 'q':
-            quiet = 1;
+            *quiet = 1;
             break;
         case 'h':
-            fputs(check_help, stdout);
+            fputs(help, stdout);
             return 0;
         default:
-            return usage_error("check", "%s", "bad option");
+            return usage_error(cmd, "%s", "bad option");
         }
     }
     if (optind != argc - 1)
-        return usage_error("check", "%s", "expects one VAULT directory");
-    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
-    if (rc != 0)
+        return usage_error(cmd, "%s", "expects one VAULT directory");
+    rc = secret_read(pass, passfile, "Passphrase: ", 0);
+    return rc != 0 ? rc : -1;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    int rc, quiet = 0;
+    secret pass;
+
+    if ((rc = vault_and_passphrase(argc, argv, "check", check_help, &quiet, &pass)) >= 0)
         return rc;
     rc = check_vault(argv[optind], &pass, quiet);
     secret_free(&pass);
@@ -1000,39 +1011,14 @@ static const char compact_help[] =
 
 int cmd_compact(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"passfile", required_argument, NULL, 'p'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     /* under 2,560 pages (one step) it is over at once */
     progress_out out = {isatty(STDERR_FILENO), 0, "compacting", "free pages", 2560};
-    const char *passfile = NULL;
     uint64_t before = 0, after = 0;
     vrm_vault *v = NULL;
-    int c, rc, quiet = 0;
+    int rc, quiet = 0;
     secret pass;
 
-    while ((c = getopt_long(argc, argv, "+p:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            passfile = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            fputs(compact_help, stdout);
-            return 0;
-        default:
-            return usage_error("compact", "%s", "bad option");
-        }
-    }
-    if (optind != argc - 1)
-        return usage_error("compact", "%s", "expects one VAULT directory");
-    rc = secret_read(&pass, passfile, "Passphrase: ", 0);
-    if (rc != 0)
+    if ((rc = vault_and_passphrase(argc, argv, "compact", compact_help, &quiet, &pass)) >= 0)
         return rc;
     rc = vrm_vault_open(&v, argv[optind], pass.buf, pass.len, 0);
     secret_free(&pass);
