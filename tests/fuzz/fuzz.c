@@ -200,6 +200,22 @@ void fuzz_vault_close(vrm_vault *v)
     }
 }
 
+void fuzz_vault_renew(vrm_vault **v, const char *name)
+{
+    char *path;
+
+    if (*v != NULL) {
+        fuzz_vault_close(*v);
+        *v = NULL;
+        path = fuzz_path(name);
+        fuzz_rmtree(path);
+        free(path);
+    }
+    path = fuzz_vault_create(name, NULL);
+    *v = fuzz_vault_open(path);
+    free(path);
+}
+
 void fuzz_write(const char *path, const void *buf, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -77,6 +77,11 @@ char *fuzz_vault_create(const char *name, char rec[VRM_RECOVERY_KEY_LEN + 1]);
 vrm_vault *fuzz_vault_open(const char *path);
 void fuzz_vault_close(vrm_vault *v);
 
+/* A new vault in fuzz_tmpdir()/name, opened, into *v; a vault already in
+ * *v (made by this under the same name) is closed and removed first.
+ * Aborts on error. */
+void fuzz_vault_renew(vrm_vault **v, const char *name);
+
 /* Write buf[0..len) to path (created or truncated).  Aborts on error. */
 void fuzz_write(const char *path, const void *buf, size_t len);
 

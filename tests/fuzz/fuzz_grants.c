@@ -17,19 +17,12 @@
 #define RESET_EVERY 1000
 
 static vrm_vault *v;
-static char *path;
 static unsigned writes;
 
 /* A new vault, in place of the old one if any. */
 static void make_vault(void)
 {
-    if (v != NULL) {
-        fuzz_vault_close(v);
-        fuzz_rmtree(path);
-        free(path);
-    }
-    path = fuzz_vault_create("vault", NULL);
-    v = fuzz_vault_open(path);
+    fuzz_vault_renew(&v, "vault");
     if (vrm_collection_create(v, "profile") != 0 || vrm_collection_create(v, "purchases") != 0 ||
         vrm_vendor_create(v, "acme") != 0)
         abort();

@@ -30,7 +30,6 @@
 #define KEY "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"   /* any 32 bytes */
 
 static vrm_vault *v;
-static char *path;
 static unsigned queued_total;
 
 static void put(const char *coll, const char *name, const char *json)
@@ -50,13 +49,7 @@ static void make_vault(void)
 {
     char acme[512], bolt[512], *spool = fuzz_path("spool");
 
-    if (v != NULL) {
-        fuzz_vault_close(v);
-        fuzz_rmtree(path);
-        free(path);
-    }
-    path = fuzz_vault_create("vault", NULL);
-    v = fuzz_vault_open(path);
+    fuzz_vault_renew(&v, "vault");
     if (vrm_collection_create(v, "profile") != 0 || vrm_collection_create(v, "purchases") != 0)
         abort();
     put("profile", "me", "{\"name\": \"Ada\", \"email\": \"ada@example.org\", \"address\": "

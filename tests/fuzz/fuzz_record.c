@@ -20,14 +20,10 @@ static vrm_vault *v;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char *path;
-
     (void)argc;
     (void)argv;
     fuzz_fixed_random();
-    path = fuzz_vault_create("vault", NULL);
-    v = fuzz_vault_open(path);
-    free(path);
+    fuzz_vault_renew(&v, "vault");
     if (vrm_collection_create(v, "profile") != 0)
         abort();
     return 0;
