@@ -162,6 +162,19 @@ fill_disk() {
 
 # ---- the command line ---------------------------------------------------
 
+# usage_errors CMDLINE...: each `vrmfs CMDLINE` (split on spaces) exits 64
+# with a message on stderr and nothing on stdout.
+usage_errors() {
+    local c
+    for c in "$@"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr "$VRMFS" $c
+        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
+        [ -n "$stderr" ] || { echo "'vrmfs $c': nothing on stderr"; return 1; }
+        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
+    done
+}
+
 @test "--help and -h print the usage on stdout and exit 0" {
     for opt in --help -h; do
         run --separate-stderr "$VRMFS" "$opt"
@@ -1304,14 +1317,7 @@ mkcsv() {
         "import -p pass v finance .hidden.csv"
         "import -p pass v finance ."
     )
-    local c
-    for c in "${cases[@]}"; do
-        # shellcheck disable=SC2086
-        run --separate-stderr "$VRMFS" $c
-        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
-        [ -n "$stderr" ] || { echo "'vrmfs $c': nothing on stderr"; return 1; }
-        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
-    done
+    usage_errors "${cases[@]}"
     run --separate-stderr "$VRMFS" import -p pass v finance bank.csv
     expect_status 0
     has "$output" '"imported": 3'
@@ -1490,15 +1496,8 @@ unmount_here() {
         "restore --check -p pass v d"
         "restore -p pass a b c"
     )
-    local c
     mkvault v
-    for c in "${cases[@]}"; do
-        # shellcheck disable=SC2086
-        run --separate-stderr "$VRMFS" $c
-        [ "$status" -eq 64 ] || { echo "'vrmfs $c': exit $status, not 64; stderr: $stderr"; return 1; }
-        [ -n "$stderr" ] || { echo "'vrmfs $c': nothing on stderr"; return 1; }
-        [ -z "$output" ] || { echo "'vrmfs $c': stdout: $output"; return 1; }
-    done
+    usage_errors "${cases[@]}"
     [ ! -e d ] && [ ! -e a ]
 }
 
