@@ -27,7 +27,6 @@
 
 #include <sodium.h>
 
-#include "envelope.h"
 #include "vrm.h"
 
 /* The most read of a message file: more than any wire envelope.h accepts,

@@ -47,7 +47,7 @@
 
 #include <stdint.h>
 
-#include "vault.h"
+#include "store/vault.h"
 
 #define VRM_EXPORT_FORMAT "vrmfs-export"
 #define VRM_EXPORT_VERSION 1

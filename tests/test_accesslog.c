@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
-#include "accesslog.h"
+#include "consent/accesslog.h"
 
 #include <errno.h>
 #include <pthread.h>

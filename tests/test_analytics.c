@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "analytics.h"
+#include "data/analytics.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -31,9 +31,9 @@
 
 #include <sodium.h>
 
-#include "envelope.h"
-#include "identity.h"
-#include "jws.h"
+#include "msg/envelope.h"
+#include "consent/identity.h"
+#include "consent/jws.h"
 
 typedef struct fixture {
     char *tmp;

@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "fieldpath.h"
+#include "consent/fieldpath.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -12,10 +12,10 @@
 
 #include <sodium.h>
 
-#include "identity.h"
-#include "jws.h"
-#include "receipt.h"
-#include "records_int.h"
+#include "consent/identity.h"
+#include "consent/jws.h"
+#include "consent/receipt.h"
+#include "data/records_int.h"
 
 typedef tu_fixture fixture;
 

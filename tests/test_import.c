@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "import.h"
+#include "data/import.h"
 
 #include <errno.h>
 #include <stdio.h>

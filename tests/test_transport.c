@@ -7,8 +7,8 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "error.h"
-#include "transport.h"
+#include "base/error.h"
+#include "msg/transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include "receipt.h"
+#include "consent/receipt.h"
 
 #include <dirent.h>
 #include <errno.h>

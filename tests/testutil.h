@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "vrm.h"
-#include "vault_int.h"
+#include "store/vault_int.h"
 
 #define TU_PASS "correct horse battery staple"
 

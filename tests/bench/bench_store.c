@@ -79,9 +79,9 @@
 #include <sqlite3.h>
 
 #ifndef BENCH_SQLCIPHER
-#include "error.h"
-#include "vault.h"
-#include "vault_int.h"
+#include "base/error.h"
+#include "store/vault.h"
+#include "store/vault_int.h"
 #endif
 
 #define TXN_RECORDS 1000

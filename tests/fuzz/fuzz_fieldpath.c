@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fieldpath.h"
+#include "consent/fieldpath.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

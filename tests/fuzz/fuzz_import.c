@@ -24,9 +24,9 @@
 
 #include <sodium.h>
 
-#include "names.h"
-#include "records_int.h"
-#include "vault_int.h"
+#include "base/names.h"
+#include "data/records_int.h"
+#include "store/vault_int.h"
 
 #define COLL "imported"
 

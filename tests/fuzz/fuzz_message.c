@@ -38,9 +38,9 @@
 
 #include <sodium.h>
 
-#include "jws.h"
-#include "names.h"
-#include "vault_int.h"
+#include "consent/jws.h"
+#include "base/names.h"
+#include "store/vault_int.h"
 
 static vrm_vault *v;
 static char *vault_dir;

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "names.h"
+#include "base/names.h"
 
 #define RESET_EVERY 1000
 

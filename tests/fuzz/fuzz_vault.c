@@ -29,7 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cryptvfs.h"
+#include "store/cryptvfs.h"
 
 static char rec[VRM_RECOVERY_KEY_LEN + 1];
 static char *scratch, *scratch_json;  /* the copy the inputs go into */

@@ -1,0 +1,84 @@
+/*
+ * grants.h: the person's standing grants to each vendor.
+ *
+ * vendors/VENDOR/grants.json is read and written as a whole:
+ *
+ *   {"grants": [
+ *     {"fields": ["profile.email", "purchases[merchant=acme].*"],
+ *      "purpose": "delivery",                 required, non-empty
+ *      "until": "2027-06-30T00:00:00Z",       optional, RFC 3339
+ *      "max_reads": 3,                        optional, 1..2^31-1
+ *      "notify": true}                        optional
+ *   ]}
+ *
+ * Every field path must parse (fieldpath.h) and name an existing collection
+ * or a known analytics result; "grants" is the only key at the top and a
+ * grant has no keys but these five.  A write that breaks any rule is
+ * refused whole (-EINVAL with a message) and the previous grants stay.
+ *
+ * A grant is in force from its write until it ends: its `until` passes, its
+ * view files have been opened `max_reads` times, or it is rewritten away.
+ * Every change of what is in force writes a consent receipt (receipt.h) in
+ * the same transaction: "grant" (none were in force before), "change",
+ * "revoke" (none are after), "expire" (an until passed, noticed by
+ * vrm_grants_expire or at the next change) and "lapse" (max_reads used up).
+ * Rewriting a grant unchanged keeps its count of reads.
+ */
+#ifndef VRM_GRANTS_H
+#define VRM_GRANTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/clock.h"
+#include "store/vault.h"
+
+/* The analytics results a grant may name (NULL-terminated), as
+ * "TOPIC.NAME" (e.g. "spending.by-category"). */
+extern const char *const vrm_grants_analytics[];
+
+/* grants.json of `vendor`, pretty with a final newline ({"grants": []} when
+ * none were written); *updated_ns: its last write (or the vendor's
+ * creation).  -ENOENT for an unknown vendor. */
+int vrm_grants_get(vrm_vault *v, const char *vendor, char **json, size_t *len,
+                   int64_t *updated_ns);
+
+/* Replace the grants of `vendor` with json[0..len).  0 and *receipt (the
+ * number of the receipt written, 0 if nothing in force changed), or -EINVAL
+ * (nothing changed), -ENOENT. */
+int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t len,
+                   int64_t *receipt);
+
+/* Write "expire" receipts for grants whose until has passed by `now_ns`.
+ * Returns how many vendors changed (0 if none) or a negative errno; *next_ns
+ * (if not NULL): the next until still ahead, or 0 if none. */
+int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns);
+
+/* A number that changes whenever what is in force may have changed in this
+ * process (grants written, expired, lapsed, revoked; vendors removed): a
+ * view made under one number is stale under another.  Thread-safe. */
+uint64_t vrm_grants_generation(void);
+
+/* ---- for libvrm's own modules (vault locked, in a transaction) ---------- */
+
+/* Move the generation on (see above). */
+void vrm_grants_changed(void);
+
+/* The grant objects of `vendor` in force at now_ns, each with its stored
+ * index as "_idx" (a number), in a new array (*out, cJSON_Delete). */
+int vrm_grants_in_force_locked(vrm_vault *v, const char *vendor, int64_t now_ns,
+                               cJSON **out);
+
+/* Count one open against grant `idx` of `vendor`; when that uses up its
+ * max_reads the grant ends with a "lapse" receipt (*lapsed set to 1). */
+int vrm_grants_count_read_locked(vrm_vault *v, const char *vendor, int64_t idx,
+                                 int64_t now_ns, int *lapsed);
+
+/* End every grant of `vendor` with a "revoke" receipt (if any was in force)
+ * and forget them. */
+int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now_ns);
+
+
+#endif

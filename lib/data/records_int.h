@@ -1,0 +1,40 @@
+/*
+ * records_int.h: pieces of the records module that other libvrm modules
+ * (scratch) use inside their own transactions.  Not installed.  Functions
+ * named _locked expect the vault mutex held and an open transaction.
+ */
+#ifndef VRM_RECORDS_INT_H
+#define VRM_RECORDS_INT_H
+
+#include <stddef.h>
+
+#include "data/records.h"
+
+/* BEGIN IMMEDIATE; and COMMIT if rc >= 0 (0 or a count, returned as is),
+ * else ROLLBACK (returns the first error).  Mutex held. */
+int vrm_tx_begin(vrm_vault *v);
+int vrm_tx_finish(vrm_vault *v, int rc);
+
+/* Run `sql` (a literal, for the statement cache) with ?1 = coll and
+ * ?2 = name; 0 with *st on the first row (the caller resets it), or -ENOENT
+ * ("no <what> coll/name"), or another negative errno. */
+struct sqlite3_stmt;
+int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const char *name,
+                          const char *what, struct sqlite3_stmt **st);
+
+/* 1 if the collection exists, 0 if not, or a negative errno. */
+int vrm_coll_exists_locked(vrm_vault *v, const char *coll);
+
+/* Validate json[0..len) as a record body: *compact (malloc'd) and its
+ * length, and the length of the pretty form.  -EINVAL with a message. */
+int vrm_record_prepare(const char *json, size_t len, char **compact, size_t *clen,
+                       size_t *plen);
+
+int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
+                          const char *compact, size_t clen, size_t plen, unsigned flags,
+                          vrm_record_info *info);
+int vrm_record_get_locked(vrm_vault *v, const char *coll, const char *name, char **json,
+                          size_t *len, vrm_record_info *info);
+int vrm_record_delete_locked(vrm_vault *v, const char *coll, const char *name);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * vault_int.h: what libvrm's modules (and its tests and benchmark) may know
+ * about an open vault beyond vault.h.  Not installed.
+ */
+#ifndef VRM_VAULT_INT_H
+#define VRM_VAULT_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/cryptvfs.h"
+#include "store/vault.h"
+
+#define VRM_STMT_CACHE 128
+
+/* The page cache of the vault's connection, in KiB (PRAGMA cache_size=-N).
+ * See vault_open_db() for why it is this size. */
+#define VRM_VAULT_CACHE_KIB 131072
+
+/* Read connections: files/ reads run on one of these instead of the vault's
+ * connection, so that they decrypt in parallel (the kernel sends a stream's
+ * readahead as several requests at once) and do not wait behind a write
+ * holding the vault's mutex.  Each sees the last committed state when its
+ * statement starts, which is all a read needs: every write request commits
+ * before it returns.  Their page caches are small (VRM_READER_CACHE_KIB):
+ * file data is cached by the kernel above the mount, and a stream read
+ * through a large cache would only push the records' pages out of it. */
+#define VRM_READERS_MAX 4
+#define VRM_READER_STMTS 8
+#define VRM_READER_CACHE_KIB 2048
+
+typedef struct vrm_reader {
+    pthread_mutex_t mu;               /* held by the one thread using db */
+    sqlite3 *db;                      /* read-only connection, guarded by mu */
+    struct {
+        const char *sql;              /* the literal it was prepared from */
+        sqlite3_stmt *st;
+    } stmts[VRM_READER_STMTS];        /* prepared once, guarded by mu */
+} vrm_reader;
+
+struct vrm_vault {
+    char *dir;                        /* vault directory, as given */
+    int lockfd;                       /* vault.lock, flock'ed; -1 if none */
+    uint8_t *master;                  /* master key, sodium_malloc'd, read-only */
+    uint8_t *pairwise;                /* settings' "pairwise-root", sodium_malloc'd,
+                                         or NULL: derive from master (identity.h);
+                                         set at open, or once by an import before
+                                         any identity is derived */
+    uint8_t id[VRM_VAULT_IDBYTES];    /* vault id */
+    vrm_cryptvfs *vfs;                /* this vault's page-encrypting VFS */
+    sqlite3 *db;                      /* guarded by mu */
+    unsigned flags;                   /* VRM_OPEN_* */
+    pthread_mutex_t mu;               /* serialises every use of db */
+    /* Checkpoints run in a thread of their own on a second connection, so
+     * that copying WAL frames into the database (decrypt, encrypt again)
+     * overlaps the writer's work instead of adding to it.  The writer's WAL
+     * hook wakes the thread once the WAL holds ckpt_frames frames, and
+     * once the WAL outgrows 4 times that waits for the thread and
+     * checkpoints the rest itself (so that the WAL restarts from its
+     * beginning; see wal_hook()).  The thread's
+     * connection must have read the database before its first checkpoint
+     * (checkpointer_start() says why). */
+    sqlite3 *ckpt_db;                 /* used by the thread only */
+    pthread_t ckpt_thread;
+    int ckpt_running;                 /* the thread was started */
+    pthread_mutex_t ckpt_run;         /* held while a checkpoint runs */
+    pthread_mutex_t ckpt_mu;          /* guards the two fields below */
+    pthread_cond_t ckpt_cv;
+    int ckpt_wanted;                  /* the writer asks for a checkpoint */
+    int ckpt_stop;                    /* the vault is closing */
+    int ckpt_frames;                  /* WAL size that wakes the thread */
+    struct {
+        const char *sql;              /* the literal it was prepared from */
+        sqlite3_stmt *st;
+    } stmts[VRM_STMT_CACHE];          /* prepared once, guarded by mu */
+    vrm_reader readers[VRM_READERS_MAX];  /* the first nreaders are open */
+    int nreaders;                     /* set at open, read-only after */
+};
+
+/* Take and release the vault's mutex around any use of v->db. */
+void vrm_vault_lock(vrm_vault *v);
+void vrm_vault_unlock(vrm_vault *v);
+
+/* Checkpoint the WAL into the database now and sync, so that everything
+ * committed so far is durable (synchronous=NORMAL does not sync the WAL at
+ * each commit).  Mutex held. */
+int vrm_vault_sync_locked(vrm_vault *v);
+
+/* The open database; only with the mutex held (or single-threaded). */
+sqlite3 *vrm_vault_sqlite(vrm_vault *v);
+
+/* Run `sql` (no results) and map failure to a negative errno with SQLite's
+ * message. */
+int vrm_vault_exec(vrm_vault *v, const char *sql);
+
+/* A prepared statement for `sql`, which must be a string literal (the cache
+ * is keyed by its address), reset and unbound.  Reset it after use so that
+ * no read transaction stays open.  Mutex held. */
+int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out);
+
+/* A read connection, its mutex held, or NULL if the vault has none (then
+ * read through v->db under the vault's mutex).  Takes a free one if there
+ * is one, else waits for one.  Give it back with vrm_vault_reader_put(). */
+vrm_reader *vrm_vault_reader_get(vrm_vault *v);
+void vrm_vault_reader_put(vrm_reader *r);
+
+/* vrm_vault_stmt() for a read connection (at most VRM_READER_STMTS
+ * statements).  Reset it after use.  r's mutex held. */
+int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out);
+
+/* The last SQLite error of v->db as a negative errno, with a message
+ * "what: SQLite's message" (the shim's own message is kept for pages that
+ * fail authentication). */
+int vrm_vault_sqlerr(vrm_vault *v, const char *what);
+
+/* The key the pairwise identities derive from (identity.h): the settings'
+ * "pairwise-root" if the vault has one, else a subkey of the master key. */
+void vrm_vault_pairwise_root(const vrm_vault *v, uint8_t out[VRM_KEYBYTES]);
+
+/* Store `root` as the vault's "pairwise-root" (mutex held, in the caller's
+ * transaction) and use it from now on.  For bringing back an export, before
+ * any identity is derived.  0 or a negative errno. */
+int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYBYTES]);
+
+/* schema.c: bring the database to the current schema, one transaction per
+ * step.  -EPROTONOSUPPORT if it is newer than this build knows. */
+int vrm_schema_migrate(sqlite3 *db);
+int vrm_schema_version(void);        /* the newest schema this build knows */
+
+#endif
