@@ -27,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "base/json.h"
 #include "vrm.h"
 
 /* The most read of a message file: more than any wire envelope.h accepts,

@@ -15,7 +15,8 @@
 #include "consent/identity.h"
 #include "consent/jws.h"
 #include "consent/receipt.h"
-#include "data/records_int.h"
+#include "store/vault_int.h"
+#include "consent/receipt_int.h"
 
 typedef tu_fixture fixture;
 

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "base/json.h"
 #include "vrm.h"
 #include "store/vault_int.h"
 

@@ -11,6 +11,11 @@
 
 #include <stddef.h>
 
+/* Called once per name, in name order, by the listing functions of libvrm;
+ * a non-zero return stops the walk and is returned by the listing
+ * function. */
+typedef int (*vrm_name_fn)(void *ctx, const char *name);
+
 typedef struct vrm_names {
     char **names;                     /* n strings, each malloc'd; NULL when empty */
     size_t n;

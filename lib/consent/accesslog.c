@@ -12,8 +12,8 @@
 #include "consent/accesslog.h"
 #include "base/error.h"
 #include "data/records.h"
-#include "data/records_int.h"
 #include "store/vault_int.h"
+#include "consent/accesslog_int.h"
 
 #include <ctype.h>
 #include <errno.h>

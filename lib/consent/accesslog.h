@@ -29,16 +29,6 @@
 
 #include "store/vault.h"
 
-/* With the vault locked and inside a transaction (records_int.h): append a
- * line for `path` read by (pid, uid, comm) now.  `vendor` follows the rule
- * of collection names; `comm` may be NULL (written as "").  0, -EINVAL (bad
- * vendor name, no path, negative pid), -EBADMSG if the stored last line has
- * no chain= to append to (fails closed: the log is left for verify to
- * report), or another negative errno. */
-int vrm_accesslog_append_locked(vrm_vault *v, const char *vendor, const char *path,
-                                pid_t pid, uid_t uid, const char *comm)
-    __attribute__((warn_unused_result));
-
 /* The same in a transaction of its own. */
 int vrm_accesslog_append(vrm_vault *v, const char *vendor, const char *path, pid_t pid,
                          uid_t uid, const char *comm) __attribute__((warn_unused_result));

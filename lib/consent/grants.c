@@ -19,6 +19,8 @@
 #include "consent/receipt.h"
 #include "data/records_int.h"
 #include "store/vault_int.h"
+#include "consent/grants_int.h"
+#include "consent/receipt_int.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -30,8 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "base/clock.h"
 #include "store/vault.h"
 
@@ -60,25 +58,5 @@ int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns);
  * process (grants written, expired, lapsed, revoked; vendors removed): a
  * view made under one number is stale under another.  Thread-safe. */
 uint64_t vrm_grants_generation(void);
-
-/* ---- for libvrm's own modules (vault locked, in a transaction) ---------- */
-
-/* Move the generation on (see above). */
-void vrm_grants_changed(void);
-
-/* The grant objects of `vendor` in force at now_ns, each with its stored
- * index as "_idx" (a number), in a new array (*out, cJSON_Delete). */
-int vrm_grants_in_force_locked(vrm_vault *v, const char *vendor, int64_t now_ns,
-                               cJSON **out);
-
-/* Count one open against grant `idx` of `vendor`; when that uses up its
- * max_reads the grant ends with a "lapse" receipt (*lapsed set to 1). */
-int vrm_grants_count_read_locked(vrm_vault *v, const char *vendor, int64_t idx,
-                                 int64_t now_ns, int *lapsed);
-
-/* End every grant of `vendor` with a "revoke" receipt (if any was in force)
- * and forget them. */
-int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now_ns);
-
 
 #endif

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/b64url.h"
 #include "store/vault.h"
 
 #define VRM_ID_B64_MAX 64              /* room for any base64url value here, NUL included */
@@ -58,13 +59,5 @@ const uint8_t *vrm_identity_box_sk(const vrm_identity *id);
  * final newline (as vrm_json_pretty).  0 and *out (free()), or -ENOMEM. */
 int vrm_identity_json(const vrm_identity *id, char **out, size_t *len)
     __attribute__((warn_unused_result));
-
-/* Unpadded base64url.  encode: out has room for `outsize` bytes including
- * the NUL; -ENOSPC if not.  decode: exactly `len` bytes must come out of
- * `text` (NUL-terminated), else -EINVAL; padding, whitespace, characters
- * outside the URL-safe alphabet and non-zero trailing bits are refused, so
- * each value has one text.  On failure `out` may have been written. */
-int vrm_b64url_encode(char *out, size_t outsize, const uint8_t *in, size_t len);
-int vrm_b64url_decode(uint8_t *out, size_t len, const char *text);
 
 #endif

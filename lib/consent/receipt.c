@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "consent/jws.h"
 #include "store/vault_int.h"
+#include "consent/receipt_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -7,8 +7,8 @@
 #include "consent/grants.h"
 #include "consent/identity.h"
 #include "base/json.h"
-#include "data/records_int.h"
 #include "store/vault_int.h"
+#include "consent/grants_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,15 +17,6 @@
 
 #define VENDOR_TEXT_MAX 4096          /* name, terms, note, endpoint: bytes */
 
-int vrm_vendor_name_valid(const char *name)
-{
-    if (vrm_collection_name_valid(name) != 0)
-        return vrm_error(EINVAL, "vendor name \"%.64s\": use 1 to %d of a-z, 0-9, '_' and "
-                         "'-', starting with a letter or digit", name, VRM_VENDOR_MAX);
-    if (strcmp(name, "all") == 0)
-        return vrm_error(EINVAL, "\"all\" is reserved (outbox/all broadcasts to every vendor)");
-    return 0;
-}
 
 /* A string member no longer than VENDOR_TEXT_MAX; `nonempty`: not "". */
 static int check_text(const cJSON *item, const char *key, int nonempty)

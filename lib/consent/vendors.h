@@ -24,12 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/records.h"
-
-#define VRM_VENDOR_MAX VRM_COLLECTION_MAX
-
-/* 0 or -EINVAL with a message. */
-int vrm_vendor_name_valid(const char *name);
+#include "base/names.h"
+#include "base/naming.h"
+#include "store/vault.h"
 
 /* Check a vendor.json text without storing it: 0 or -EINVAL with a message
  * naming what is wrong. */

@@ -16,6 +16,8 @@
 #include "data/records_int.h"
 #include "store/vault_int.h"
 #include "consent/vendors.h"
+#include "consent/accesslog_int.h"
+#include "consent/grants_int.h"
 
 #include <errno.h>
 #include <stdio.h>

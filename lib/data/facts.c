@@ -5,6 +5,7 @@
 #include "data/facts.h"
 #include "base/error.h"
 #include "store/vault_int.h"
+#include "data/facts_int.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -24,11 +24,6 @@
 /* 1 if `coll` is a conventional collection with facts. */
 int vrm_facts_collection(const char *coll);
 
-/* Locked, in the transaction of the change: record coll/name now has the
- * compact JSON `body`, or is gone (NULL). */
-int vrm_facts_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
-                                    const char *body);
-
 /* A number that changes whenever the records of `coll` change in this
  * process (cached results made under another are stale).  Thread-safe. */
 uint64_t vrm_facts_generation(const char *coll);

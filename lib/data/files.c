@@ -24,7 +24,6 @@
 #include "data/files.h"
 #include "base/clock.h"
 #include "base/error.h"
-#include "data/records_int.h"
 #include "store/vault_int.h"
 
 #include <errno.h>

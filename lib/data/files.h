@@ -57,8 +57,8 @@
  * it) that is open keeps the inode and its data, with nlink 0, until the last
  * release; then it is deleted.  The counts live only as long as the vault is
  * open; an inode left with nlink 0 by a crash (or a close with files still
- * open) is deleted by vrm_files_purge_orphans(), which the vault's open path
- * calls.
+ * open) is deleted by vrm_files_purge_orphans(), which vrm_vault_open
+ * (vrm.h) calls.
  *
  * Extended attributes: names "user.*" only (others: -ENOTSUP), up to
  * VRM_FILES_XATTR_MAX bytes of value, on regular files and directories.

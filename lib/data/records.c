@@ -6,82 +6,16 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "data/facts.h"
-#include "msg/outbox.h"
 #include "data/records_int.h"
 #include "store/vault_int.h"
+#include "data/facts_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int vrm_collection_name_valid(const char *name)
-{
-    size_t i, n = strlen(name);
 
-    if (n == 0 || n > VRM_COLLECTION_MAX)
-        return vrm_error(EINVAL, "a collection name has 1 to %d characters", VRM_COLLECTION_MAX);
-    for (i = 0; i < n; i++) {
-        char c = name[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-        if (!alnum && (i == 0 || (c != '_' && c != '-')))
-            return vrm_error(EINVAL, "collection name \"%.64s\": use a-z, 0-9, '_' and "
-                             "'-', starting with a letter or digit", name);
-    }
-    return 0;
-}
-
-int vrm_record_name_valid(const char *name)
-{
-    size_t i, n = strlen(name);
-
-    if (n == 0 || n > VRM_RECORD_NAME_MAX)
-        return vrm_error(EINVAL, "a record name has 1 to %d bytes", VRM_RECORD_NAME_MAX);
-    if (name[0] == '.')
-        return vrm_error(EINVAL, "a record name cannot start with '.'");
-    if (!vrm_utf8_valid(name, n))
-        return vrm_error(EINVAL, "a record name must be UTF-8");
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-
-        if (c == '/' || c < 0x20 || c == 0x7f)
-            return vrm_error(EINVAL, "a record name cannot hold '/' or control characters");
-    }
-    return 0;
-}
-
-/* Run a statement that returns no rows. */
-static int run(vrm_vault *v, const char *sql)
-{
-    sqlite3_stmt *st;
-    int rc = vrm_vault_stmt(v, sql, &st);
-
-    if (rc != 0)
-        return rc;
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-}
-
-int vrm_tx_begin(vrm_vault *v)
-{
-    return run(v, "BEGIN IMMEDIATE");
-}
-
-int vrm_tx_finish(vrm_vault *v, int rc)
-{
-    if (rc >= 0) {
-        int c = run(v, "COMMIT");
-
-        if (c == 0)
-            return rc;
-        rc = c;
-    }
-    if (!sqlite3_get_autocommit(v->db))
-        sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
 
 int vrm_coll_exists_locked(vrm_vault *v, const char *coll)
 {
@@ -286,7 +220,7 @@ int vrm_record_put_locked(vrm_vault *v, const char *coll, const char *name,
     if (rc == 0)
         rc = vrm_facts_record_changed_locked(v, coll, name, compact);
     if (rc == 0)
-        rc = vrm_outbox_record_changed_locked(v, coll, name, old, compact);
+        rc = vrm_vault_record_changed_locked(v, coll, name, old, compact);
     free(old);
     if (rc == 0 && info != NULL) {
         info->created_ns = created;
@@ -337,24 +271,6 @@ int vrm_record_put(vrm_vault *v, const char *coll, const char *name, const char 
     vrm_vault_unlock(v);
     free(compact);
     return rc;
-}
-
-int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const char *name,
-                          const char *what, sqlite3_stmt **st)
-{
-    int rc = vrm_vault_stmt(v, sql, st);
-
-    if (rc != 0)
-        return rc;
-    sqlite3_bind_text(*st, 1, coll, -1, SQLITE_STATIC);
-    sqlite3_bind_text(*st, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(*st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    sqlite3_reset(*st);
-    if (rc == SQLITE_DONE)
-        return vrm_error(ENOENT, "no %s %s/%s", what, coll, name);
-    return vrm_vault_sqlerr(v, "database");
 }
 
 static int find(vrm_vault *v, const char *sql, const char *coll, const char *name,
@@ -448,7 +364,7 @@ int vrm_record_delete_locked(vrm_vault *v, const char *coll, const char *name)
     if (rc == 0)
         rc = vrm_facts_record_changed_locked(v, coll, name, NULL);
     if (rc == 0)
-        rc = vrm_outbox_record_changed_locked(v, coll, name, old, NULL);
+        rc = vrm_vault_record_changed_locked(v, coll, name, old, NULL);
     free(old);
     return rc;
 }
@@ -530,9 +446,9 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
     if (rc == 0)
         rc = vrm_facts_record_changed_locked(v, to_coll, to_name, body);
     if (rc == 0)
-        rc = vrm_outbox_record_changed_locked(v, coll, name, body, NULL);
+        rc = vrm_vault_record_changed_locked(v, coll, name, body, NULL);
     if (rc == 0)
-        rc = vrm_outbox_record_changed_locked(v, to_coll, to_name, replaced, body);
+        rc = vrm_vault_record_changed_locked(v, to_coll, to_name, replaced, body);
 done:
     rc = vrm_tx_finish(v, rc);
 out:

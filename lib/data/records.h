@@ -1,11 +1,8 @@
 /*
  * records.h: collections of JSON records, the person's structured data.
  *
- * A collection has a name of 1-64 characters from [a-z0-9_-], starting with
- * a letter or digit (names appear in field paths such as profile.email, so
- * they hold no dots).  A record has a name of 1-200 bytes of UTF-8 without
- * '/', control characters or a leading '.', and a body that is one JSON
- * object (see json.h).  Bodies are stored compact and read back
+ * Collections and records are named by the rules of naming.h.  A record's
+ * body is one JSON object (see json.h), stored compact and read back
  * pretty-printed with a final newline; `size` is the length of that form.
  *
  * Every function takes the vault's mutex; each write is one transaction.
@@ -16,24 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/names.h"
+#include "base/naming.h"
 #include "store/vault.h"
-
-#define VRM_COLLECTION_MAX 64
-#define VRM_RECORD_NAME_MAX 200
 
 typedef struct vrm_record_info {
     int64_t created_ns;               /* ns since the epoch */
     int64_t updated_ns;
     uint64_t size;                    /* bytes of the pretty JSON */
 } vrm_record_info;
-
-/* Called once per name, in name order; a non-zero return stops the walk and
- * is returned by the listing function. */
-typedef int (*vrm_name_fn)(void *ctx, const char *name);
-
-/* Name checks: 0 or -EINVAL with a message. */
-int vrm_collection_name_valid(const char *name);
-int vrm_record_name_valid(const char *name);
 
 int vrm_collection_create(vrm_vault *v, const char *name);   /* -EEXIST */
 int vrm_collection_delete(vrm_vault *v, const char *name);   /* -ENOENT, -ENOTEMPTY */

@@ -9,18 +9,7 @@
 #include <stddef.h>
 
 #include "data/records.h"
-
-/* BEGIN IMMEDIATE; and COMMIT if rc >= 0 (0 or a count, returned as is),
- * else ROLLBACK (returns the first error).  Mutex held. */
-int vrm_tx_begin(vrm_vault *v);
-int vrm_tx_finish(vrm_vault *v, int rc);
-
-/* Run `sql` (a literal, for the statement cache) with ?1 = coll and
- * ?2 = name; 0 with *st on the first row (the caller resets it), or -ENOENT
- * ("no <what> coll/name"), or another negative errno. */
-struct sqlite3_stmt;
-int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const char *name,
-                          const char *what, struct sqlite3_stmt **st);
+#include "store/vault_int.h"
 
 /* 1 if the collection exists, 0 if not, or a negative errno. */
 int vrm_coll_exists_locked(vrm_vault *v, const char *coll);

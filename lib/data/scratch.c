@@ -12,17 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-int vrm_scratch_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-
-    if (n == 0 || n > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strchr(name, '/') != NULL)
-        return vrm_error(EINVAL, "\"%.255s\" is not a file name", name);
-    if (n >= 5 && strcmp(name + n - 5, ".json") == 0)
-        return vrm_error(EINVAL, "\"%.255s\" names a record, not a scratch file", name);
-    return 0;
-}
 
 static int step_done(vrm_vault *v, sqlite3_stmt *st)
 {

@@ -23,9 +23,6 @@
 
 #define VRM_SCRATCH_MAX (64u << 20)
 
-/* 0 or -EINVAL: a valid scratch name (which never ends in ".json"). */
-int vrm_scratch_name_valid(const char *name);
-
 /* Create or replace the whole content.  -ENOENT without the collection. */
 int vrm_scratch_put(vrm_vault *v, const char *coll, const char *name,
                     const void *data, size_t len);

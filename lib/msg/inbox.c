@@ -12,7 +12,6 @@
 #include "consent/identity.h"
 #include "base/json.h"
 #include "base/names.h"
-#include "data/records_int.h"
 #include "store/vault_int.h"
 #include "consent/vendors.h"
 

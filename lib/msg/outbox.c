@@ -21,6 +21,9 @@
 #include "msg/transport.h"
 #include "store/vault_int.h"
 #include "consent/vendors.h"
+#include "consent/grants_int.h"
+#include "consent/receipt_int.h"
+#include "msg/outbox_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -26,8 +26,9 @@
  * projection}}}).  It is signed and sealed (envelope.h) when queued, in
  * the transaction that queues it, with the endpoint it is to go to.
  *
- * Pushed changes: vrm_outbox_record_changed_locked, called by records.c
- * in the transaction of every change of a record, queues for each vendor
+ * Pushed changes: vrm_outbox_record_changed_locked, the record hook that
+ * vrm_vault_open registers (vrm.h), called by records.c in the transaction
+ * of every change of a record, queues for each vendor
  * with grants in force that say "notify": true and cover a field that
  * changed an "update" message whose body is {"collection", "record",
  * "values": the new projection onto those grants' paths, or null once the
@@ -82,10 +83,5 @@ int vrm_outbox_deliver(vrm_vault *v, int max, int64_t *next_ns);
 /* Counts for status: pending messages, and of them those that failed at
  * least once. */
 int vrm_outbox_pending(vrm_vault *v, int64_t *pending, int64_t *failing);
-
-/* In the transaction of a change of record coll/name (locked): old and new
- * compact bodies, NULL for none (created, deleted). */
-int vrm_outbox_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
-                                     const char *old_body, const char *new_body);
 
 #endif

@@ -15,7 +15,6 @@
 #define _GNU_SOURCE
 #include "store/cryptvfs.h"
 #include "base/error.h"
-#include "data/files.h"
 #include "base/json.h"
 #include "store/vault.h"
 #include "store/vault_int.h"
@@ -577,6 +576,75 @@ int vrm_vault_exec(vrm_vault *v, const char *sql)
 {
     return sqlite3_exec(v->db, sql, NULL, NULL, NULL) == SQLITE_OK
                ? 0 : vrm_error_from_db(v->db, "database");
+}
+
+int vrm_vault_run(vrm_vault *v, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
+}
+
+int vrm_vault_step(vrm_vault *v, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
+}
+
+/* Run a statement of the cache that returns no rows. */
+static int run_sql(vrm_vault *v, const char *sql)
+{
+    sqlite3_stmt *st;
+    int rc = vrm_vault_stmt(v, sql, &st);
+
+    return rc != 0 ? rc : vrm_vault_run(v, st);
+}
+
+int vrm_tx_begin(vrm_vault *v)
+{
+    return run_sql(v, "BEGIN IMMEDIATE");
+}
+
+int vrm_tx_finish(vrm_vault *v, int rc)
+{
+    if (rc >= 0) {
+        int c = run_sql(v, "COMMIT");
+
+        if (c == 0)
+            return rc;
+        rc = c;
+    }
+    if (!sqlite3_get_autocommit(v->db))
+        sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const char *name,
+                          const char *what, sqlite3_stmt **st)
+{
+    int rc = vrm_vault_stmt(v, sql, st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(*st, 1, coll, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*st, 2, name, -1, SQLITE_STATIC);
+    rc = vrm_vault_step(v, *st);
+    if (rc == 0)
+        return vrm_error(ENOENT, "no %s %s/%s", what, coll, name);
+    return rc == 1 ? 0 : rc;
+}
+
+int vrm_vault_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
+                                    const char *old_body, const char *new_body)
+{
+    if (v->record_hook == NULL)
+        return 0;
+    return v->record_hook(v->record_hook_ctx, v, coll, name, old_body, new_body);
 }
 
 int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out)
@@ -1262,8 +1330,8 @@ static int schema_current(vrm_vault *v)
     return rc;
 }
 
-int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass, size_t passlen,
-                   unsigned flags)
+int vrm_vault_open_raw(vrm_vault **out, const char *dir, const char *pass, size_t passlen,
+                       unsigned flags)
 {
     vrm_vault *v;
     header h;
@@ -1289,12 +1357,6 @@ int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass, size_t pa
         rc = (flags & VRM_OPEN_READONLY) ? schema_current(v) : vrm_schema_migrate(v->db);
     if (rc == 0)
         rc = pairwise_load(v);
-    if (rc == 0 && !(flags & VRM_OPEN_READONLY)) {
-        /* Files unlinked while open when the last process died. */
-        int purged = vrm_files_purge_orphans(v);
-
-        rc = purged < 0 ? purged : 0;
-    }
     if (rc == 0 && !(flags & VRM_OPEN_READONLY))
         checkpointer_start(v);
     if (rc == 0)

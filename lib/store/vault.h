@@ -66,16 +66,6 @@ int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
  * for a vault just created whose filling failed. */
 void vrm_vault_discard(const char *dir, int remove_dir);
 
-/* Open the vault in `dir` with its passphrase.  Returns 0 and sets *out, or
- * -ENOENT (no vault there), -EKEYREJECTED (wrong passphrase),
- * -EPROTONOSUPPORT (made by a newer vrmfs), -EBADMSG (vault.json or a page
- * fails authentication), -EBUSY (locked by another process; with
- * VRM_OPEN_WAIT only if it left a note, see vrm_vault_note, or held the lock
- * for 15 s), ... */
-int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass,
-                   size_t passlen, unsigned flags)
-    __attribute__((warn_unused_result));
-
 /* Close, committing nothing that is not already committed; wipes keys.
  * Accepts NULL.  Returns 0 or a negative errno from the final checkpoint. */
 int vrm_vault_close(vrm_vault *v);
@@ -103,7 +93,7 @@ typedef struct vrm_check_report {
 
 /* Unwrap the key, authenticate every page of the database and WAL, then run
  * SQLite's integrity check read-only.  Returns the number of problems found
- * (0 = healthy) or a negative errno as vrm_vault_open does. */
+ * (0 = healthy) or a negative errno as vrm_vault_open (vrm.h) does. */
 int vrm_vault_check(const char *dir, const char *pass, size_t passlen,
                     const vrm_check_report *report);
 

@@ -29,6 +29,15 @@
 #define VRM_READER_STMTS 8
 #define VRM_READER_CACHE_KIB 2048
 
+/* A record changed: told by the records module inside the transaction of
+ * the change, mutex held, with the old and the new compact JSON body (NULL:
+ * none).  This is how the data layer tells a higher one (messaging queues an
+ * update to the vendors granted those fields) without including it, as
+ * SQLite's update hook does: the front door registers the hook at open
+ * (vrm.c).  A negative return fails the change, which is rolled back. */
+typedef int (*vrm_record_hook)(void *ctx, vrm_vault *v, const char *coll, const char *name,
+                               const char *old_body, const char *new_body);
+
 typedef struct vrm_reader {
     pthread_mutex_t mu;               /* held by the one thread using db */
     sqlite3 *db;                      /* read-only connection, guarded by mu */
@@ -75,6 +84,8 @@ struct vrm_vault {
     } stmts[VRM_STMT_CACHE];          /* prepared once, guarded by mu */
     vrm_reader readers[VRM_READERS_MAX];  /* the first nreaders are open */
     int nreaders;                     /* set at open, read-only after */
+    vrm_record_hook record_hook;      /* set once at open (vrm.c), then read-only */
+    void *record_hook_ctx;
 };
 
 /* Take and release the vault's mutex around any use of v->db. */
@@ -108,10 +119,43 @@ void vrm_vault_reader_put(vrm_reader *r);
  * statements).  Reset it after use.  r's mutex held. */
 int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out);
 
+/* BEGIN IMMEDIATE; and COMMIT if rc >= 0 (0 or a count, returned as is),
+ * else ROLLBACK (returns the first error).  Mutex held. */
+int vrm_tx_begin(vrm_vault *v) __attribute__((warn_unused_result));
+int vrm_tx_finish(vrm_vault *v, int rc);
+
+/* Step a statement that returns no rows (INSERT, UPDATE, DELETE) and reset
+ * it: 0, or the error as vrm_vault_sqlerr(v, "database").  Mutex held. */
+int vrm_vault_run(vrm_vault *v, sqlite3_stmt *st) __attribute__((warn_unused_result));
+
+/* Step a query once: 1 on a row (st stays on it; the caller resets it), 0
+ * when there is none, or the error as vrm_vault_sqlerr(v, "database"); on 0
+ * and errors st is reset.  Mutex held. */
+int vrm_vault_step(vrm_vault *v, sqlite3_stmt *st) __attribute__((warn_unused_result));
+
+/* Run `sql` (a literal, for the statement cache) with ?1 = coll and
+ * ?2 = name; 0 with *st on the first row (the caller resets it), or -ENOENT
+ * ("no <what> coll/name"), or another negative errno.  Mutex held. */
+int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const char *name,
+                          const char *what, sqlite3_stmt **st)
+    __attribute__((warn_unused_result));
+
+/* Tell the record hook, if one is registered, of a change (see
+ * vrm_record_hook): 0 or its negative errno.  Mutex held, in the
+ * transaction of the change. */
+int vrm_vault_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
+                                    const char *old_body, const char *new_body);
+
 /* The last SQLite error of v->db as a negative errno, with a message
  * "what: SQLite's message" (the shim's own message is kept for pages that
  * fail authentication). */
 int vrm_vault_sqlerr(vrm_vault *v, const char *what);
+
+/* Open the vault alone: the key file, the database and its schema, and
+ * nothing of the layers above (no hook, no clean-up of the files store):
+ * what vrm_vault_open() in vrm.c builds on.  As vrm_vault_open(). */
+int vrm_vault_open_raw(vrm_vault **out, const char *dir, const char *pass, size_t passlen,
+                       unsigned flags) __attribute__((warn_unused_result));
 
 /* The key the pairwise identities derive from (identity.h): the settings'
  * "pairwise-root" if the vault has one, else a subkey of the master key. */

@@ -80,7 +80,7 @@
 
 #ifndef BENCH_SQLCIPHER
 #include "base/error.h"
-#include "store/vault.h"
+#include "vrm.h"
 #include "store/vault_int.h"
 #endif
 

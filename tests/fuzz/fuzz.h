@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/json.h"
 #include "vrm.h"
 
 #define FUZZ_PASS "fuzz passphrase"
