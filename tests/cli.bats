@@ -65,22 +65,6 @@ mode() {
     stat -c %a "$1"
 }
 
-# byte FILE OFFSET: the byte there, as a decimal number.
-byte() {
-    od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n'
-}
-
-# flip FILE OFFSET: invert every bit of one byte, and make sure it changed.
-flip() {
-    local f=$1 off=$2 old new
-    old=$(byte "$f" "$off")
-    [ -n "$old" ] || { echo "flip: $f has no byte at $off"; return 1; }
-    new=$((old ^ 255))
-    # shellcheck disable=SC2059
-    printf "\\$(printf %03o "$new")" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
-    [ "$(byte "$f" "$off")" = "$new" ] || { echo "flip: byte $off of $f did not change"; return 1; }
-}
-
 # b64 N: N random bytes in unpadded base64url, as vault.json holds them.
 b64() {
     head -c "$1" /dev/urandom | basenc -w0 --base64url | tr -d '='

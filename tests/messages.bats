@@ -81,7 +81,7 @@ open_msg() {
     fi
     # tampered: refused by both
     cp "$f" "$T/bad.vrm"
-    printf 'x' | dd of="$T/bad.vrm" bs=1 seek=60 conv=notrunc status=none
+    flip "$T/bad.vrm" 60
     run open_msg acme "$T/bad.vrm"
     [ "$status" -ne 0 ]
     # sent/ shows it with when and how; the outbox is empty again

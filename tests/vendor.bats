@@ -63,20 +63,6 @@ sha() {
     sha256sum <"$1" | cut -d' ' -f1
 }
 
-byte() {
-    od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n'
-}
-
-# flip FILE OFFSET: invert every bit of one byte
-flip() {
-    local f=$1 off=$2 old new
-    old=$(byte "$f" "$off")
-    [ -n "$old" ] || { echo "flip: $f has no byte at $off"; return 1; }
-    new=$((old ^ 255))
-    # shellcheck disable=SC2059
-    printf "\\$(printf %03o "$new")" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
-}
-
 # kid ED25519_B64URL: the vendor's key id computed here, with coreutils:
 # the first 16 bytes of BLAKE2b-256 of the key, unpadded base64url.
 kid() {
