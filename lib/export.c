@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/fileio.h"
+#include "base/strbuf.h"
 #include "data/files.h"
 #include "consent/grants.h"
 #include "base/json.h"
@@ -181,22 +182,12 @@ static int sys_error(int err, const char *what, const char *path)
     return vrm_error(err, "%s %s: %s", what, path, strerror(err));
 }
 
-/* Write all of buf[0..len) to fd. */
+/* Write all of buf[0..len) to fd, naming `path` on failure. */
 static int write_all(int fd, const void *buf, size_t len, const char *path)
 {
-    const char *p = buf;
+    int rc = vrm_write_all(fd, buf, len);
 
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sys_error(errno, "cannot write", path);
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return rc == 0 ? 0 : sys_error(-rc, "cannot write", path);
 }
 
 /* Make every missing directory of `path` (a file's path), mode 0700. */
@@ -599,31 +590,11 @@ typedef struct dir_list {
     size_t n, cap;
 } dir_list;
 
-/* Room for one more element in the array at *where (a pointer to the
- * array's pointer) of n elements of `size` bytes with room for *cap:
- * doubled when full.  The pointer is copied, not accessed as a void *, so
- * that any element type's pointer can be passed.  0 or -ENOMEM. */
-static int grow(void *where, size_t *cap, size_t n, size_t size)
-{
-    void *array, *more;
-    size_t want;
-
-    if (n < *cap)
-        return 0;
-    want = *cap ? 2 * *cap : 16;
-    memcpy(&array, where, sizeof array);
-    if ((more = realloc(array, want * size)) == NULL)
-        return -ENOMEM;
-    memcpy(where, &more, sizeof more);
-    *cap = want;
-    return 0;
-}
-
 static int collect(void *ctx, const char *name, const vrm_stat *st)
 {
     dir_list *l = ctx;
 
-    if (grow(&l->v, &l->cap, l->n, sizeof *l->v) != 0)
+    if (vrm_array_grow(&l->v, &l->cap, l->n, sizeof *l->v) != 0)
         return -ENOMEM;
     if ((l->v[l->n].name = strdup(name)) == NULL)
         return -ENOMEM;
@@ -652,7 +623,7 @@ static const char *link_first(const exporter *e, uint64_t ino)
 
 static int link_note(exporter *e, uint64_t ino, const char *path)
 {
-    if (grow(&e->links, &e->caplinks, e->nlinks, sizeof *e->links) != 0)
+    if (vrm_array_grow(&e->links, &e->caplinks, e->nlinks, sizeof *e->links) != 0)
         return -ENOMEM;
     if ((e->links[e->nlinks].path = strdup(path)) == NULL)
         return -ENOMEM;
@@ -1530,7 +1501,7 @@ static int set_xattrs(importer *im, uint64_t ino, const cJSON *row)
 /* Note the times to give `ino` once every name is in place. */
 static int times_add(importer *im, uint64_t ino, int64_t atime, int64_t mtime)
 {
-    if (grow(&im->times, &im->captimes, im->ntimes, sizeof *im->times) != 0)
+    if (vrm_array_grow(&im->times, &im->captimes, im->ntimes, sizeof *im->times) != 0)
         return -ENOMEM;
     im->times[im->ntimes++] = (times_set){ino, atime, mtime};
     return 0;

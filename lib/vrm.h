@@ -25,6 +25,7 @@
 
 #include "base/error.h"
 #include "store/vault.h"
+#include "store/maint.h"
 #include "data/records.h"
 #include "data/scratch.h"
 #include "data/files.h"

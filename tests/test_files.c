@@ -868,7 +868,7 @@ static int freelist(vrm_vault *v)
 }
 
 /* Deleting a file frees its pages without overwriting them (secure_delete
- * =FAST, README: the freed pages stay as ciphertext until reused): the
+ * =FAST, vrmfs(5): the freed pages stay as ciphertext until reused): the
  * delete writes a few frames, not one per page of the file. */
 static void test_delete_does_not_rewrite_pages(void **state)
 {

@@ -2,6 +2,7 @@
  * json.c: strict parsing and jq-style printing on top of cJSON.
  */
 #include "base/json.h"
+#include "base/strbuf.h"
 #include "base/error.h"
 
 #include <errno.h>
@@ -164,37 +165,15 @@ int vrm_json_parse_object(const char *buf, size_t len, cJSON **out)
     return 0;
 }
 
-/* A growable output buffer for the printer below. */
-typedef struct out {
-    char *buf;
-    size_t len, cap;
-    int failed;                       /* out of memory: stop adding */
-} out;
-
-static void put(out *o, const char *s, size_t n)
+/* The printer below writes into a vrm_strbuf: put() appends, and an
+ * allocation that fails is remembered by the buffer, so the printer checks
+ * once at the end. */
+static void put(vrm_strbuf *o, const char *s, size_t n)
 {
-    if (o->failed)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 256;
-        char *b;
-
-        while (o->len + n + 1 > cap)
-            cap *= 2;
-        b = realloc(o->buf, cap);
-        if (b == NULL) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
+    vrm_strbuf_add(o, s, n);
 }
 
-static void put_indent(out *o, int depth)
+static void put_indent(vrm_strbuf *o, int depth)
 {
     static const char spaces[] = "                                ";
 
@@ -204,7 +183,7 @@ static void put_indent(out *o, int depth)
 
 /* A scalar, or a key as a JSON string, in cJSON's compact form (which
  * escapes strings as JSON requires). */
-static void put_scalar(out *o, const cJSON *item)
+static void put_scalar(vrm_strbuf *o, const cJSON *item)
 {
     char *text = cJSON_PrintUnformatted(item);
 
@@ -216,7 +195,7 @@ static void put_scalar(out *o, const cJSON *item)
     free(text);
 }
 
-static void put_key(out *o, const char *key)
+static void put_key(vrm_strbuf *o, const char *key)
 {
     cJSON *s = cJSON_CreateString(key);
 
@@ -231,7 +210,7 @@ static void put_key(out *o, const char *key)
 
 /* Print like jq: two spaces per level, every member and element on a line
  * of its own, empty objects and arrays as {} and []. */
-static void put_value(out *o, const cJSON *item, int depth)
+static void put_value(vrm_strbuf *o, const cJSON *item, int depth)
 {
     int object = cJSON_IsObject(item);
     const cJSON *c;
@@ -258,18 +237,12 @@ static void put_value(out *o, const cJSON *item, int depth)
 
 int vrm_json_pretty(const cJSON *item, char **res, size_t *len)
 {
-    out o = {NULL, 0, 0, 0};
+    vrm_strbuf o = VRM_STRBUF_INIT;
 
-    *res = NULL;
     put_value(&o, item, 0);
     put(&o, "\n", 1);
-    if (o.failed) {
-        free(o.buf);
-        return -ENOMEM;
-    }
-    *res = o.buf;
-    *len = o.len;
-    return 0;
+    *res = vrm_strbuf_detach(&o, len);
+    return *res != NULL ? 0 : -ENOMEM;
 }
 
 int vrm_json_compact(const cJSON *item, char **res, size_t *len)

@@ -11,6 +11,7 @@
  */
 #include "consent/accesslog.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "data/records.h"
 #include "store/vault_int.h"
 #include "consent/accesslog_int.h"
@@ -406,9 +407,8 @@ int vrm_accesslog_append(vrm_vault *v, const char *vendor, const char *path, pid
 
 int vrm_accesslog_read(vrm_vault *v, const char *vendor, char **out, size_t *len)
 {
+    vrm_strbuf log = VRM_STRBUF_INIT;
     sqlite3_stmt *st;
-    char *buf = NULL;
-    size_t used = 0, cap = 0;
     int rc;
 
     *out = NULL;
@@ -422,45 +422,22 @@ int vrm_accesslog_read(vrm_vault *v, const char *vendor, char **out, size_t *len
         const char *line = (const char *)sqlite3_column_text(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
 
-        if (n + 2 > cap - used || buf == NULL) {
-            size_t want = cap == 0 ? 4096 : cap;
-            char *nb;
-
-            while (want - used < n + 2) {
-                if (want > SIZE_MAX / 2) {
-                    rc = -ENOMEM;
-                    goto reset;
-                }
-                want *= 2;
-            }
-            nb = realloc(buf, want);
-            if (nb == NULL) {
-                rc = -ENOMEM;
-                goto reset;
-            }
-            buf = nb;
-            cap = want;
+        if (vrm_strbuf_add(&log, line, n) != 0 || vrm_strbuf_addch(&log, '\n') != 0) {
+            rc = -ENOMEM;
+            goto reset;
         }
-        if (n > 0)
-            memcpy(buf + used, line, n);
-        used += n;
-        buf[used++] = '\n';
     }
     rc = rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
 reset:
     sqlite3_reset(st);
 out:
     vrm_vault_unlock(v);
-    if (rc == 0 && buf == NULL && (buf = malloc(1)) == NULL)
-        rc = -ENOMEM;
     if (rc != 0) {
-        free(buf);
+        vrm_strbuf_release(&log);
         return rc;
     }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    return 0;
+    *out = vrm_strbuf_detach(&log, len);
+    return *out != NULL ? 0 : -ENOMEM;
 }
 
 int vrm_accesslog_size(vrm_vault *v, const char *vendor, uint64_t *size)

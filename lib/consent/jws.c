@@ -26,69 +26,6 @@ static void put_b64(char *out, size_t size, size_t *pos, const void *in, size_t 
     *pos += strlen(out + *pos);
 }
 
-int vrm_jws_sign(const vrm_identity *id, const char *typ, const char *payload, size_t len,
-                 char **out)
-{
-    uint8_t sig[crypto_sign_BYTES];
-    cJSON *hdr = NULL;
-    char *htext = NULL, *jws = NULL;
-    size_t hlen = 0, hb, pb, sb, size, pos = 0;
-    int rc;
-
-    *out = NULL;
-    if (payload == NULL && len > 0)
-        return vrm_error(EINVAL, "jws: no payload");
-    if (len > B64_IN_MAX / 4)
-        return vrm_error(EINVAL, "jws: payload too long");
-    if (sodium_init() < 0)
-        return vrm_error(ENOMEM, "libsodium failed to initialise");
-    hdr = cJSON_CreateObject();
-    if (hdr == NULL || cJSON_AddStringToObject(hdr, "alg", "EdDSA") == NULL ||
-        cJSON_AddStringToObject(hdr, "kid", vrm_identity_id(id)) == NULL ||
-        (typ != NULL && cJSON_AddStringToObject(hdr, "typ", typ) == NULL)) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    rc = vrm_json_compact(hdr, &htext, &hlen);
-    if (rc != 0)
-        goto out;
-    if (hlen > B64_IN_MAX / 4) {
-        rc = vrm_error(EINVAL, "jws: header too long");
-        goto out;
-    }
-    /* Each encoded_len counts a NUL: those pay for the two dots and the
-     * final NUL.  The bounds above (a quarter of size_t each) keep the sum
-     * inside a size_t. */
-    hb = sodium_base64_encoded_len(hlen, B64);
-    pb = sodium_base64_encoded_len(len, B64);
-    sb = sodium_base64_encoded_len(sizeof sig, B64);
-    size = hb + pb + sb;
-    jws = malloc(size);
-    if (jws == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    put_b64(jws, size, &pos, htext, hlen);
-    jws[pos++] = '.';
-    put_b64(jws, size, &pos, payload, len);
-    /* The signing input: ASCII(BASE64URL(header) "." BASE64URL(payload)). */
-    if (crypto_sign_detached(sig, NULL, (const unsigned char *)jws, pos,
-                             vrm_identity_sign_sk(id)) != 0) {
-        rc = vrm_error(EINVAL, "jws: signing failed");
-        goto out;
-    }
-    jws[pos++] = '.';
-    put_b64(jws, size, &pos, sig, sizeof sig);
-    *out = jws;
-    jws = NULL;
-    rc = 0;
-out:
-    free(jws);
-    free(htext);
-    cJSON_Delete(hdr);
-    return rc;
-}
-
 /* Decode the unpadded base64url text[0..tlen) into a new buffer with a NUL
  * after the bytes: 0 and *out, *len; -EBADMSG for anything but canonical
  * base64url; -ENOMEM. */
@@ -329,4 +266,11 @@ int vrm_jws_header_jwk(const cJSON *hdr, uint8_t pk[32])
     if (!kty || !crv || !x)
         return vrm_error(EBADMSG, "jws: the jwk lacks kty, crv or x");
     return 0;
+}
+
+int vrm_jws_sign(const vrm_identity *id, const char *typ, const char *payload, size_t len,
+                 char **out)
+{
+    return vrm_jws_sign_key(vrm_identity_sign_sk(id), vrm_identity_id(id), typ, 0, payload, len,
+                            out);
 }

@@ -9,6 +9,7 @@
 #include "consent/receipt.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "consent/identity.h"
 #include "base/json.h"
 #include "consent/jws.h"
@@ -311,16 +312,9 @@ int vrm_receipt_list(vrm_vault *v, const char *vendor, vrm_receipt_fn fn, void *
         goto unlock;
     sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap != 0 ? cap * 2 : 16;
-            int64_t *nn = ncap <= SIZE_MAX / sizeof *nn ? realloc(ns, ncap * sizeof *nn) : NULL;
-
-            if (nn == NULL) {
-                rc = -ENOMEM;
-                break;
-            }
-            ns = nn;
-            cap = ncap;
+        if (vrm_array_grow(&ns, &cap, count, sizeof *ns) != 0) {
+            rc = -ENOMEM;
+            break;
         }
         ns[count++] = sqlite3_column_int64(st, 0);
     }

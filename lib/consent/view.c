@@ -7,6 +7,7 @@
 #include "consent/accesslog.h"
 #include "data/analytics.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "consent/fieldpath.h"
 #include "consent/grants.h"
 #include "consent/identity.h"
@@ -525,39 +526,11 @@ unlock:
     return rc;
 }
 
-typedef struct name_buf {
-    char *buf;
-    size_t len, cap;
-} name_buf;
-
-static int name_add(name_buf *b, const char *name)
-{
-    size_t n = strlen(name), need = b->len + n + 2;
-
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 128;
-        char *p;
-
-        while (cap < need)
-            cap *= 2;
-        p = realloc(b->buf, cap);
-        if (p == NULL)
-            return -ENOMEM;
-        b->buf = p;
-        b->cap = cap;
-    }
-    if (b->len > 0)
-        b->buf[b->len++] = ',';
-    memcpy(b->buf + b->len, name, n + 1);
-    b->len += n;
-    return 0;
-}
-
 int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char **out,
                         size_t *len)
 {
     vrm_names vendors = VRM_NAMES_INIT;
-    name_buf seen = {NULL, 0, 0};
+    vrm_strbuf seen = VRM_STRBUF_INIT;
     int64_t now = vrm_now_ns();
     size_t i;
     int rc;
@@ -581,20 +554,17 @@ int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char *
         vrm_vault_unlock(v);
         if (rc == -ENOENT)
             rc = 0;   /* removed meanwhile */
-        if (rc == 0 && p != NULL)
-            rc = name_add(&seen, vendors.names[i]);
+        if (rc == 0 && p != NULL &&
+            ((seen.len > 0 && vrm_strbuf_addch(&seen, ',') != 0) ||
+             vrm_strbuf_adds(&seen, vendors.names[i]) != 0))
+            rc = -ENOMEM;
         cJSON_Delete(p);
         vrm_view_free(view);
     }
-    if (rc == 0) {
-        if (seen.buf == NULL && (seen.buf = strdup("")) == NULL)
-            rc = -ENOMEM;
-        *out = seen.buf;
-        *len = seen.len;
-        seen.buf = NULL;
-    }
+    if (rc == 0 && (*out = vrm_strbuf_detach(&seen, len)) == NULL)
+        rc = -ENOMEM;
     vrm_names_release(&vendors);
-    free(seen.buf);
+    vrm_strbuf_release(&seen);
     return rc;
 }
 

@@ -4,12 +4,13 @@
  *
  * Built-in results are SQL over `facts` (facts.h), rendered to JSON (through
  * cJSON, printed as json.h prints everything), CSV or SVG.  Each rendered
- * text is kept in a small in-memory cache keyed by the open vault and the
- * path, together with vrm_facts_generation() of every collection it read;
- * a read whose generations still match is served from the cache without
- * touching SQLite.
+ * text is kept in a small in-memory cache of the open vault (its
+ * VRM_SLOT_ANALYTICS slot, freed when it closes) keyed by the path,
+ * together with vrm_facts_generation() of every collection it read; a read
+ * whose generations still match is served from the cache without touching
+ * SQLite.
  *
- * Threading.  The cache is guarded by cache_mu, held only to look up, copy
+ * Threading.  The cache is guarded by its mutex, held only to look up, copy
  * out and store texts, never while computing.  A result is computed on one
  * of the vault's read connections (vrm_vault_reader_get), or on v->db under
  * the vault's mutex when the vault has none.  The generations a computed
@@ -33,6 +34,7 @@
 #include "base/error.h"
 #include "data/facts.h"
 #include "base/json.h"
+#include "base/strbuf.h"
 #include "store/vault_int.h"
 
 #include <cjson/cJSON.h>
@@ -45,7 +47,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CACHE_SLOTS 64                /* cached results, all vaults together */
+#define CACHE_SLOTS 64                /* cached results of one vault */
 #define CUSTOM_NAME_MAX 64
 #define CUSTOM_SQL_MAX (64 * 1024)    /* bytes of a stored query */
 #define CUSTOM_ROWS_MAX 100000        /* rows of a custom result */
@@ -66,99 +68,13 @@ enum { G_FINANCE, G_DIET, G_PURCHASES, G_ACTIVITY, G_OTHER, G_CUSTOM, G_COUNT };
 #define DEP(g) (1u << (g))
 #define DEP_ALL ((1u << G_COUNT) - 1)
 
-/* Moved on by every change of the stored custom queries. */
-static _Atomic uint64_t custom_generation;
-
-static void generations(uint64_t gens[G_COUNT])
-{
-    gens[G_FINANCE] = vrm_facts_generation("finance");
-    gens[G_DIET] = vrm_facts_generation("diet");
-    gens[G_PURCHASES] = vrm_facts_generation("purchases");
-    gens[G_ACTIVITY] = vrm_facts_generation("activity");
-    gens[G_OTHER] = vrm_facts_generation("profile");   /* the slot of all others */
-    gens[G_CUSTOM] = custom_generation;
-}
-
 /* ---- text buffers ------------------------------------------------------ */
 
-/* A growing NUL-terminated text; `failed` once an allocation failed (then
- * every later append is a no-op and the owner reports -ENOMEM). */
-typedef struct sbuf {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *p;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        p = realloc(b->buf, cap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->buf = p;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = 1;
-    } else if ((size_t)n < sizeof small) {
-        sb_add(b, small, (size_t)n);
-    } else {
-        char *big = malloc((size_t)n + 1);
-
-        if (big == NULL) {
-            b->failed = 1;
-            return;
-        }
-        va_start(ap, fmt);
-        vsnprintf(big, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        sb_add(b, big, (size_t)n);
-        free(big);
-    }
-}
-
 /* Hand the text over: 0 and *out, *len, or -ENOMEM (the buffer is freed). */
-static int sb_detach(sbuf *b, char **out, size_t *len)
+static int sb_detach(vrm_strbuf *b, char **out, size_t *len)
 {
-    if (b->failed || b->buf == NULL) {
-        free(b->buf);
-        *b = (sbuf){0};
-        return -ENOMEM;
-    }
-    *out = b->buf;
-    *len = b->len;
-    *b = (sbuf){0};
-    return 0;
+    *out = vrm_strbuf_detach(b, len);
+    return *out != NULL ? 0 : -ENOMEM;
 }
 
 /* ---- numbers ----------------------------------------------------------- */
@@ -190,54 +106,54 @@ static double tenths(double x)
 }
 
 /* A rounded number in CSV: money with two decimals, others shortest. */
-static void csv_money(sbuf *b, double x)
+static void csv_money(vrm_strbuf *b, double x)
 {
-    sb_printf(b, "%.2f", cents(x));
+    vrm_strbuf_addf(b, "%.2f", cents(x));
 }
 
-static void csv_number(sbuf *b, double x)
+static void csv_number(vrm_strbuf *b, double x)
 {
-    sb_printf(b, "%.15g", x);
+    vrm_strbuf_addf(b, "%.15g", x);
 }
 
 /* A CSV field, quoted as RFC 4180 says when it holds a comma, a quote or a
  * line break. */
-static void csv_text(sbuf *b, const char *s)
+static void csv_text(vrm_strbuf *b, const char *s)
 {
     const char *p;
 
     if (strpbrk(s, ",\"\r\n") == NULL) {
-        sb_puts(b, s);
+        vrm_strbuf_adds(b, s);
         return;
     }
-    sb_add(b, "\"", 1);
+    vrm_strbuf_add(b, "\"", 1);
     for (p = s; *p; p++) {
         if (*p == '"')
-            sb_add(b, "\"\"", 2);
+            vrm_strbuf_add(b, "\"\"", 2);
         else
-            sb_add(b, p, 1);
+            vrm_strbuf_add(b, p, 1);
     }
-    sb_add(b, "\"", 1);
+    vrm_strbuf_add(b, "\"", 1);
 }
 
 /* Text for XML character data and attribute values: markup characters as
  * entities, and control characters (not allowed in XML 1.0) as '?'. */
-static void xml_text(sbuf *b, const char *s)
+static void xml_text(vrm_strbuf *b, const char *s)
 {
     const unsigned char *p;
 
     for (p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        case '\'': sb_puts(b, "&apos;"); break;
+        case '&': vrm_strbuf_adds(b, "&amp;"); break;
+        case '<': vrm_strbuf_adds(b, "&lt;"); break;
+        case '>': vrm_strbuf_adds(b, "&gt;"); break;
+        case '"': vrm_strbuf_adds(b, "&quot;"); break;
+        case '\'': vrm_strbuf_adds(b, "&apos;"); break;
         default:
             if (*p < 0x20 && *p != '\t' && *p != '\n')
-                sb_add(b, "?", 1);
+                vrm_strbuf_add(b, "?", 1);
             else
-                sb_add(b, (const char *)p, 1);
+                vrm_strbuf_add(b, (const char *)p, 1);
         }
     }
 }
@@ -322,11 +238,7 @@ static void month_of(int back, char out[16])
 enum { T_MAIN, T_CSV, T_ERROR, T_COUNT };
 
 typedef struct entry {
-    const vrm_vault *v;               /* NULL: free slot */
-    char vfs[64];                     /* the vault's VFS name: unique per open, so
-                                         a vault reopened at the same address
-                                         never meets an older one's results */
-    char path[96];                    /* "topic/file" or "custom/NAME" */
+    char path[96];                    /* "topic/file" or "custom/NAME"; "": free */
     uint64_t gens[G_COUNT];           /* generations it was computed at */
     unsigned deps;                    /* which of them matter */
     char stamp[16];                   /* the month, for results that depend on it */
@@ -336,9 +248,14 @@ typedef struct entry {
     uint64_t used;                    /* last use, for eviction */
 } entry;
 
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static entry cache[CACHE_SLOTS];      /* guarded by cache_mu */
-static uint64_t cache_clock;          /* guarded by cache_mu */
+/* The cache of one open vault, in its VRM_SLOT_ANALYTICS slot. */
+typedef struct cache {
+    pthread_mutex_t mu;               /* held to look up, copy out and store */
+    entry e[CACHE_SLOTS];             /* guarded by mu */
+    uint64_t clock;                   /* guarded by mu */
+    _Atomic uint64_t custom_gen;      /* moved on by every change of the stored
+                                         custom queries */
+} cache;
 
 static void entry_clear(entry *e)
 {
@@ -347,6 +264,61 @@ static void entry_clear(entry *e)
     for (i = 0; i < T_COUNT; i++)
         free(e->text[i]);
     memset(e, 0, sizeof *e);
+}
+
+static void *cache_make(void)
+{
+    cache *c = calloc(1, sizeof *c);
+
+    if (c != NULL && pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static void cache_release(void *p)
+{
+    cache *c = p;
+    int i;
+
+    for (i = 0; i < CACHE_SLOTS; i++)
+        entry_clear(&c->e[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* v's cache, or NULL when there is no memory for one (then nothing is
+ * cached). */
+static cache *cache_of(vrm_vault *v)
+{
+    return vrm_vault_slot(v, VRM_SLOT_ANALYTICS, cache_make, cache_release);
+}
+
+/* Moved on by every change of the stored custom queries. */
+static uint64_t custom_generation(vrm_vault *v)
+{
+    cache *c = cache_of(v);
+
+    return c != NULL ? c->custom_gen : 0;
+}
+
+static void custom_changed(vrm_vault *v)
+{
+    cache *c = cache_of(v);
+
+    if (c != NULL)
+        c->custom_gen++;
+}
+
+static void generations(vrm_vault *v, uint64_t gens[G_COUNT])
+{
+    gens[G_FINANCE] = vrm_facts_generation("finance");
+    gens[G_DIET] = vrm_facts_generation("diet");
+    gens[G_PURCHASES] = vrm_facts_generation("purchases");
+    gens[G_ACTIVITY] = vrm_facts_generation("activity");
+    gens[G_OTHER] = vrm_facts_generation("profile");   /* the slot of all others */
+    gens[G_CUSTOM] = custom_generation(v);
 }
 
 static int entry_fresh(const entry *e, const uint64_t gens[G_COUNT], const char *stamp)
@@ -359,33 +331,34 @@ static int entry_fresh(const entry *e, const uint64_t gens[G_COUNT], const char 
     return strcmp(e->stamp, stamp) == 0;
 }
 
-static entry *cache_find_locked(const vrm_vault *v, const char *path)
+static entry *cache_find_locked(cache *c, const char *path)
 {
-    const char *vfs = vrm_cryptvfs_name(v->vfs);
     int i;
 
     for (i = 0; i < CACHE_SLOTS; i++)
-        if (cache[i].v == v && strcmp(cache[i].path, path) == 0 &&
-            strcmp(cache[i].vfs, vfs) == 0)
-            return &cache[i];
+        if (c->e[i].path[0] != '\0' && strcmp(c->e[i].path, path) == 0)
+            return &c->e[i];
     return NULL;
 }
 
 /* Copy out text `which` of a fresh entry: 1 (found: 0 stored in *rc, or
  * -ENOENT when that text is absent, or -ENOMEM), 0 if there is none. */
-static int cache_get(const vrm_vault *v, const char *path, const char *stamp, int which,
+static int cache_get(vrm_vault *v, const char *path, const char *stamp, int which,
                      char **out, size_t *len, int64_t *computed_ns, int *rc)
 {
+    cache *c = cache_of(v);
     uint64_t gens[G_COUNT];
     entry *e;
     int hit = 0;
 
-    generations(gens);
-    pthread_mutex_lock(&cache_mu);
-    e = cache_find_locked(v, path);
+    if (c == NULL)
+        return 0;
+    generations(v, gens);
+    pthread_mutex_lock(&c->mu);
+    e = cache_find_locked(c, path);
     if (e != NULL && entry_fresh(e, gens, stamp)) {
         hit = 1;
-        e->used = ++cache_clock;
+        e->used = ++c->clock;
         if (e->text[which] == NULL) {
             *rc = -ENOENT;
         } else if ((*out = malloc(e->len[which] + 1)) == NULL) {
@@ -397,34 +370,38 @@ static int cache_get(const vrm_vault *v, const char *path, const char *stamp, in
             *rc = 0;
         }
     }
-    pthread_mutex_unlock(&cache_mu);
+    pthread_mutex_unlock(&c->mu);
     return hit;
 }
 
 /* Keep texts (taking ownership of them; NULLs are absent texts). */
-static void cache_put(const vrm_vault *v, const char *path, const uint64_t gens[G_COUNT],
+static void cache_put(vrm_vault *v, const char *path, const uint64_t gens[G_COUNT],
                       unsigned deps, const char *stamp, char *text[T_COUNT],
                       const size_t len[T_COUNT], int64_t computed_ns)
 {
+    cache *c = cache_of(v);
     entry *e;
     int i;
 
-    pthread_mutex_lock(&cache_mu);
-    e = cache_find_locked(v, path);
+    if (c == NULL) {
+        for (i = 0; i < T_COUNT; i++)
+            free(text[i]);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    e = cache_find_locked(c, path);
     if (e == NULL) {
-        e = &cache[0];
+        e = &c->e[0];
         for (i = 0; i < CACHE_SLOTS; i++) {
-            if (cache[i].v == NULL) {
-                e = &cache[i];
+            if (c->e[i].path[0] == '\0') {
+                e = &c->e[i];
                 break;
             }
-            if (cache[i].used < e->used)
-                e = &cache[i];
+            if (c->e[i].used < e->used)
+                e = &c->e[i];
         }
     }
     entry_clear(e);
-    e->v = v;
-    snprintf(e->vfs, sizeof e->vfs, "%s", vrm_cryptvfs_name(v->vfs));
     snprintf(e->path, sizeof e->path, "%s", path);
     memcpy(e->gens, gens, sizeof e->gens);
     e->deps = deps;
@@ -434,15 +411,15 @@ static void cache_put(const vrm_vault *v, const char *path, const uint64_t gens[
         e->len[i] = len[i];
     }
     e->computed_ns = computed_ns;
-    e->used = ++cache_clock;
-    pthread_mutex_unlock(&cache_mu);
+    e->used = ++c->clock;
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* The generations to store a result with (see the comment at the top). */
 static void generations_settled(vrm_vault *v, uint64_t gens[G_COUNT])
 {
     vrm_vault_lock(v);
-    generations(gens);
+    generations(v, gens);
     vrm_vault_unlock(v);
 }
 
@@ -468,7 +445,7 @@ static int conn_begin(vrm_vault *v, conn *c)
 
         if (c->r == NULL)
             vrm_vault_unlock(v);
-        vrm_vault_reader_put(c->r);
+        vrm_vault_reader_release(c->r);
         return rc;
     }
     return 0;
@@ -479,7 +456,7 @@ static void conn_end(conn *c)
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     if (c->r == NULL)
         vrm_vault_unlock(c->v);
-    vrm_vault_reader_put(c->r);
+    vrm_vault_reader_release(c->r);
 }
 
 static int conn_prepare(conn *c, const char *sql, sqlite3_stmt **st)
@@ -523,15 +500,8 @@ typedef struct groups {
 
 static int groups_add(groups *gs, const char *key, double total, int64_t count)
 {
-    if (gs->n == gs->cap) {
-        size_t cap = gs->cap ? gs->cap * 2 : 32;
-        group *p = realloc(gs->g, cap * sizeof *p);
-
-        if (p == NULL)
-            return -ENOMEM;
-        gs->g = p;
-        gs->cap = cap;
-    }
+    if (vrm_array_grow(&gs->g, &gs->cap, gs->n, sizeof *gs->g) != 0)
+        return -ENOMEM;
     gs->g[gs->n].key = strdup(key);
     if (gs->g[gs->n].key == NULL)
         return -ENOMEM;
@@ -789,7 +759,7 @@ static int make_by_month_json(conn *c, char **out, size_t *len)
 static int make_by_month_csv(conn *c, char **out, size_t *len)
 {
     groups gs = {0};
-    sbuf b = {0};
+    vrm_strbuf b = VRM_STRBUF_INIT;
     size_t i;
     int rc = spending_months(c, &gs, NULL);
 
@@ -797,12 +767,12 @@ static int make_by_month_csv(conn *c, char **out, size_t *len)
         groups_free(&gs);
         return rc;
     }
-    sb_puts(&b, "month,total,count\n");
+    vrm_strbuf_adds(&b, "month,total,count\n");
     for (i = 0; i < gs.n; i++) {
         csv_text(&b, gs.g[i].key);
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         csv_money(&b, gs.g[i].total);
-        sb_printf(&b, ",%lld\n", (long long)gs.g[i].count);
+        vrm_strbuf_addf(&b, ",%lld\n", (long long)gs.g[i].count);
     }
     groups_free(&gs);
     return sb_detach(&b, out, len);
@@ -939,91 +909,91 @@ static void nice_axis(double *lo, double *hi, double *step)
         *hi = *lo + *step;
 }
 
-static void svg_open(sbuf *b, const char *title, const char *desc)
+static void svg_open(vrm_strbuf *b, const char *title, const char *desc)
 {
-    sb_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
-                 "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                 "font-family=\"sans-serif\" font-size=\"12\">\n",
-              SVG_W, SVG_H, SVG_W, SVG_H);
-    sb_puts(b, "<title>");
+    vrm_strbuf_adds(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    vrm_strbuf_addf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
+                       "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                       "font-family=\"sans-serif\" font-size=\"12\">\n",
+                    SVG_W, SVG_H, SVG_W, SVG_H);
+    vrm_strbuf_adds(b, "<title>");
     xml_text(b, title);
-    sb_puts(b, "</title>\n<desc>");
+    vrm_strbuf_adds(b, "</title>\n<desc>");
     xml_text(b, desc);
-    sb_puts(b, "</desc>\n");
-    sb_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
-              SVG_W, SVG_H);
-    sb_printf(b, "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"16\" "
-                 "font-weight=\"bold\">", SVG_W / 2);
+    vrm_strbuf_adds(b, "</desc>\n");
+    vrm_strbuf_addf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
+                    SVG_W, SVG_H);
+    vrm_strbuf_addf(b, "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"16\" "
+                       "font-weight=\"bold\">", SVG_W / 2);
     xml_text(b, title);
-    sb_puts(b, "</text>\n");
+    vrm_strbuf_adds(b, "</text>\n");
 }
 
-static void svg_no_data(sbuf *b)
+static void svg_no_data(vrm_strbuf *b)
 {
-    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-                 "stroke=\"#999999\"/>\n", PLOT_L, PLOT_T, PLOT_R - PLOT_L, PLOT_B - PLOT_T);
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"18\" "
-                 "fill=\"#666666\">no data</text>\n</svg>\n",
-              (PLOT_L + PLOT_R) / 2, (PLOT_T + PLOT_B) / 2);
+    vrm_strbuf_addf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                       "stroke=\"#999999\"/>\n", PLOT_L, PLOT_T, PLOT_R - PLOT_L, PLOT_B - PLOT_T);
+    vrm_strbuf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"18\" "
+                       "fill=\"#666666\">no data</text>\n</svg>\n",
+                    (PLOT_L + PLOT_R) / 2, (PLOT_T + PLOT_B) / 2);
 }
 
 /* Axes, y ticks with labels, and both axis titles. */
-static void svg_axes(sbuf *b, double lo, double hi, double step, const char *xtitle,
+static void svg_axes(vrm_strbuf *b, double lo, double hi, double step, const char *xtitle,
                      const char *ytitle)
 {
     double t;
     int i;
 
-    sb_puts(b, "<g stroke=\"#dddddd\">\n");
+    vrm_strbuf_adds(b, "<g stroke=\"#dddddd\">\n");
     for (i = 0, t = lo; t <= hi + step / 2 && i < 100; i++, t = lo + i * step) {
         double y = PLOT_B - (t - lo) / (hi - lo) * (PLOT_B - PLOT_T);
 
-        sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n",
-                  PLOT_L, y, PLOT_R, y);
+        vrm_strbuf_addf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n",
+                        PLOT_L, y, PLOT_R, y);
     }
-    sb_puts(b, "</g>\n<g text-anchor=\"end\">\n");
+    vrm_strbuf_adds(b, "</g>\n<g text-anchor=\"end\">\n");
     for (i = 0, t = lo; t <= hi + step / 2 && i < 100; i++, t = lo + i * step) {
         double y = PLOT_B - (t - lo) / (hi - lo) * (PLOT_B - PLOT_T);
 
-        sb_printf(b, "<text x=\"%d\" y=\"%.1f\">%.15g</text>\n", PLOT_L - 6, y + 4,
-                  fabs(t) < step / 1e6 ? 0 : t);
+        vrm_strbuf_addf(b, "<text x=\"%d\" y=\"%.1f\">%.15g</text>\n", PLOT_L - 6, y + 4,
+                        fabs(t) < step / 1e6 ? 0 : t);
     }
-    sb_puts(b, "</g>\n");
-    sb_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000000\"/>\n",
-              PLOT_L, PLOT_T, PLOT_L, PLOT_B);
-    sb_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000000\"/>\n",
-              PLOT_L, PLOT_B, PLOT_R, PLOT_B);
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
-              (PLOT_L + PLOT_R) / 2, SVG_H - 12);
+    vrm_strbuf_adds(b, "</g>\n");
+    vrm_strbuf_addf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000000\"/>\n",
+                    PLOT_L, PLOT_T, PLOT_L, PLOT_B);
+    vrm_strbuf_addf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000000\"/>\n",
+                    PLOT_L, PLOT_B, PLOT_R, PLOT_B);
+    vrm_strbuf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
+                    (PLOT_L + PLOT_R) / 2, SVG_H - 12);
     xml_text(b, xtitle);
-    sb_puts(b, "</text>\n");
-    sb_printf(b, "<text x=\"20\" y=\"%d\" text-anchor=\"middle\" "
-                 "transform=\"rotate(-90 20 %d)\">", (PLOT_T + PLOT_B) / 2,
-              (PLOT_T + PLOT_B) / 2);
+    vrm_strbuf_adds(b, "</text>\n");
+    vrm_strbuf_addf(b, "<text x=\"20\" y=\"%d\" text-anchor=\"middle\" "
+                       "transform=\"rotate(-90 20 %d)\">", (PLOT_T + PLOT_B) / 2,
+                    (PLOT_T + PLOT_B) / 2);
     xml_text(b, ytitle);
-    sb_puts(b, "</text>\n");
+    vrm_strbuf_adds(b, "</text>\n");
 }
 
 /* An x tick label under position x, rotated when labels are many. */
-static void svg_xlabel(sbuf *b, double x, const char *label, int rotate)
+static void svg_xlabel(vrm_strbuf *b, double x, const char *label, int rotate)
 {
-    sb_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#000000\"/>\n",
-              x, PLOT_B, x, PLOT_B + 4);
+    vrm_strbuf_addf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#000000\"/>\n",
+                    x, PLOT_B, x, PLOT_B + 4);
     if (rotate)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" "
-                     "transform=\"rotate(-45 %.1f %d)\">", x, PLOT_B + 16, x, PLOT_B + 16);
+        vrm_strbuf_addf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" "
+                           "transform=\"rotate(-45 %.1f %d)\">", x, PLOT_B + 16, x, PLOT_B + 16);
     else
-        sb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", x, PLOT_B + 18);
+        vrm_strbuf_addf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", x, PLOT_B + 18);
     xml_text(b, label);
-    sb_puts(b, "</text>\n");
+    vrm_strbuf_adds(b, "</text>\n");
 }
 
 static int make_by_month_svg(conn *c, char **out, size_t *len)
 {
     groups gs = {0};
     char cur[32], ytitle[64];
-    sbuf b = {0};
+    vrm_strbuf b = VRM_STRBUF_INIT;
     double lo = 0, hi = 0, step, slot, bw, y0;
     size_t i, every;
     int rc = spending_months(c, &gs, cur);
@@ -1049,22 +1019,22 @@ static int make_by_month_svg(conn *c, char **out, size_t *len)
     bw = slot * 0.7;
     y0 = PLOT_B - (0 - lo) / (hi - lo) * (PLOT_B - PLOT_T);
     every = gs.n / 24 + 1;
-    sb_puts(&b, "<g fill=\"#4a7ebb\">\n");
+    vrm_strbuf_adds(&b, "<g fill=\"#4a7ebb\">\n");
     for (i = 0; i < gs.n; i++) {
         double x = PLOT_L + slot * (double)i + (slot - bw) / 2;
         double y = PLOT_B - (gs.g[i].total - lo) / (hi - lo) * (PLOT_B - PLOT_T);
 
-        sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-                      "<title>", x, fmin(y, y0), bw, fabs(y0 - y));
+        vrm_strbuf_addf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                            "<title>", x, fmin(y, y0), bw, fabs(y0 - y));
         xml_text(&b, gs.g[i].key);
-        sb_printf(&b, ": %.2f ", gs.g[i].total);
+        vrm_strbuf_addf(&b, ": %.2f ", gs.g[i].total);
         xml_text(&b, cur);
-        sb_printf(&b, " (%lld records)</title></rect>\n", (long long)gs.g[i].count);
+        vrm_strbuf_addf(&b, " (%lld records)</title></rect>\n", (long long)gs.g[i].count);
     }
-    sb_puts(&b, "</g>\n");
+    vrm_strbuf_adds(&b, "</g>\n");
     for (i = 0; i < gs.n; i += every)
         svg_xlabel(&b, PLOT_L + slot * ((double)i + 0.5), gs.g[i].key, gs.n > 8);
-    sb_puts(&b, "</svg>\n");
+    vrm_strbuf_adds(&b, "</svg>\n");
     groups_free(&gs);
     return sb_detach(&b, out, len);
 }
@@ -1101,14 +1071,9 @@ static int calories_days(conn *c, kdays *out)
 
         if (!parse_day(col_text(st, 0), &day))
             continue;
-        if (out->n == cap) {
-            kday *p = realloc(out->d, (cap = cap ? cap * 2 : 64) * sizeof *p);
-
-            if (p == NULL) {
-                sqlite3_finalize(st);
-                return -ENOMEM;
-            }
-            out->d = p;
+        if (vrm_array_grow(&out->d, &cap, out->n, sizeof *out->d) != 0) {
+            sqlite3_finalize(st);
+            return -ENOMEM;
         }
         snprintf(out->d[out->n].date, sizeof out->d[out->n].date, "%s", col_text(st, 0));
         out->d[out->n].day = day;
@@ -1169,7 +1134,7 @@ static int make_daily_csv(conn *c, char **out, size_t *len)
     kdays ks;
     double target = 0;
     int has = 0, rc = calories_days(c, &ks);
-    sbuf b = {0};
+    vrm_strbuf b = VRM_STRBUF_INIT;
     size_t i;
 
     if (rc == 0)
@@ -1178,16 +1143,16 @@ static int make_daily_csv(conn *c, char **out, size_t *len)
         free(ks.d);
         return rc;
     }
-    sb_puts(&b, "date,kcal,average_7,target\n");
+    vrm_strbuf_adds(&b, "date,kcal,average_7,target\n");
     for (i = 0; i < ks.n; i++) {
-        sb_printf(&b, "%s,", ks.d[i].date);
+        vrm_strbuf_addf(&b, "%s,", ks.d[i].date);
         csv_number(&b, tenths(ks.d[i].kcal));
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         csv_number(&b, tenths(ks.d[i].avg7));
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         if (has)
             csv_number(&b, tenths(target));
-        sb_add(&b, "\n", 1);
+        vrm_strbuf_add(&b, "\n", 1);
     }
     free(ks.d);
     return sb_detach(&b, out, len);
@@ -1236,20 +1201,20 @@ out:
 }
 
 /* A polyline through the days' values (which: 0 kcal, 1 average). */
-static void svg_polyline(sbuf *b, const kdays *ks, int which, double lo, double hi,
+static void svg_polyline(vrm_strbuf *b, const kdays *ks, int which, double lo, double hi,
                          int64_t d0, int64_t span, const char *attrs)
 {
     size_t i;
 
-    sb_printf(b, "<polyline fill=\"none\" %s points=\"", attrs);
+    vrm_strbuf_addf(b, "<polyline fill=\"none\" %s points=\"", attrs);
     for (i = 0; i < ks->n; i++) {
         double v = which == 0 ? tenths(ks->d[i].kcal) : tenths(ks->d[i].avg7);
         double x = PLOT_L + (double)(ks->d[i].day - d0) / (double)span * (PLOT_R - PLOT_L);
         double y = PLOT_B - (v - lo) / (hi - lo) * (PLOT_B - PLOT_T);
 
-        sb_printf(b, "%s%.1f,%.1f", i ? " " : "", x, y);
+        vrm_strbuf_addf(b, "%s%.1f,%.1f", i ? " " : "", x, y);
     }
-    sb_puts(b, "\"/>\n");
+    vrm_strbuf_adds(b, "\"/>\n");
 }
 
 static int make_daily_svg(conn *c, char **out, size_t *len)
@@ -1258,7 +1223,7 @@ static int make_daily_svg(conn *c, char **out, size_t *len)
     double target = 0, lo = 0, hi = 0, step;
     int has = 0, rc = calories_days(c, &ks);
     int64_t d0, span, k, every;
-    sbuf b = {0};
+    vrm_strbuf b = VRM_STRBUF_INIT;
     size_t i;
 
     if (rc == 0)
@@ -1299,28 +1264,28 @@ static int make_daily_svg(conn *c, char **out, size_t *len)
     if (has) {
         double y = PLOT_B - (tenths(target) - lo) / (hi - lo) * (PLOT_B - PLOT_T);
 
-        sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#c0392b\" "
-                      "stroke-dasharray=\"6 4\"><title>target: %.15g kcal</title></line>\n",
-                  PLOT_L, y, PLOT_R, y, tenths(target));
+        vrm_strbuf_addf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#c0392b\" "
+                            "stroke-dasharray=\"6 4\"><title>target: %.15g kcal</title></line>\n",
+                        PLOT_L, y, PLOT_R, y, tenths(target));
     }
     svg_polyline(&b, &ks, 0, lo, hi, d0, span, "stroke=\"#4a7ebb\" stroke-width=\"1.5\"");
     svg_polyline(&b, &ks, 1, lo, hi, d0, span, "stroke=\"#e67e22\" stroke-width=\"2.5\"");
     if (ks.n == 1)      /* a line through one point draws nothing */
-        sb_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#4a7ebb\"/>\n",
-                  PLOT_L + (double)(ks.d[0].day - d0) / (double)span * (PLOT_R - PLOT_L),
-                  PLOT_B - (tenths(ks.d[0].kcal) - lo) / (hi - lo) * (PLOT_B - PLOT_T));
+        vrm_strbuf_addf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#4a7ebb\"/>\n",
+                        PLOT_L + (double)(ks.d[0].day - d0) / (double)span * (PLOT_R - PLOT_L),
+                        PLOT_B - (tenths(ks.d[0].kcal) - lo) / (hi - lo) * (PLOT_B - PLOT_T));
     /* legend */
-    sb_printf(&b, "<g font-size=\"11\">\n"
-                  "<line x1=\"%d\" y1=\"46\" x2=\"%d\" y2=\"46\" stroke=\"#4a7ebb\" "
-                  "stroke-width=\"1.5\"/><text x=\"%d\" y=\"50\">kcal per day</text>\n"
-                  "<line x1=\"%d\" y1=\"46\" x2=\"%d\" y2=\"46\" stroke=\"#e67e22\" "
-                  "stroke-width=\"2.5\"/><text x=\"%d\" y=\"50\">7-day average</text>\n",
-              PLOT_L, PLOT_L + 20, PLOT_L + 24, PLOT_L + 130, PLOT_L + 150, PLOT_L + 154);
+    vrm_strbuf_addf(&b, "<g font-size=\"11\">\n"
+                        "<line x1=\"%d\" y1=\"46\" x2=\"%d\" y2=\"46\" stroke=\"#4a7ebb\" "
+                        "stroke-width=\"1.5\"/><text x=\"%d\" y=\"50\">kcal per day</text>\n"
+                        "<line x1=\"%d\" y1=\"46\" x2=\"%d\" y2=\"46\" stroke=\"#e67e22\" "
+                        "stroke-width=\"2.5\"/><text x=\"%d\" y=\"50\">7-day average</text>\n",
+                    PLOT_L, PLOT_L + 20, PLOT_L + 24, PLOT_L + 130, PLOT_L + 150, PLOT_L + 154);
     if (has)
-        sb_printf(&b, "<line x1=\"%d\" y1=\"46\" x2=\"%d\" y2=\"46\" stroke=\"#c0392b\" "
-                      "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"50\">target</text>\n",
-                  PLOT_L + 270, PLOT_L + 290, PLOT_L + 294);
-    sb_puts(&b, "</g>\n</svg>\n");
+        vrm_strbuf_addf(&b, "<line x1=\"%d\" y1=\"46\" x2=\"%d\" y2=\"46\" stroke=\"#c0392b\" "
+                            "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"50\">target</text>\n",
+                        PLOT_L + 270, PLOT_L + 290, PLOT_L + 294);
+    vrm_strbuf_adds(&b, "</g>\n</svg>\n");
     free(ks.d);
     return sb_detach(&b, out, len);
 }
@@ -1374,7 +1339,7 @@ static int make_history_csv(conn *c, char **out, size_t *len)
 {
     sqlite3_stmt *st;
     groups progs = {0};               /* key: program, total: running balance */
-    sbuf b = {0};
+    vrm_strbuf b = VRM_STRBUF_INIT;
     int rc, step;
 
     rc = conn_prepare(c, "SELECT coalesce(day, ''), coalesce(nullif(program, ''), 'unknown') "
@@ -1384,7 +1349,7 @@ static int make_history_csv(conn *c, char **out, size_t *len)
                          "GROUP BY 1, 2 ORDER BY 1, 2", &st);
     if (rc != 0)
         return rc;
-    sb_puts(&b, "date,program,earned,used,balance\n");
+    vrm_strbuf_adds(&b, "date,program,earned,used,balance\n");
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *prog = col_text(st, 1);
         double earned = sqlite3_column_double(st, 2), used = sqlite3_column_double(st, 3);
@@ -1398,20 +1363,20 @@ static int make_history_csv(conn *c, char **out, size_t *len)
         }
         progs.g[i].total += earned - used;
         csv_text(&b, col_text(st, 0));
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         csv_text(&b, prog);
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         csv_money(&b, earned);
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         csv_money(&b, used);
-        sb_add(&b, ",", 1);
+        vrm_strbuf_add(&b, ",", 1);
         csv_money(&b, progs.g[i].total);
-        sb_add(&b, "\n", 1);
+        vrm_strbuf_add(&b, "\n", 1);
     }
     groups_free(&progs);
     rc = conn_done(c, st, step == SQLITE_ROW ? SQLITE_DONE : step);
     if (rc != 0) {
-        free(b.buf);
+        vrm_strbuf_release(&b);
         return rc;
     }
     return sb_detach(&b, out, len);
@@ -1610,7 +1575,7 @@ int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, si
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
         sqlite3_clear_bindings(st);
         sqlite3_reset(st);
-        custom_generation++;
+        custom_changed(v);
     }
     vrm_vault_unlock(v);
     return rc;
@@ -1692,7 +1657,7 @@ int vrm_analytics_custom_delete(vrm_vault *v, const char *name)
         if (rc == 0 && sqlite3_changes(vrm_vault_sqlite(v)) == 0)
             rc = vrm_error(ENOENT, "no custom query %s", name);
         sqlite3_reset(st);
-        custom_generation++;
+        custom_changed(v);
     }
     vrm_vault_unlock(v);
     return rc;
@@ -1849,56 +1814,56 @@ out:
 }
 
 /* A number as CSV prints it: integers exactly, reals shortest. */
-static void csv_real(sbuf *b, double d)
+static void csv_real(vrm_strbuf *b, double d)
 {
     char buf[40];
 
     snprintf(buf, sizeof buf, "%.15g", d);
     if (strtod(buf, NULL) != d)
         snprintf(buf, sizeof buf, "%.17g", d);
-    sb_puts(b, buf);
+    vrm_strbuf_adds(b, buf);
 }
 
 /* Run `sql` and render it: 0 with *json and *csv, or a positive "refused"
  * (1) with the reason in *err (text for NAME.error.txt), or -errno when the
  * vault itself failed. */
 static int custom_run(vrm_vault *v, const char *name, const char *sql, char **json,
-                      size_t *jlen, char **csv, size_t *clen, sbuf *err)
+                      size_t *jlen, char **csv, size_t *clen, vrm_strbuf *err)
 {
     guard g = {{0}, 0, {0, 0}, 0};
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL, *next = NULL;
     const char *tail = NULL;
     cJSON *arr = NULL;
-    sbuf cb = {0};
+    vrm_strbuf cb = VRM_STRBUF_INIT;
     int rc, ncol, i, step;
     int64_t rows = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &g.deadline);
     g.deadline.tv_sec += CUSTOM_SECONDS;
     if ((rc = custom_open(v, &g, &db)) != 0) {
-        sb_printf(err, "%s.sql: %s\n", name, vrm_error_message());
+        vrm_strbuf_addf(err, "%s.sql: %s\n", name, vrm_error_message());
         goto out;
     }
     rc = 1;
     if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK) {
         if (g.why[0] != '\0')
-            sb_printf(err, "%s.sql: refused: %s\n", name, g.why);
+            vrm_strbuf_addf(err, "%s.sql: refused: %s\n", name, g.why);
         else
-            sb_printf(err, "%s.sql: %s\n", name, sqlite3_errmsg(db));
+            vrm_strbuf_addf(err, "%s.sql: %s\n", name, sqlite3_errmsg(db));
         goto out;
     }
     if (st == NULL) {
-        sb_printf(err, "%s.sql: holds no statement; write one SELECT\n", name);
+        vrm_strbuf_addf(err, "%s.sql: holds no statement; write one SELECT\n", name);
         goto out;
     }
     if (tail != NULL && (sqlite3_prepare_v2(db, tail, -1, &next, NULL) != SQLITE_OK ||
                          next != NULL)) {
-        sb_printf(err, "%s.sql: holds more than one statement; write one SELECT\n", name);
+        vrm_strbuf_addf(err, "%s.sql: holds more than one statement; write one SELECT\n", name);
         goto out;
     }
     if (!sqlite3_stmt_readonly(st)) {
-        sb_printf(err, "%s.sql: refused: only a SELECT may run\n", name);
+        vrm_strbuf_addf(err, "%s.sql: refused: only a SELECT may run\n", name);
         goto out;
     }
     ncol = sqlite3_column_count(st);
@@ -1907,8 +1872,8 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
 
         for (j = 0; j < i; j++)
             if (strcmp(sqlite3_column_name(st, i), sqlite3_column_name(st, j)) == 0) {
-                sb_printf(err, "%s.sql: two columns are named \"%s\"; name them apart "
-                               "with AS\n", name, sqlite3_column_name(st, i));
+                vrm_strbuf_addf(err, "%s.sql: two columns are named \"%s\"; name them apart "
+                                     "with AS\n", name, sqlite3_column_name(st, i));
                 goto out;
             }
     }
@@ -1917,14 +1882,14 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
         goto out;
     for (i = 0; i < ncol; i++) {
         csv_text(&cb, sqlite3_column_name(st, i));
-        sb_add(&cb, i + 1 < ncol ? "," : "\n", 1);
+        vrm_strbuf_add(&cb, i + 1 < ncol ? "," : "\n", 1);
     }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o;
 
         if (++rows > CUSTOM_ROWS_MAX) {
-            sb_printf(err, "%s.sql: gives more than %d rows (the limit); narrow it with "
-                           "WHERE, GROUP BY or LIMIT\n", name, CUSTOM_ROWS_MAX);
+            vrm_strbuf_addf(err, "%s.sql: gives more than %d rows (the limit); narrow it with "
+                                 "WHERE, GROUP BY or LIMIT\n", name, CUSTOM_ROWS_MAX);
             rc = 1;
             goto out;
         }
@@ -1942,7 +1907,7 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
 
                 snprintf(num, sizeof num, "%lld", n);
                 item = cJSON_CreateRaw(num);        /* exact beyond 2^53 */
-                sb_puts(&cb, num);
+                vrm_strbuf_adds(&cb, num);
                 break;
             }
             case SQLITE_FLOAT: {
@@ -1960,8 +1925,8 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
                 if (s == NULL)
                     goto out;
                 if ((int)strlen(s) != n || !vrm_utf8_valid(s, (size_t)n)) {
-                    sb_printf(err, "%s.sql: row %lld, column \"%s\" is not UTF-8 text\n",
-                              name, (long long)rows, col);
+                    vrm_strbuf_addf(err, "%s.sql: row %lld, column \"%s\" is not UTF-8 text\n",
+                                    name, (long long)rows, col);
                     rc = 1;
                     goto out;
                 }
@@ -1970,9 +1935,9 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
                 break;
             }
             case SQLITE_BLOB:
-                sb_printf(err, "%s.sql: row %lld, column \"%s\" is a blob; results hold "
-                               "numbers, text and NULL only (try hex())\n",
-                          name, (long long)rows, col);
+                vrm_strbuf_addf(err, "%s.sql: row %lld, column \"%s\" is a blob; results hold "
+                                     "numbers, text and NULL only (try hex())\n",
+                                name, (long long)rows, col);
                 rc = 1;
                 goto out;
             default:
@@ -1982,18 +1947,18 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
             if (item == NULL)
                 goto out;
             cJSON_AddItemToObject(o, col, item);
-            sb_add(&cb, i + 1 < ncol ? "," : "\n", 1);
+            vrm_strbuf_add(&cb, i + 1 < ncol ? "," : "\n", 1);
         }
     }
     if (step != SQLITE_DONE) {
         rc = 1;
         if (g.timed_out)
-            sb_printf(err, "%s.sql: stopped after %d seconds (the limit)\n", name,
-                      CUSTOM_SECONDS);
+            vrm_strbuf_addf(err, "%s.sql: stopped after %d seconds (the limit)\n", name,
+                            CUSTOM_SECONDS);
         else if (g.why[0] != '\0')
-            sb_printf(err, "%s.sql: refused: %s\n", name, g.why);
+            vrm_strbuf_addf(err, "%s.sql: refused: %s\n", name, g.why);
         else
-            sb_printf(err, "%s.sql: %s\n", name, sqlite3_errmsg(db));
+            vrm_strbuf_addf(err, "%s.sql: %s\n", name, sqlite3_errmsg(db));
         goto out;
     }
     if ((rc = vrm_json_pretty(arr, json, jlen)) != 0)
@@ -2005,7 +1970,7 @@ static int custom_run(vrm_vault *v, const char *name, const char *sql, char **js
     }
     rc = 0;
 out:
-    free(cb.buf);
+    vrm_strbuf_release(&cb);
     cJSON_Delete(arr);
     sqlite3_finalize(next);
     sqlite3_finalize(st);
@@ -2044,7 +2009,7 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
     char *text[T_COUNT] = {NULL};
     size_t lens[T_COUNT] = {0}, sqllen;
     uint64_t gens[G_COUNT];
-    sbuf err = {0};
+    vrm_strbuf err = VRM_STRBUF_INIT;
     int which, rc;
     int64_t when;
 
@@ -2061,12 +2026,12 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
                     &err);
     free(sql);
     if (rc < 0) {
-        free(err.buf);
+        vrm_strbuf_release(&err);
         return rc;
     }
     if (rc > 0 && (rc = sb_detach(&err, &text[T_ERROR], &lens[T_ERROR])) != 0)
         return rc;
-    free(err.buf);
+    vrm_strbuf_release(&err);
     when = vrm_now_ns();
     rc = -ENOENT;
     if (text[which] != NULL) {

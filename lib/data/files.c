@@ -24,6 +24,7 @@
 #include "data/files.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "store/vault_int.h"
 
 #include <errno.h>
@@ -948,14 +949,9 @@ static int names_of(vrm_vault *v, uint64_t ino, size_t max, dname **n, size_t *c
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         size_t len = (size_t)sqlite3_column_bytes(st, 1);
 
-        if (*count == cap) {
-            dname *more = realloc(*n, (cap = cap ? 2 * cap : 4) * sizeof *more);
-
-            if (more == NULL) {
-                rc = -ENOMEM;
-                break;
-            }
-            *n = more;
+        if (vrm_array_grow(n, &cap, *count, sizeof **n) != 0) {
+            rc = -ENOMEM;
+            break;
         }
         if (len > VRM_FILES_NAME_MAX)
             len = VRM_FILES_NAME_MAX;  /* not made by this module */
@@ -1007,8 +1003,9 @@ static int path_of(vrm_vault *v, const dname *d, char *buf, size_t *start)
 
 int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t *count)
 {
-    char *buf = malloc(VRM_FILES_PATH_MAX), *out = NULL;
-    size_t n = 0, i, start = 0, used = 0, cap = 0;
+    vrm_strbuf out = VRM_STRBUF_INIT;
+    char *buf = malloc(VRM_FILES_PATH_MAX);
+    size_t n = 0, i, start = 0;
     dname *names = NULL;
     vrm_stat s;
     int rc;
@@ -1020,9 +1017,8 @@ int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t
     vrm_vault_lock(v);
     rc = inode_get(v, ino, &s);
     if (rc == 0 && ino == VRM_FILES_ROOT && max > 0) {
-        out = strdup("/");
-        rc = out != NULL ? 0 : -ENOMEM;
-        *count = out != NULL;
+        rc = vrm_strbuf_add(&out, "/", 2);
+        *count = rc == 0;
     } else if (rc == 0) {
         rc = names_of(v, ino, max, &names, &n);
     }
@@ -1034,29 +1030,22 @@ int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t
             continue;
         }
         len = VRM_FILES_PATH_MAX - start;  /* with its NUL */
-        if (used + len > cap) {
-            char *more = realloc(out, cap = 2 * (used + len));
-
-            if (more == NULL) {
-                rc = -ENOMEM;
-                break;
-            }
-            out = more;
+        if (vrm_strbuf_add(&out, buf + start, len) != 0) {
+            rc = -ENOMEM;
+            break;
         }
-        memcpy(out + used, buf + start, len);
-        used += len;
         ++*count;
     }
     vrm_vault_unlock(v);
     free(names);
     free(buf);
-    if (rc != 0) {
-        free(out);
+    if (rc != 0 || *count == 0) {
+        vrm_strbuf_release(&out);
         *count = 0;
         return rc;
     }
-    *paths = out;
-    return 0;
+    *paths = vrm_strbuf_detach(&out, NULL);
+    return *paths != NULL ? 0 : -ENOMEM;
 }
 
 /* ---- open files ---------------------------------------------------------- */
@@ -1139,14 +1128,9 @@ int vrm_files_purge_orphans(vrm_vault *v)
         goto done;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            uint64_t *more = realloc(inos, (cap = cap ? 2 * cap : 16) * sizeof *inos);
-
-            if (more == NULL) {
-                rc = -ENOMEM;
-                goto done;
-            }
-            inos = more;
+        if (vrm_array_grow(&inos, &cap, n, sizeof *inos) != 0) {
+            rc = -ENOMEM;
+            goto done;
         }
         inos[n++] = (uint64_t)sqlite3_column_int64(st, 0);
     }
@@ -1324,7 +1308,7 @@ ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint6
 out:
     if (c.r == NULL)
         vrm_vault_unlock(v);
-    vrm_vault_reader_put(c.r);
+    vrm_vault_reader_release(c.r);
     return rc != 0 ? rc : (ssize_t)n;
 }
 

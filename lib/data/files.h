@@ -37,8 +37,10 @@
  * Files are at most VRM_FILES_SIZE_MAX bytes (-EFBIG).  Deleting or
  * truncating a file frees its pages without overwriting them (the vault
  * runs with secure_delete=FAST): they stay in vault.db as ciphertext under
- * the vault's key until SQLite reuses them, so that a delete costs a read
- * of the file's overflow page chain, not a rewrite of the whole file.
+ * the vault's key until SQLite reuses them, so that a delete costs a few
+ * page reads (the pointer map of auto_vacuum=INCREMENTAL finds the pages of
+ * each chunk; vaults made before it have none and read the chunks' pages),
+ * not a rewrite of the whole file.
  * Reads run on one of the vault's read connections (vault_int.h), so they
  * see every write that has returned and never wait for one in progress.
  *
@@ -72,9 +74,11 @@
  * vault.
  *
  * For a FUSE high-level file system over this: use the inode number as the
- * file handle (open/create set fi->fh, read/write/release use it), set
- * fuse_config.hard_remove (this module keeps unlinked open files itself, so
- * libfuse must not rename them to .fuse_hidden*), nullpath_ok, and use_ino.
+ * file handle (open/create set fi->fh, read/write/release use it), and set
+ * nullpath_ok and use_ino.  fuse_config.hard_remove may be set, since this
+ * module keeps unlinked open files itself; vrmfs leaves it off, so that a
+ * removed file still open is found by its .fuse_hidden* path too (fstat and
+ * read by path, see op_init in fs/).
  * The kernel then holds each name of a hard-linked file as an inode of its
  * own: vrm_files_link, vrm_files_unlink_stat and vrm_files_rename_stat say
  * whether a file they touched has other names, and vrm_files_paths lists

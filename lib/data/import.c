@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/json.h"
+#include "base/strbuf.h"
 #include "data/records_int.h"
 #include "store/vault_int.h"
 
@@ -32,48 +33,6 @@
 #define SNIFF_BYTES 8192                  /* a NUL in these: binary */
 #define NUMBER_DIGITS 15                  /* significant digits a double keeps */
 
-/* ---- a growable byte buffer ------------------------------------------------ */
-
-typedef struct buf {
-    char *p;                              /* NULL until the first byte */
-    size_t len, cap;
-} buf;
-
-static int buf_grow(buf *b, size_t more)
-{
-    size_t cap = b->cap ? b->cap : 256;
-    char *np;
-
-    if (more > SIZE_MAX - b->len - 1)
-        return -ENOMEM;
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    while (cap < b->len + more + 1)
-        cap = cap > SIZE_MAX / 2 ? b->len + more + 1 : cap * 2;
-    np = realloc(b->p, cap);
-    if (np == NULL)
-        return -ENOMEM;
-    b->p = np;
-    b->cap = cap;
-    return 0;
-}
-
-static int buf_add(buf *b, const char *s, size_t n)
-{
-    if (buf_grow(b, n) != 0)
-        return -ENOMEM;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static void buf_release(buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 /* ---- CSV (RFC 4180) ----------------------------------------------------------
  *
  * csv_next() reads one record: its cells are copied, unquoted, into `text`
@@ -83,7 +42,7 @@ static void buf_release(buf *b)
  * of the physical line is skipped so the next record starts cleanly. */
 
 typedef struct cell {
-    size_t off, len;                      /* in text.p */
+    size_t off, len;                      /* in text.buf */
     int quoted;
 } cell;
 
@@ -91,7 +50,7 @@ typedef struct csv {
     const char *data;
     size_t len, pos;                      /* the whole file; where we are */
     size_t line;                          /* of data[pos], from 1 */
-    buf text;                             /* the current record's cells */
+    vrm_strbuf text;                      /* the current record's cells */
     cell *cells;
     size_t ncells, capcells;
     size_t start_line;                    /* of the current record */
@@ -100,20 +59,13 @@ typedef struct csv {
 
 static int csv_cell_end(csv *c, size_t off, int quoted)
 {
-    if (c->ncells == c->capcells) {
-        size_t cap = c->capcells ? c->capcells * 2 : 16;
-        cell *nc = realloc(c->cells, cap * sizeof *nc);
-
-        if (nc == NULL)
-            return -ENOMEM;
-        c->cells = nc;
-        c->capcells = cap;
-    }
+    if (vrm_array_grow(&c->cells, &c->capcells, c->ncells, sizeof *c->cells) != 0)
+        return -ENOMEM;
     c->cells[c->ncells].off = off;
     c->cells[c->ncells].len = c->text.len - off;
     c->cells[c->ncells].quoted = quoted;
     c->ncells++;
-    return buf_add(&c->text, "", 1);      /* the NUL, not counted */
+    return vrm_strbuf_add(&c->text, "", 1);      /* the NUL, not counted */
 }
 
 /* Skip to just past the next line feed (or the end). */
@@ -132,7 +84,7 @@ static int csv_next(csv *c)
     const char *d = c->data;
     size_t n = c->len;
 
-    c->text.len = 0;
+    vrm_strbuf_setlen(&c->text, 0);
     c->ncells = 0;
     c->bad = NULL;
     c->start_line = c->line;
@@ -151,7 +103,7 @@ static int csv_next(csv *c)
 
                 for (k = i; k < j; k++)
                     c->line += d[k] == '\n';
-                if (buf_add(&c->text, d + i, j - i) != 0)
+                if (vrm_strbuf_add(&c->text, d + i, j - i) != 0)
                     return -ENOMEM;
                 if (q == NULL) {
                     c->pos = n;
@@ -159,7 +111,7 @@ static int csv_next(csv *c)
                     return 1;
                 }
                 if (j + 1 < n && d[j + 1] == '"') {   /* "" is one " */
-                    if (buf_add(&c->text, "\"", 1) != 0)
+                    if (vrm_strbuf_add(&c->text, "\"", 1) != 0)
                         return -ENOMEM;
                     i = j + 2;
                     continue;
@@ -184,7 +136,7 @@ static int csv_next(csv *c)
             end = i;
             if (end > c->pos && (end == n || d[end] == '\n') && d[end - 1] == '\r')
                 end--;                    /* CRLF */
-            if (buf_add(&c->text, d + c->pos, end - c->pos) != 0)
+            if (vrm_strbuf_add(&c->text, d + c->pos, end - c->pos) != 0)
                 return -ENOMEM;
             c->pos = i;
         }
@@ -203,14 +155,14 @@ static int csv_next(csv *c)
 
 static void csv_release(csv *c)
 {
-    buf_release(&c->text);
+    vrm_strbuf_release(&c->text);
     free(c->cells);
     c->cells = NULL;
 }
 
 static const char *csv_cell(const csv *c, size_t i)
 {
-    return c->text.p + c->cells[i].off;
+    return c->text.buf + c->cells[i].off;
 }
 
 /* ---- cells to JSON values ------------------------------------------------------ */
@@ -563,7 +515,7 @@ static int csv_row(reader *r, csv *c, char **names, size_t nnames, int idcol)
 
 static int read_csv(reader *r)
 {
-    csv c = {r->data, r->len, r->skip, 1, {NULL, 0, 0}, NULL, 0, 0, 0, NULL};
+    csv c = {r->data, r->len, r->skip, 1, VRM_STRBUF_INIT, NULL, 0, 0, 0, NULL};
     char **names = NULL;
     size_t nnames = 0, i;
     int idcol = -1, rc;
@@ -840,7 +792,7 @@ static int is_jsonl(const char *data, size_t len, size_t pos)
  * CSV header.  *jsonl says which. */
 static int classify(const char *data, size_t len, size_t skip, int *jsonl)
 {
-    csv c = {data, len, skip, 1, {NULL, 0, 0}, NULL, 0, 0, 0, NULL};
+    csv c = {data, len, skip, 1, VRM_STRBUF_INIT, NULL, 0, 0, 0, NULL};
     char **names = NULL;
     size_t n = 0;
     int rc;

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "msg/envelope.h"
 #include "base/error.h"
+#include "base/fileio.h"
 #include "base/json.h"
 #include "consent/jws.h"
 
@@ -347,39 +348,13 @@ const char *vrm_vendor_keys_kid(const vrm_vendor_keys *k)
 static int write_new(int dfd, const char *dir, const char *name, mode_t mode, const char *buf,
                      size_t len)
 {
-    size_t done = 0;
-    ssize_t n;
-    int fd, err;
+    int rc = vrm_file_write_new(dfd, name, mode, buf, len);
 
-    fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        err = errno;
-        if (err == EEXIST)
-            return vrm_error(EEXIST, "%s/%s exists: a vendor key is never overwritten", dir,
-                             name);
-        return vrm_error(err, "%s/%s: %s", dir, name, strerror(err));
-    }
-    while (done < len) {
-        n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto fail;
-        done += (size_t)n;
-    }
-    if (fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
+    if (rc == -EEXIST)
+        return vrm_error(EEXIST, "%s/%s exists: a vendor key is never overwritten", dir, name);
+    if (rc != 0)
+        return vrm_error(-rc, "%s/%s: cannot write: %s", dir, name, strerror(-rc));
     return 0;
-fail:
-    err = errno != 0 ? errno : EIO;
-    if (fd >= 0)
-        close(fd);
-    unlinkat(dfd, name, 0);
-    return vrm_error(err, "%s/%s: cannot write: %s", dir, name, strerror(err));
 }
 
 /* secret.json's text and the base64url it is made of, in guarded memory

@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "msg/transport.h"
 #include "base/error.h"
+#include "base/fileio.h"
 #include "vrm_config.h"
 
 #include <errno.h>
@@ -193,26 +194,6 @@ static void sigpipe_unblock(const sigpipe_state *st)
 
 /* ---- dir: a maildir -------------------------------------------------- */
 
-/* Write all of buf to fd; 0 or -errno. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-    size_t off = 0;
-
-    while (off < len) {
-        size_t chunk = len - off < (1u << 30) ? len - off : (1u << 30);
-        ssize_t n = write(fd, buf + off, chunk);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO;
-        off += (size_t)n;
-    }
-    return 0;
-}
-
 /* Deliver into the maildir at path (absolute, must exist): write
  * tmp/ID.PID.TID.tmp (a name no other live thread or process uses),
  * fsync it, rename it to new/ID.vrm (replacing an earlier delivery of the
@@ -272,7 +253,7 @@ static int send_dir(const char *path, const char *id, const uint8_t *wire, size_
         goto out;
     }
     tmp_made = 1;
-    rc = write_all(fd, wire, len);
+    rc = vrm_write_all(fd, wire, len);
     if (rc != 0) {
         rc = fail(r, -rc, "writing %s/tmp/%s: %s", path, tmp_name, strerror(-rc));
         goto out;

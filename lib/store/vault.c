@@ -1,31 +1,17 @@
 /*
- * vault.c: vault.json, the keys it wraps, and opening the encrypted database.
- *
- * vault.json (all binary values unpadded base64url):
- *   { "format": 1, "id": ID,
- *     "kdf": { "alg": "argon2id13", "ops": N, "mem": N, "salt": SALT },
- *     "wrapped": { "passphrase": W, "recovery": W },
- *     "mac": MAC }
- * W is nonce (24) || XChaCha20-Poly1305(master key) (48).  MAC is
- * crypto_auth (HMAC-SHA-512-256) under a subkey of the master key over every
- * other field, so once the key is unwrapped any change to the file shows.
- * A wrong passphrase and altered Argon2id limits look the same from inside
- * (the unwrap fails); everything else altered is reported as such.
+ * vault.c: an open vault: its lock, its connections (the writer, the read
+ * connections, the checkpointer's), their statements, transactions and
+ * hooks; and making a new vault.  vault.json is keyfile.c's, backup, check
+ * and compact maint.c's.
  */
 #define _GNU_SOURCE
-#include "store/cryptvfs.h"
-#include "base/error.h"
-#include "base/json.h"
-#include "store/vault.h"
 #include "store/vault_int.h"
+#include "base/error.h"
+#include "base/fileio.h"
+#include "store/keyfile_int.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,527 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <sodium.h>
 
-#define SALTBYTES crypto_pwhash_SALTBYTES
-#define WNONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define WRAPBYTES (WNONCE + VRM_KEYBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define MACBYTES crypto_auth_BYTES
-#define RECBYTES 32
-#define JSON_MAX 65536
-
-/* Subkey ids under the master key. */
-enum { SUBKEY_PAGES = 1, SUBKEY_HEADER = 2 };
-
-typedef struct header {
-    int format;                       /* VRM_FORMAT_VERSION */
-    uint8_t id[VRM_VAULT_IDBYTES];
-    unsigned long long ops;           /* Argon2id passes */
-    size_t mem;                       /* Argon2id bytes */
-    uint8_t salt[SALTBYTES];
-    uint8_t wrap_pass[WRAPBYTES];     /* master key under the passphrase key */
-    uint8_t wrap_rec[WRAPBYTES];      /* master key under the recovery key */
-    uint8_t mac[MACBYTES];
-} header;
-
-static const char ROLE_PASS[] = "vrmfs passphrase key v1";
-static const char ROLE_REC[] = "vrmfs recovery key v1";
-
-/* ---- small helpers --------------------------------------------------- */
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-
-    if (p == NULL)
-        return NULL;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
-}
-
-static void put64(uint8_t *b, uint64_t v)
-{
-    int i;
-
-    for (i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-/* Read at most `max` bytes of a regular file into a NUL-terminated buffer. */
-static int read_small_file(const char *path, size_t max, char **out, size_t *len)
-{
-    struct stat st;
-    char *buf = NULL;
-    ssize_t got;
-    int fd, err;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0) {
-        err = -errno;
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        err = -EFBIG;
-        goto fail;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        err = -ENOMEM;
-        goto fail;
-    }
-    got = read(fd, buf, (size_t)st.st_size);
-    if (got != st.st_size) {
-        err = got < 0 ? -errno : -EIO;
-        goto fail;
-    }
-    buf[got] = '\0';
-    close(fd);
-    *out = buf;
-    *len = (size_t)got;
-    return 0;
-fail:
-    free(buf);
-    close(fd);
-    return err;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-/* Replace dir/name with `data` so that a crash or a full disk leaves either
- * the old file or the new one, never a mix. */
-static int replace_file(const char *dir, const char *name, const char *data, size_t len)
-{
-    char *path = path_join(dir, name), *tmp = NULL;
-    int fd = -1, rc;
-
-    if (path == NULL || asprintf(&tmp, "%s.new", path) < 0) {
-        tmp = NULL;
-        rc = -ENOMEM;
-        goto out;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    rc = write_all(fd, data, len);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    fd = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != 0)
-        unlink(tmp);
-    else
-        rc = fsync_dir(dir);
-out:
-    if (rc != 0)
-        vrm_error(-rc, "cannot write %s/%s: %s", dir, name, strerror(-rc));
-    free(tmp);
-    free(path);
-    return rc;
-}
-
-/* ---- vault.json ------------------------------------------------------ */
-
-static int b64_put(cJSON *obj, const char *key, const uint8_t *bin, size_t len)
-{
-    char buf[256];
-
-    if (sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > sizeof buf)
-        return -EINVAL;
-    sodium_bin2base64(buf, sizeof buf, bin, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    return cJSON_AddStringToObject(obj, key, buf) ? 0 : -ENOMEM;
-}
-
-static int b64_get(const cJSON *obj, const char *key, uint8_t *bin, size_t len)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    size_t got = 0;
-
-    if (!cJSON_IsString(it) ||
-        sodium_base642bin(bin, len, it->valuestring, strlen(it->valuestring), NULL,
-                          &got, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        got != len)
-        return vrm_error(EBADMSG, "vault.json is damaged: \"%s\" is not %zu bytes "
-                         "of base64url", key, len);
-    return 0;
-}
-
-static int uint_get(const cJSON *obj, const char *key, double max, double *out)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-    if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > max ||
-        floor(it->valuedouble) != it->valuedouble)
-        return vrm_error(EBADMSG, "vault.json is damaged: \"%s\" is not a valid number", key);
-    *out = it->valuedouble;
-    return 0;
-}
-
-/* Only the keys in `allowed` may appear in `obj`. */
-static int only_keys(const cJSON *obj, const char *const *allowed, const char *where)
-{
-    const cJSON *it;
-    size_t i;
-
-    cJSON_ArrayForEach(it, obj) {
-        for (i = 0; allowed[i] != NULL; i++)
-            if (it->string && strcmp(it->string, allowed[i]) == 0)
-                break;
-        if (allowed[i] == NULL)
-            return vrm_error(EBADMSG, "vault.json is damaged: unknown key \"%s\" in %s",
-                             it->string ? it->string : "?", where);
-    }
-    return 0;
-}
-
-static int header_parse(const char *text, size_t len, header *h)
-{
-    static const char *const top_keys[] = {"format", "id", "kdf", "wrapped", "mac", NULL};
-    static const char *const kdf_keys[] = {"alg", "ops", "mem", "salt", NULL};
-    static const char *const wrap_keys[] = {"passphrase", "recovery", NULL};
-    const cJSON *kdf, *wrapped, *alg;
-    cJSON *root;
-    double d;
-    int rc;
-
-    memset(h, 0, sizeof *h);
-    root = cJSON_ParseWithLength(text, len);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return vrm_error(EBADMSG, "vault.json is damaged: not a JSON object");
-    }
-    /* The format first: a newer vault must say so, not "damaged". */
-    rc = uint_get(root, "format", INT_MAX, &d);
-    if (rc != 0)
-        goto out;
-    h->format = (int)d;
-    if (h->format > VRM_FORMAT_VERSION) {
-        rc = vrm_error(EPROTONOSUPPORT, "the vault is in format %d, newer than this "
-                       "vrmfs understands (%d); upgrade vrmfs", h->format,
-                       VRM_FORMAT_VERSION);
-        goto out;
-    }
-    if (h->format < 1) {
-        rc = vrm_error(EBADMSG, "vault.json is damaged: format %d", h->format);
-        goto out;
-    }
-    kdf = cJSON_GetObjectItemCaseSensitive(root, "kdf");
-    wrapped = cJSON_GetObjectItemCaseSensitive(root, "wrapped");
-    if (!cJSON_IsObject(kdf) || !cJSON_IsObject(wrapped)) {
-        rc = vrm_error(EBADMSG, "vault.json is damaged: \"kdf\" or \"wrapped\" missing");
-        goto out;
-    }
-    alg = cJSON_GetObjectItemCaseSensitive(kdf, "alg");
-    if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "argon2id13") != 0) {
-        rc = vrm_error(EBADMSG, "vault.json is damaged: unknown kdf algorithm");
-        goto out;
-    }
-    if ((rc = only_keys(root, top_keys, "the top level")) != 0 ||
-        (rc = only_keys(kdf, kdf_keys, "\"kdf\"")) != 0 ||
-        (rc = only_keys(wrapped, wrap_keys, "\"wrapped\"")) != 0 ||
-        (rc = b64_get(root, "id", h->id, sizeof h->id)) != 0 ||
-        (rc = b64_get(root, "mac", h->mac, sizeof h->mac)) != 0 ||
-        (rc = b64_get(kdf, "salt", h->salt, sizeof h->salt)) != 0 ||
-        (rc = b64_get(wrapped, "passphrase", h->wrap_pass, sizeof h->wrap_pass)) != 0 ||
-        (rc = b64_get(wrapped, "recovery", h->wrap_rec, sizeof h->wrap_rec)) != 0)
-        goto out;
-    /* The limits are authenticated only after the key is derived with them:
-     * a vault.json altered to ask for more than vrmfs ever writes would make
-     * every open spend that much first. */
-    if ((rc = uint_get(kdf, "ops", (double)crypto_pwhash_OPSLIMIT_MAX, &d)) != 0)
-        goto out;
-    h->ops = (unsigned long long)d;
-    if ((rc = uint_get(kdf, "mem", (double)crypto_pwhash_MEMLIMIT_MAX, &d)) != 0)
-        goto out;
-    h->mem = (size_t)d;
-    if (h->ops < crypto_pwhash_OPSLIMIT_MIN || h->mem < crypto_pwhash_MEMLIMIT_MIN)
-        rc = vrm_error(EBADMSG, "vault.json is damaged: Argon2id limits below the minimum");
-    else if (h->ops > VRM_KDF_OPS_MAX || h->mem > VRM_KDF_MEM_MAX)
-        rc = vrm_error(EBADMSG, "vault.json is damaged or tampered: it asks for Argon2id "
-                       "limits above what vrmfs allows (%d passes, %d MiB)", VRM_KDF_OPS_MAX,
-                       (int)(VRM_KDF_MEM_MAX >> 20));
-out:
-    cJSON_Delete(root);
-    return rc;
-}
-
-static int header_write(const char *dir, const header *h)
-{
-    cJSON *root = cJSON_CreateObject(), *kdf, *wrapped;
-    char *text = NULL;
-    int rc = -ENOMEM;
-
-    if (root == NULL)
-        goto out;
-    kdf = cJSON_CreateObject();
-    wrapped = cJSON_CreateObject();
-    if (kdf == NULL || wrapped == NULL) {
-        cJSON_Delete(kdf);
-        cJSON_Delete(wrapped);
-        goto out;
-    }
-    if (!cJSON_AddNumberToObject(root, "format", h->format) ||
-        b64_put(root, "id", h->id, sizeof h->id) != 0 ||
-        !cJSON_AddItemToObject(root, "kdf", kdf)) {
-        cJSON_Delete(kdf);
-        cJSON_Delete(wrapped);
-        goto out;
-    }
-    if (!cJSON_AddItemToObject(root, "wrapped", wrapped)) {
-        cJSON_Delete(wrapped);
-        goto out;
-    }
-    if (!cJSON_AddStringToObject(kdf, "alg", "argon2id13") ||
-        !cJSON_AddNumberToObject(kdf, "ops", (double)h->ops) ||
-        !cJSON_AddNumberToObject(kdf, "mem", (double)h->mem) ||
-        b64_put(kdf, "salt", h->salt, sizeof h->salt) != 0 ||
-        b64_put(wrapped, "passphrase", h->wrap_pass, sizeof h->wrap_pass) != 0 ||
-        b64_put(wrapped, "recovery", h->wrap_rec, sizeof h->wrap_rec) != 0 ||
-        b64_put(root, "mac", h->mac, sizeof h->mac) != 0)
-        goto out;
-    {
-        size_t n;
-
-        rc = vrm_json_pretty(root, &text, &n);
-        if (rc == 0)
-            rc = replace_file(dir, "vault.json", text, n);
-    }
-out:
-    if (rc == -ENOMEM)
-        vrm_error(ENOMEM, "out of memory writing vault.json");
-    free(text);
-    cJSON_Delete(root);
-    return rc;
-}
-
-/* Load and parse dir/vault.json; with `keep`, also hand back its text
- * (malloc'd) and length, exactly the bytes parsed. */
-static int header_read(const char *dir, header *h, char **keep, size_t *keeplen)
-{
-    char *path = path_join(dir, "vault.json"), *text = NULL;
-    struct stat st;
-    size_t len = 0;
-    int rc;
-
-    if (path == NULL)
-        return -ENOMEM;
-    if (stat(dir, &st) != 0) {
-        rc = vrm_error(errno, "no vault at %s: %s", dir, strerror(errno));
-        goto out;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        rc = vrm_error(ENOTDIR, "no vault at %s: not a directory", dir);
-        goto out;
-    }
-    rc = read_small_file(path, JSON_MAX, &text, &len);
-    if (rc == -ENOENT) {
-        vrm_error(ENOENT, "no vault at %s (no vault.json)", dir);
-        goto out;
-    }
-    if (rc != 0) {
-        vrm_error(rc == -EFBIG ? EBADMSG : -rc, "cannot read %s: %s", path,
-                  rc == -EFBIG ? "not a small regular file" : strerror(-rc));
-        if (rc == -EFBIG)
-            rc = -EBADMSG;
-        goto out;
-    }
-    rc = header_parse(text, len, h);
-    if (rc == 0 && keep != NULL) {
-        *keep = text;
-        *keeplen = len;
-        text = NULL;
-    }
-out:
-    free(text);
-    free(path);
-    return rc;
-}
-
-static int header_load(const char *dir, header *h)
-{
-    return header_read(dir, h, NULL, NULL);
-}
-
-/* ---- keys ------------------------------------------------------------ */
-
-static int subkey(uint8_t *out, const uint8_t *master, uint64_t id, const char ctx[8])
-{
-    return crypto_kdf_derive_from_key(out, VRM_KEYBYTES, id, ctx, master) == 0 ? 0 : -EINVAL;
-}
-
-static void header_mac(const header *h, const uint8_t *master, uint8_t out[MACBYTES])
-{
-    uint8_t *key = sodium_malloc(crypto_auth_KEYBYTES);
-    crypto_auth_hmacsha512256_state st;
-    uint8_t b[8];
-    static const char tag[] = "vrmfs vault.json v1";
-
-    if (key == NULL) {  /* no memory: a MAC that cannot match */
-        memset(out, 0, MACBYTES);
-        return;
-    }
-    subkey(key, master, SUBKEY_HEADER, "vrmheadr");
-    crypto_auth_hmacsha512256_init(&st, key, crypto_auth_KEYBYTES);
-    crypto_auth_hmacsha512256_update(&st, (const uint8_t *)tag, sizeof tag);
-    put64(b, (uint64_t)h->format);
-    crypto_auth_hmacsha512256_update(&st, b, 8);
-    crypto_auth_hmacsha512256_update(&st, h->id, sizeof h->id);
-    crypto_auth_hmacsha512256_update(&st, (const uint8_t *)"argon2id13", 10);
-    put64(b, h->ops);
-    crypto_auth_hmacsha512256_update(&st, b, 8);
-    put64(b, (uint64_t)h->mem);
-    crypto_auth_hmacsha512256_update(&st, b, 8);
-    crypto_auth_hmacsha512256_update(&st, h->salt, sizeof h->salt);
-    crypto_auth_hmacsha512256_update(&st, h->wrap_pass, sizeof h->wrap_pass);
-    crypto_auth_hmacsha512256_update(&st, h->wrap_rec, sizeof h->wrap_rec);
-    crypto_auth_hmacsha512256_final(&st, out);
-    sodium_memzero(&st, sizeof st);
-    sodium_free(key);
-}
-
-static int passkey(uint8_t *key, const header *h, const char *pass, size_t passlen)
-{
-    if (crypto_pwhash(key, VRM_KEYBYTES, pass, passlen, h->salt, h->ops, h->mem,
-                      crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return vrm_error(ENOMEM, "Argon2id needs %zu MiB of memory that could not be had",
-                         h->mem >> 20);
-    return 0;
-}
-
-/* The recovery key as bytes, from its printed form (hex; dashes, spaces and
- * case ignored). */
-static int recovery_parse(uint8_t *out, const char *text)
-{
-    char hex[2 * RECBYTES + 1];
-    size_t n = 0, got = 0;
-    const char *s;
-
-    for (s = text; *s; s++) {
-        if (*s == '-' || isspace((unsigned char)*s))
-            continue;
-        if (!isxdigit((unsigned char)*s) || n == sizeof hex - 1) {
-            sodium_memzero(hex, sizeof hex);
-            return vrm_error(EKEYREJECTED, "that is not a recovery key "
-                             "(64 hexadecimal digits expected)");
-        }
-        hex[n++] = (char)tolower((unsigned char)*s);
-    }
-    hex[n] = '\0';
-    if (n != sizeof hex - 1 ||
-        sodium_hex2bin(out, RECBYTES, hex, n, NULL, &got, NULL) != 0 || got != RECBYTES) {
-        sodium_memzero(hex, sizeof hex);
-        return vrm_error(EKEYREJECTED, "that is not a recovery key "
-                         "(64 hexadecimal digits expected)");
-    }
-    sodium_memzero(hex, sizeof hex);
-    return 0;
-}
-
-static void recovery_format(char *out, const uint8_t *bin)
-{
-    char hex[2 * RECBYTES + 1];
-    size_t i, j = 0;
-
-    sodium_bin2hex(hex, sizeof hex, bin, RECBYTES);
-    for (i = 0; i < 2 * RECBYTES; i++) {
-        if (i > 0 && i % 4 == 0)
-            out[j++] = '-';
-        out[j++] = hex[i];
-    }
-    out[j] = '\0';
-    sodium_memzero(hex, sizeof hex);
-}
-
-static void wrap(uint8_t out[WRAPBYTES], const uint8_t *key, const uint8_t *master,
-                 const char *role)
-{
-    randombytes_buf(out, WNONCE);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out + WNONCE, NULL, master, VRM_KEYBYTES,
-                                               (const uint8_t *)role, strlen(role),
-                                               NULL, out, key);
-}
-
-static int unwrap(uint8_t *master, const uint8_t in[WRAPBYTES], const uint8_t *key,
-                  const char *role)
-{
-    return crypto_aead_xchacha20poly1305_ietf_decrypt(
-               master, NULL, NULL, in + WNONCE, WRAPBYTES - WNONCE,
-               (const uint8_t *)role, strlen(role), in, key) == 0 ? 0 : -1;
-}
-
-/* Unwrap the master key with a passphrase (rec == NULL) or a recovery key
- * (rec != NULL), then authenticate the whole header with it. */
-static int header_unlock(const header *h, const char *pass, size_t passlen,
-                         const char *rec, uint8_t *master)
-{
-    uint8_t *key = sodium_malloc(VRM_KEYBYTES), *recbin = sodium_malloc(RECBYTES);
-    uint8_t mac[MACBYTES];
-    int rc;
-
-    if (key == NULL || recbin == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (rec != NULL) {
-        rc = recovery_parse(recbin, rec);
-        if (rc == 0)
-            rc = subkey(key, recbin, 1, "vrmrecov");
-        if (rc == 0 && unwrap(master, h->wrap_rec, key, ROLE_REC) != 0)
-            rc = vrm_error(EKEYREJECTED, "wrong recovery key");
-    } else {
-        rc = passkey(key, h, pass, passlen);
-        if (rc == 0 && unwrap(master, h->wrap_pass, key, ROLE_PASS) != 0)
-            rc = vrm_error(EKEYREJECTED, "wrong passphrase");
-    }
-    if (rc != 0)
-        goto out;
-    header_mac(h, master, mac);
-    if (sodium_memcmp(mac, h->mac, MACBYTES) != 0)
-        rc = vrm_error(EBADMSG, "vault.json has been altered or damaged (its MAC "
-                       "does not match)");
-out:
-    sodium_memzero(mac, sizeof mac);
-    sodium_free(key);
-    sodium_free(recbin);
-    return rc;
-}
+/* Subkey ids under the master key (keyfile.c has the header's, 2). */
+enum { SUBKEY_PAGES = 1 };
 
 /* ---- the vault ------------------------------------------------------- */
 
@@ -647,44 +116,60 @@ int vrm_vault_record_changed_locked(vrm_vault *v, const char *coll, const char *
     return v->record_hook(v->record_hook_ctx, v, coll, name, old_body, new_body);
 }
 
-int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out)
+/* Prepare `sql` on db once and keep it in c; hand it back reset and
+ * unbound.  The cache is keyed by the literal's address. */
+static int stmt_cache_get(vrm_stmt_cache *c, sqlite3 *db, const char *sql, sqlite3_stmt **out)
 {
     size_t i;
 
-    for (i = 0; i < VRM_STMT_CACHE && v->stmts[i].sql != NULL; i++)
-        if (v->stmts[i].sql == sql) {
-            sqlite3_reset(v->stmts[i].st);
-            sqlite3_clear_bindings(v->stmts[i].st);
-            *out = v->stmts[i].st;
+    for (i = 0; i < c->cap && c->slot[i].sql != NULL; i++)
+        if (c->slot[i].sql == sql) {
+            sqlite3_reset(c->slot[i].st);
+            sqlite3_clear_bindings(c->slot[i].st);
+            *out = c->slot[i].st;
             return 0;
         }
-    if (i == VRM_STMT_CACHE)
-        return vrm_error(ENOSPC, "internal: statement cache full");
-    if (sqlite3_prepare_v3(v->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
-        return vrm_vault_sqlerr(v, "database");
-    v->stmts[i].sql = sql;
-    v->stmts[i].st = *out;
+    if (i == c->cap)
+        return vrm_error(ENOSPC, "internal: statement cache full (%zu statements)", c->cap);
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+        return vrm_error_from_db(db, "database");
+    c->slot[i].sql = sql;
+    c->slot[i].st = *out;
     return 0;
+}
+
+/* Finalize every statement of c; it is empty and usable again. */
+static void stmt_cache_release(vrm_stmt_cache *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->cap && c->slot[i].sql != NULL; i++) {
+        sqlite3_finalize(c->slot[i].st);
+        c->slot[i].sql = NULL;
+        c->slot[i].st = NULL;
+    }
+}
+
+void *vrm_vault_slot(vrm_vault *v, int which, void *(*make)(void), void (*release)(void *p))
+{
+    void *p;
+
+    pthread_mutex_lock(&v->slots_mu);
+    if (v->slots[which].p == NULL && (v->slots[which].p = make()) != NULL)
+        v->slots[which].release = release;
+    p = v->slots[which].p;
+    pthread_mutex_unlock(&v->slots_mu);
+    return p;
+}
+
+int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out)
+{
+    return stmt_cache_get(&v->stmts, v->db, sql, out);
 }
 
 int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out)
 {
-    size_t i;
-
-    for (i = 0; i < VRM_READER_STMTS && r->stmts[i].sql != NULL; i++)
-        if (r->stmts[i].sql == sql) {
-            sqlite3_reset(r->stmts[i].st);
-            sqlite3_clear_bindings(r->stmts[i].st);
-            *out = r->stmts[i].st;
-            return 0;
-        }
-    if (i == VRM_READER_STMTS)
-        return vrm_error(ENOSPC, "internal: reader statement cache full");
-    if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
-        return vrm_error_from_db(r->db, "database");
-    r->stmts[i].sql = sql;
-    r->stmts[i].st = *out;
-    return 0;
+    return stmt_cache_get(&r->stmts, r->db, sql, out);
 }
 
 vrm_reader *vrm_vault_reader_get(vrm_vault *v)
@@ -702,7 +187,7 @@ vrm_reader *vrm_vault_reader_get(vrm_vault *v)
     return &v->readers[i];
 }
 
-void vrm_vault_reader_put(vrm_reader *r)
+void vrm_vault_reader_release(vrm_reader *r)
 {
     if (r != NULL)
         pthread_mutex_unlock(&r->mu);
@@ -712,7 +197,7 @@ void vrm_vault_reader_put(vrm_reader *r)
  * them reads go through v->db, so a failure here is not an error. */
 static void readers_open(vrm_vault *v)
 {
-    char *path = path_join(v->dir, "vault.db");
+    char *path = vrm_path_join(v->dir, "vault.db");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int want = cores < 2 ? 2 : cores > VRM_READERS_MAX ? VRM_READERS_MAX : (int)cores;
     char pragmas[160];
@@ -723,6 +208,8 @@ static void readers_open(vrm_vault *v)
         vrm_reader *r = &v->readers[v->nreaders];
 
         memset(r, 0, sizeof *r);
+        r->stmts.slot = r->stmt_slots;
+        r->stmts.cap = VRM_READER_STMTS;
         if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
                             SQLITE_OPEN_EXRESCODE, vrm_cryptvfs_name(v->vfs)) != SQLITE_OK ||
             sqlite3_busy_timeout(r->db, 5000) != SQLITE_OK ||
@@ -740,29 +227,16 @@ static void readers_open(vrm_vault *v)
 static void readers_close(vrm_vault *v)
 {
     int i;
-    size_t j;
 
     for (i = 0; i < v->nreaders; i++) {
         vrm_reader *r = &v->readers[i];
 
-        for (j = 0; j < VRM_READER_STMTS && r->stmts[j].sql != NULL; j++)
-            sqlite3_finalize(r->stmts[j].st);
+        stmt_cache_release(&r->stmts);
         sqlite3_close(r->db);
         pthread_mutex_destroy(&r->mu);
         memset(r, 0, sizeof *r);
     }
     v->nreaders = 0;
-}
-
-static void stmts_release(vrm_vault *v)
-{
-    size_t i;
-
-    for (i = 0; i < VRM_STMT_CACHE && v->stmts[i].sql != NULL; i++) {
-        sqlite3_finalize(v->stmts[i].st);
-        v->stmts[i].sql = NULL;
-        v->stmts[i].st = NULL;
-    }
 }
 
 const char *vrm_vault_dir(const vrm_vault *v)
@@ -778,7 +252,7 @@ const uint8_t *vrm_vault_id(const vrm_vault *v)
 int vrm_vault_subkey(const vrm_vault *v, uint8_t out[VRM_KEYBYTES], uint64_t id,
                      const char purpose[8])
 {
-    return subkey(out, v->master, id, purpose);
+    return vrm_keyfile_subkey(out, v->master, id, purpose);
 }
 
 /* Subkey id under purpose "vrmpairw" (identity.h); one value for all
@@ -789,8 +263,8 @@ void vrm_vault_pairwise_root(const vrm_vault *v, uint8_t out[VRM_KEYBYTES])
 {
     if (v->pairwise != NULL)
         memcpy(out, v->pairwise, VRM_KEYBYTES);
-    else
-        subkey(out, v->master, PAIRWISE_SUBKEY_ID, "vrmpairw");
+    else if (vrm_keyfile_subkey(out, v->master, PAIRWISE_SUBKEY_ID, "vrmpairw") != 0)
+        memset(out, 0, VRM_KEYBYTES);   /* not reached: the arguments are fixed */
 }
 
 /* Load the settings' "pairwise-root", if the vault has one. */
@@ -846,16 +320,20 @@ int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYB
     return 0;
 }
 
-static vrm_vault *vault_new(const char *dir)
+vrm_vault *vrm_vault_new(const char *dir, unsigned flags)
 {
     vrm_vault *v = calloc(1, sizeof *v);
 
     if (v == NULL)
         return NULL;
     v->lockfd = -1;
+    v->flags = flags;
+    v->stmts.slot = v->stmt_slots;
+    v->stmts.cap = VRM_STMT_CACHE;
     v->dir = strdup(dir);
     v->master = sodium_malloc(VRM_KEYBYTES);
     if (v->dir == NULL || v->master == NULL || pthread_mutex_init(&v->mu, NULL) != 0 ||
+        pthread_mutex_init(&v->slots_mu, NULL) != 0 ||
         pthread_mutex_init(&v->ckpt_mu, NULL) != 0 || pthread_cond_init(&v->ckpt_cv, NULL) != 0 ||
         pthread_mutex_init(&v->ckpt_run, NULL) != 0) {
         free(v->dir);
@@ -868,11 +346,15 @@ static vrm_vault *vault_new(const char *dir)
 
 static void checkpointer_stop(vrm_vault *v);
 
-static void vault_free(vrm_vault *v)
+void vrm_vault_free(vrm_vault *v)
 {
+    int i;
+
+    if (v == NULL)
+        return;
     readers_close(v);
     checkpointer_stop(v);
-    stmts_release(v);
+    stmt_cache_release(&v->stmts);
     if (v->db != NULL)
         sqlite3_close(v->db);
     vrm_cryptvfs_destroy(v->vfs);
@@ -880,6 +362,10 @@ static void vault_free(vrm_vault *v)
         close(v->lockfd);
     sodium_free(v->master);
     sodium_free(v->pairwise);
+    for (i = 0; i < VRM_SLOT_COUNT; i++)
+        if (v->slots[i].p != NULL)
+            v->slots[i].release(v->slots[i].p);
+    pthread_mutex_destroy(&v->slots_mu);
     pthread_mutex_destroy(&v->mu);
     pthread_mutex_destroy(&v->ckpt_mu);
     pthread_mutex_destroy(&v->ckpt_run);
@@ -897,9 +383,9 @@ static void vault_free(vrm_vault *v)
  * LOCK_WAIT_MS. */
 #define LOCK_WAIT_MS 15000
 
-static int vault_lock_dir(vrm_vault *v)
+int vrm_vault_lock_dir(vrm_vault *v)
 {
-    char *path = path_join(v->dir, "vault.lock"), note[300];
+    char *path = vrm_path_join(v->dir, "vault.lock"), note[300];
     int rc = 0, waited = 0;
     ssize_t n;
 
@@ -950,6 +436,7 @@ int vrm_vault_note(vrm_vault *v, const char *note)
     return 0;
 }
 
+/* The page key derives from the master key, and the VFS from both. */
 static int vault_make_vfs(vrm_vault *v)
 {
     uint8_t *key = sodium_malloc(VRM_KEYBYTES);
@@ -957,7 +444,7 @@ static int vault_make_vfs(vrm_vault *v)
 
     if (key == NULL)
         return -ENOMEM;
-    rc = subkey(key, v->master, SUBKEY_PAGES, "vrmpages");
+    rc = vrm_keyfile_subkey(key, v->master, SUBKEY_PAGES, "vrmpages");
     if (rc == 0)
         rc = vrm_cryptvfs_create(&v->vfs, key, v->id);
     sodium_free(key);
@@ -973,9 +460,9 @@ int vrm_vault_sqlerr(vrm_vault *v, const char *what)
  * a new database: page size and reserved bytes are fixed before its first
  * page is written, and it goes straight from an in-memory journal to WAL, so
  * no rollback journal file is ever needed. */
-static int vault_open_db(vrm_vault *v, int create)
+int vrm_vault_open_db(vrm_vault *v, int create)
 {
-    char *path = path_join(v->dir, "vault.db");
+    char *path = vrm_path_join(v->dir, "vault.db");
     int flags = SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX;
     int rc = 0, reserve = VRM_PAGE_RESERVE;
     char pragmas[256];
@@ -1027,7 +514,8 @@ static int vault_open_db(vrm_vault *v, int create)
      * file took longer than writing it.  FAST still zeroes what is deleted
      * from a b-tree page (records, names, small rows) when that page is
      * written anyway, and leaves freed pages as they were: ciphertext under
-     * the vault's page key, reused by later writes (README, "Deleting"). */
+     * the vault's page key, reused by later writes (vrmfs(5), "Deleting and
+     * compacting"). */
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0; PRAGMA foreign_keys=ON;"
              "PRAGMA secure_delete=FAST; "
@@ -1145,7 +633,7 @@ static void *checkpointer(void *arg)
  * just checkpoints in the writer, as SQLite does by default. */
 static void checkpointer_start(vrm_vault *v)
 {
-    char *path = path_join(v->dir, "vault.db");
+    char *path = vrm_path_join(v->dir, "vault.db");
 
     v->ckpt_frames = 1000;
     if (path == NULL ||
@@ -1207,86 +695,6 @@ int vrm_vault_sync_locked(vrm_vault *v)
     return rc == SQLITE_OK ? 0 : vrm_vault_sqlerr(v, "checkpoint");
 }
 
-/* One integer from a PRAGMA (or any one-value query).  Mutex held. */
-static int pragma_int(vrm_vault *v, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : vrm_vault_sqlerr(v, "database");
-}
-
-/* Checkpoint everything and empty the WAL; then vault.db's size.  Mutex
- * held. */
-static int checkpoint_truncate(vrm_vault *v, uint64_t *size)
-{
-    char *path;
-    struct stat st;
-    int rc;
-
-    pthread_mutex_lock(&v->ckpt_run);
-    rc = sqlite3_wal_checkpoint_v2(v->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    pthread_mutex_unlock(&v->ckpt_run);
-    if (rc != SQLITE_OK)
-        return vrm_vault_sqlerr(v, "checkpoint");
-    if (size == NULL)
-        return 0;
-    path = path_join(v->dir, "vault.db");
-    if (path == NULL)
-        return -ENOMEM;
-    rc = stat(path, &st) == 0 ? 0 : vrm_error(errno, "%s: %s", path, strerror(errno));
-    free(path);
-    if (rc == 0)
-        *size = (uint64_t)st.st_size;
-    return rc;
-}
-
-int vrm_vault_compact(vrm_vault *v, vrm_progress_fn progress, void *ctx, uint64_t *before,
-                      uint64_t *after)
-{
-    int64_t mode = 0, total = 0, left = 0;
-    char sql[64];
-    int rc;
-
-    vrm_vault_lock(v);
-    rc = pragma_int(v, "PRAGMA auto_vacuum", &mode);
-    if (rc == 0 && mode != 2)
-        rc = vrm_error(EOPNOTSUPP, "this vault keeps no pointer map (it was made before vrmfs "
-                       "kept one), so its pages cannot be moved in place; 'vrmfs export' "
-                       "and 'vrmfs import-all' copy it into a new vault that can be "
-                       "compacted");
-    if (rc == 0)
-        rc = checkpoint_truncate(v, before);
-    if (rc == 0)
-        rc = pragma_int(v, "PRAGMA freelist_count", &total);
-    left = total;
-    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", VRM_COMPACT_STEP);
-    while (rc == 0 && left > 0) {
-        int64_t was = left;
-
-        if (sqlite3_exec(v->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-            rc = vrm_vault_sqlerr(v, "compacting");
-        if (rc == 0)
-            rc = vrm_vault_sync_locked(v);
-        if (rc == 0)
-            rc = pragma_int(v, "PRAGMA freelist_count", &left);
-        if (rc == 0 && left >= was)
-            rc = vrm_error(EIO, "compacting: %lld free pages remain and none moved",
-                           (long long)left);
-        if (rc == 0 && progress != NULL)
-            progress(ctx, (uint64_t)(total - left), (uint64_t)total);
-    }
-    if (rc == 0)
-        rc = checkpoint_truncate(v, after);
-    vrm_vault_unlock(v);
-    return rc;
-}
-
 int vrm_vault_sync(vrm_vault *v)
 {
     int rc;
@@ -1297,16 +705,15 @@ int vrm_vault_sync(vrm_vault *v)
     return rc;
 }
 
-/* Unwrap the master key of a loaded header into v. */
-static int vault_unlock(vrm_vault *v, const header *h, const char *pass, size_t passlen)
+int vrm_vault_unwrap(vrm_vault *v, const vrm_keyfile *kf, const char *pass, size_t passlen)
 {
-    int rc = header_unlock(h, pass, passlen, NULL, v->master);
+    int rc = vrm_keyfile_unlock(kf, pass, passlen, NULL, v->master);
 
-    if (rc == 0) {
-        memcpy(v->id, h->id, sizeof v->id);
-        sodium_mprotect_readonly(v->master);
-    }
-    return rc;
+    if (rc != 0)
+        return rc;
+    memcpy(v->id, kf->id, sizeof v->id);
+    sodium_mprotect_readonly(v->master);
+    return vault_make_vfs(v);
 }
 
 /* A read-only open cannot migrate: the schema must be this build's. */
@@ -1334,25 +741,22 @@ int vrm_vault_open_raw(vrm_vault **out, const char *dir, const char *pass, size_
                        unsigned flags)
 {
     vrm_vault *v;
-    header h;
+    vrm_keyfile kf;
     int rc;
 
     *out = NULL;
     if (sodium_init() < 0)
         return vrm_error(EIO, "libsodium failed to initialise");
-    v = vault_new(dir);
+    v = vrm_vault_new(dir, flags);
     if (v == NULL)
         return -ENOMEM;
-    v->flags = flags;
-    rc = header_load(dir, &h);  /* "no vault here" before creating a lock file */
+    rc = vrm_keyfile_read(dir, &kf, NULL, NULL);  /* "no vault here" before a lock file */
     if (rc == 0)
-        rc = vault_lock_dir(v);
+        rc = vrm_vault_lock_dir(v);
     if (rc == 0)
-        rc = vault_unlock(v, &h, pass, passlen);
+        rc = vrm_vault_unwrap(v, &kf, pass, passlen);
     if (rc == 0)
-        rc = vault_make_vfs(v);
-    if (rc == 0)
-        rc = vault_open_db(v, 0);
+        rc = vrm_vault_open_db(v, 0);
     if (rc == 0)
         rc = (flags & VRM_OPEN_READONLY) ? schema_current(v) : vrm_schema_migrate(v->db);
     if (rc == 0)
@@ -1361,9 +765,9 @@ int vrm_vault_open_raw(vrm_vault **out, const char *dir, const char *pass, size_
         checkpointer_start(v);
     if (rc == 0)
         readers_open(v);
-    sodium_memzero(&h, sizeof h);
+    sodium_memzero(&kf, sizeof kf);
     if (rc != 0) {
-        vault_free(v);
+        vrm_vault_free(v);
         return rc;
     }
     *out = v;
@@ -1378,7 +782,7 @@ int vrm_vault_close(vrm_vault *v)
         return 0;
     readers_close(v);
     checkpointer_stop(v);
-    stmts_release(v);
+    stmt_cache_release(&v->stmts);
     if (v->db != NULL && sqlite3_close(v->db) != SQLITE_OK)
         rc = vrm_vault_sqlerr(v, "closing vault.db");
     else
@@ -1387,47 +791,25 @@ int vrm_vault_close(vrm_vault *v)
         sqlite3_close_v2(v->db);
         v->db = NULL;
     }
-    vault_free(v);
+    vrm_vault_free(v);
     return rc;
 }
 
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int empty = 1;
-
-    if (d == NULL)
-        return -errno;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            empty = 0;
-            break;
-        }
-    closedir(d);
-    return empty;
-}
-
-static void remove_created(const char *dir, int made_dir)
+void vrm_vault_discard(const char *dir, int remove_dir)
 {
     static const char *const names[] = {"vault.json", "vault.json.new", "vault.db",
                                         "vault.db-wal", "vault.db-shm", "vault.lock"};
     size_t i;
 
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *p = path_join(dir, names[i]);
+        char *p = vrm_path_join(dir, names[i]);
 
         if (p != NULL)
             unlink(p);
         free(p);
     }
-    if (made_dir)
+    if (remove_dir)
         rmdir(dir);
-}
-
-void vrm_vault_discard(const char *dir, int remove_dir)
-{
-    remove_created(dir, remove_dir);
 }
 
 int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
@@ -1435,30 +817,22 @@ int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
 {
     char recovery[VRM_RECOVERY_KEY_LEN + 1];
     vrm_vault *v = NULL;
-    uint8_t *key = NULL, *rec = NULL;
     int made_dir = 0, rc;
-    header h;
+    vrm_keyfile kf;
 
-    memset(&h, 0, sizeof h);
+    memset(&kf, 0, sizeof kf);
     if (sodium_init() < 0)
         return vrm_error(EIO, "libsodium failed to initialise");
     if (passlen == 0)
         return vrm_error(EINVAL, "the passphrase is empty");
-    h.format = VRM_FORMAT_VERSION;
-    h.ops = limits && limits->ops ? limits->ops : crypto_pwhash_OPSLIMIT_MODERATE;
-    h.mem = limits && limits->mem ? limits->mem : crypto_pwhash_MEMLIMIT_MODERATE;
-    if (h.ops < crypto_pwhash_OPSLIMIT_MIN || h.ops > VRM_KDF_OPS_MAX)
-        return vrm_error(EINVAL, "Argon2id ops must be between %llu and %d",
-                         (unsigned long long)crypto_pwhash_OPSLIMIT_MIN, VRM_KDF_OPS_MAX);
-    if (h.mem < crypto_pwhash_MEMLIMIT_MIN || h.mem > VRM_KDF_MEM_MAX)
-        return vrm_error(EINVAL, "Argon2id memory must be between %zu bytes and %d MiB",
-                         (size_t)crypto_pwhash_MEMLIMIT_MIN, (int)(VRM_KDF_MEM_MAX >> 20));
+    if ((rc = vrm_keyfile_init(&kf, limits)) != 0)
+        return rc;
 
     if (mkdir(dir, 0700) == 0) {
         made_dir = 1;
     } else if (errno == EEXIST) {
-        char *vj = path_join(dir, "vault.json");
-        int empty = dir_is_empty(dir);
+        char *vj = vrm_path_join(dir, "vault.json");
+        int empty = vrm_dir_empty(dir);
 
         if (vj != NULL && access(vj, F_OK) == 0)
             rc = vrm_error(EEXIST, "%s already holds a vault; not overwriting it", dir);
@@ -1476,28 +850,16 @@ int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
     }
 
     rc = -ENOMEM;
-    v = vault_new(dir);
-    key = sodium_malloc(VRM_KEYBYTES);
-    rec = sodium_malloc(RECBYTES);
-    if (v == NULL || key == NULL || rec == NULL)
+    v = vrm_vault_new(dir, 0);
+    if (v == NULL)
         goto fail;
-    if ((rc = vault_lock_dir(v)) != 0)
+    if ((rc = vrm_vault_lock_dir(v)) != 0)
         goto fail;
     randombytes_buf(v->master, VRM_KEYBYTES);
-    randombytes_buf(h.id, sizeof h.id);
-    randombytes_buf(h.salt, sizeof h.salt);
-    randombytes_buf(rec, RECBYTES);
-    memcpy(v->id, h.id, sizeof v->id);
-
-    if ((rc = passkey(key, &h, pass, passlen)) != 0)
+    if ((rc = vrm_keyfile_seal(&kf, v->master, pass, passlen, recovery)) != 0)
         goto fail;
-    wrap(h.wrap_pass, key, v->master, ROLE_PASS);
-    if ((rc = subkey(key, rec, 1, "vrmrecov")) != 0)
-        goto fail;
-    wrap(h.wrap_rec, key, v->master, ROLE_REC);
-    header_mac(&h, v->master, h.mac);
-
-    if ((rc = vault_make_vfs(v)) != 0 || (rc = vault_open_db(v, 1)) != 0 ||
+    memcpy(v->id, kf.id, sizeof v->id);
+    if ((rc = vault_make_vfs(v)) != 0 || (rc = vrm_vault_open_db(v, 1)) != 0 ||
         (rc = vrm_schema_migrate(v->db)) != 0)
         goto fail;
     if (sqlite3_close(v->db) != SQLITE_OK) {
@@ -1505,12 +867,10 @@ int vrm_vault_create(const char *dir, const char *pass, size_t passlen,
         goto fail;
     }
     v->db = NULL;
-    recovery_format(recovery, rec);
     rc = keep(ctx, recovery);
-    sodium_memzero(recovery, sizeof recovery);
     if (rc != 0)
         goto fail;
-    if ((rc = header_write(dir, &h)) != 0)
+    if ((rc = vrm_keyfile_write(dir, &kf, NULL, 0)) != 0)
         goto fail;
     goto out;
 fail:
@@ -1518,378 +878,11 @@ fail:
         sqlite3_close_v2(v->db);
         v->db = NULL;
     }
-    remove_created(dir, made_dir);
+    vrm_vault_discard(dir, made_dir);
 out:
     if (v != NULL)
-        vault_free(v);
-    sodium_free(key);
-    sodium_free(rec);
-    sodium_memzero(&h, sizeof h);
+        vrm_vault_free(v);
+    sodium_memzero(recovery, sizeof recovery);
+    sodium_memzero(&kf, sizeof kf);
     return rc;
-}
-
-/* Rewrap the master key under a new passphrase; serialised against other
- * rewraps by a lock on the directory itself. */
-static int rewrap(const char *dir, const char *old, size_t oldlen, const char *rec,
-                  const char *new_pass, size_t newlen)
-{
-    uint8_t *master = NULL, *key = NULL;
-    int dfd, rc;
-    header h;
-
-    if (sodium_init() < 0)
-        return vrm_error(EIO, "libsodium failed to initialise");
-    if (newlen == 0)
-        return vrm_error(EINVAL, "the new passphrase is empty");
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return vrm_error(errno, "no vault at %s: %s", dir, strerror(errno));
-    if (flock(dfd, LOCK_EX) != 0) {
-        rc = vrm_error(errno, "cannot lock %s: %s", dir, strerror(errno));
-        goto out;
-    }
-    master = sodium_malloc(VRM_KEYBYTES);
-    key = sodium_malloc(VRM_KEYBYTES);
-    if (master == NULL || key == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if ((rc = header_load(dir, &h)) != 0 ||
-        (rc = header_unlock(&h, old, oldlen, rec, master)) != 0)
-        goto out;
-    randombytes_buf(h.salt, sizeof h.salt);
-    if ((rc = passkey(key, &h, new_pass, newlen)) != 0)
-        goto out;
-    wrap(h.wrap_pass, key, master, ROLE_PASS);
-    header_mac(&h, master, h.mac);
-    rc = header_write(dir, &h);
-out:
-    sodium_memzero(&h, sizeof h);
-    sodium_free(master);
-    sodium_free(key);
-    close(dfd);
-    return rc;
-}
-
-int vrm_vault_passwd(const char *dir, const char *old, size_t oldlen,
-                     const char *new_pass, size_t newlen)
-{
-    return rewrap(dir, old, oldlen, NULL, new_pass, newlen);
-}
-
-int vrm_vault_recover(const char *dir, const char *recovery, const char *new_pass,
-                      size_t newlen)
-{
-    return rewrap(dir, NULL, 0, recovery, new_pass, newlen);
-}
-
-/* ---- backup ---------------------------------------------------------- */
-
-#define BACKUP_STEP_PAGES 256
-
-/* Fsync the regular file at dir/name. */
-static int fsync_file(const char *dir, const char *name)
-{
-    char *path = path_join(dir, name);
-    int fd, rc = 0;
-
-    if (path == NULL)
-        return -ENOMEM;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        rc = vrm_error(errno, "cannot sync %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(path);
-    return rc;
-}
-
-/* Copy the database of src (open, read-only) into dst (open, created empty)
- * with the online backup API, then checkpoint dst's WAL into its database.
- * The copy runs inside one read transaction on src: the backup API leaves a
- * transaction it did not open alone, so every step reads the same snapshot
- * and a write to the mounted vault between two steps does not restart the
- * copy from its first page (which under a steady writer would never end).
- * In WAL mode the reader blocks no writer; the vault's checkpoints are
- * passive, so they copy what they can and its WAL grows meanwhile. */
-static int backup_copy(vrm_vault *src, vrm_vault *dst, vrm_progress_fn progress, void *ctx)
-{
-    sqlite3_backup *b = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc, total, busy = 0;
-
-    if (sqlite3_exec(src->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return vrm_vault_sqlerr(src, "cannot read vault.db");
-    if (sqlite3_prepare_v2(src->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) !=
-        SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-        rc = vrm_vault_sqlerr(src, "cannot read vault.db");
-        sqlite3_finalize(st);
-        sqlite3_exec(src->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    sqlite3_finalize(st);
-    b = sqlite3_backup_init(dst->db, "main", src->db, "main");
-    if (b == NULL) {
-        rc = vrm_vault_sqlerr(dst, "cannot start the backup");
-        sqlite3_exec(src->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    for (;;) {
-        rc = sqlite3_backup_step(b, BACKUP_STEP_PAGES);
-        total = sqlite3_backup_pagecount(b);
-        if (progress != NULL && total > 0)
-            progress(ctx, (uint64_t)(total - sqlite3_backup_remaining(b)), (uint64_t)total);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc == SQLITE_OK)
-            continue;
-        /* The vault's writer holds a lock for a moment: wait, up to 60 s. */
-        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && busy++ < 1200) {
-            usleep(50 * 1000);
-            continue;
-        }
-        break;
-    }
-    if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
-        /* The error is on the destination's connection, or the source's. */
-        if (sqlite3_errcode(dst->db) != SQLITE_OK)
-            rc = vrm_vault_sqlerr(dst, "backup");
-        else
-            rc = vrm_vault_sqlerr(src, "backup");
-        sqlite3_exec(src->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    sqlite3_exec(src->db, "COMMIT", NULL, NULL, NULL);  /* a read: nothing to lose */
-    if (sqlite3_wal_checkpoint_v2(dst->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
-        SQLITE_OK)
-        return vrm_vault_sqlerr(dst, "checkpoint of the backup");
-    return 0;
-}
-
-int vrm_vault_backup(const char *dir, const char *pass, size_t passlen, const char *dest,
-                     vrm_progress_fn progress, void *ctx)
-{
-    vrm_vault *src = NULL, *dst = NULL;
-    char *json = NULL, *dbpath = NULL;
-    size_t jsonlen = 0;
-    int made_dir = 0, rc;
-    header h;
-
-    memset(&h, 0, sizeof h);
-    if (sodium_init() < 0)
-        return vrm_error(EIO, "libsodium failed to initialise");
-    src = vault_new(dir);
-    if (src == NULL)
-        return -ENOMEM;
-    /* Read-only and without the lock: the vault may be mounted. */
-    src->flags = VRM_OPEN_READONLY;
-    rc = header_read(dir, &h, &json, &jsonlen);
-    if (rc == 0)
-        rc = vault_unlock(src, &h, pass, passlen);
-    sodium_memzero(&h, sizeof h);
-    if (rc == 0)
-        rc = vault_make_vfs(src);
-    if (rc == 0)
-        rc = vault_open_db(src, 0);
-    if (rc != 0)
-        goto out;
-
-    if (mkdir(dest, 0700) == 0) {
-        made_dir = 1;
-    } else if (errno == EEXIST) {
-        int empty = dir_is_empty(dest);
-
-        if (empty < 0)
-            rc = vrm_error(-empty, "%s: %s", dest, strerror(-empty));
-        else if (!empty)
-            rc = vrm_error(EEXIST, "%s exists and is not empty; not writing a backup there",
-                           dest);
-        if (rc != 0)
-            goto out;
-    } else {
-        rc = vrm_error(errno, "cannot make %s: %s", dest, strerror(errno));
-        goto out;
-    }
-
-    dst = vault_new(dest);
-    if (dst == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    /* The same page key and id: the pages are encrypted as in the vault. */
-    dst->vfs = src->vfs;
-    dst->flags = VRM_OPEN_SYNC_FULL;
-    memcpy(dst->id, src->id, sizeof dst->id);
-    if ((rc = vault_open_db(dst, 1)) != 0 || (rc = backup_copy(src, dst, progress, ctx)) != 0)
-        goto fail;
-    if (sqlite3_close(dst->db) != SQLITE_OK) {
-        rc = vrm_vault_sqlerr(dst, "closing the backup's vault.db");
-        goto fail;
-    }
-    dst->db = NULL;
-    dbpath = path_join(dest, "vault.db-wal");
-    if (dbpath == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    if (access(dbpath, F_OK) == 0) {
-        rc = vrm_error(EIO, "%s was left behind after the checkpoint", dbpath);
-        goto fail;
-    }
-    /* vault.json last: a directory without it is no vault. */
-    if ((rc = fsync_file(dest, "vault.db")) != 0 ||
-        (rc = replace_file(dest, "vault.json", json, jsonlen)) != 0)
-        goto fail;
-    goto out;
-fail:
-    if (dst != NULL && dst->db != NULL) {
-        sqlite3_close_v2(dst->db);
-        dst->db = NULL;
-    }
-    remove_created(dest, made_dir);
-out:
-    if (dst != NULL) {
-        dst->vfs = NULL;  /* src's */
-        vault_free(dst);
-    }
-    vault_free(src);
-    if (json != NULL) {
-        sodium_memzero(json, jsonlen);
-        free(json);
-    }
-    free(dbpath);
-    return rc;
-}
-
-/* ---- check ----------------------------------------------------------- */
-
-typedef struct check_ctx {
-    const vrm_check_report *r;
-} check_ctx;
-
-static void check_line(const vrm_check_report *r, int bad, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void check_line(const vrm_check_report *r, int bad, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (bad && r && r->bad)
-        r->bad(r->ctx, line);
-    else if (!bad && r && r->note)
-        r->note(r->ctx, line);
-}
-
-static void on_bad(void *ctx, const char *file, uint64_t index, const char *why)
-{
-    check_ctx *c = ctx;
-
-    check_line(c->r, 1, "%s %s %llu %s", file, strcmp(file, "vault.db") == 0 ? "page" : "frame",
-               (unsigned long long)index, why);
-}
-
-static void on_note(void *ctx, const char *file, uint64_t index, const char *what)
-{
-    check_ctx *c = ctx;
-
-    check_line(c->r, 0, "%s frame %llu: %s", file, (unsigned long long)index, what);
-}
-
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    check_ctx *c = ctx;
-
-    if (c->r && c->r->progress)
-        c->r->progress(c->r->ctx, done, total);
-}
-
-int vrm_vault_check(const char *dir, const char *pass, size_t passlen,
-                    const vrm_check_report *r)
-{
-    check_ctx c = {r};
-    vrm_verify_report vr = {on_bad, on_note, on_progress, &c};
-    sqlite3_stmt *st = NULL;
-    vrm_vault *v;
-    char *dbpath = NULL;
-    int rc, nbad = 0, version = 0;
-    header h;
-
-    if (sodium_init() < 0)
-        return vrm_error(EIO, "libsodium failed to initialise");
-    v = vault_new(dir);
-    if (v == NULL)
-        return -ENOMEM;
-    v->flags = VRM_OPEN_READONLY;
-    rc = header_load(dir, &h);
-    if (rc == 0)
-        rc = vault_lock_dir(v);
-    if (rc == 0)
-        rc = vault_unlock(v, &h, pass, passlen);
-    if (rc == 0)
-        rc = vault_make_vfs(v);
-    sodium_memzero(&h, sizeof h);
-    if (rc != 0)
-        goto out;
-    dbpath = path_join(dir, "vault.db");
-    if (dbpath == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (access(dbpath, F_OK) != 0) {
-        rc = vrm_error(ENOENT, "the vault at %s has no vault.db", dir);
-        goto out;
-    }
-    rc = vrm_cryptvfs_verify(v->vfs, dbpath, &vr);
-    if (rc < 0)
-        goto out;
-    nbad = rc;
-    rc = 0;
-    if (nbad > 0)
-        goto out;  /* SQLite would only trip over the same pages */
-
-    if ((rc = vault_open_db(v, 0)) != 0) {
-        if (rc != -EBADMSG && rc != -EUCLEAN)
-            goto out;  /* not damage: disk full, out of memory... */
-        check_line(r, 1, "%s", vrm_error_message());
-        nbad++;
-        rc = 0;
-        goto out;
-    }
-    if (sqlite3_prepare_v2(v->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (version > vrm_schema_version())
-        check_line(r, 0, "schema version %d is newer than this vrmfs knows (%d)",
-                   version, vrm_schema_version());
-    if (sqlite3_prepare_v2(v->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
-        check_line(r, 1, "integrity check could not run: %s", sqlite3_errmsg(v->db));
-        nbad++;
-        goto out;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(st, 0);
-
-        if (line != NULL && strcmp(line, "ok") != 0) {
-            check_line(r, 1, "integrity: %s", line);
-            nbad++;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        check_line(r, 1, "integrity check stopped: %s",
-                   vrm_errno_from_sqlite(sqlite3_extended_errcode(v->db)) == -EBADMSG
-                       ? vrm_error_message() : sqlite3_errmsg(v->db));
-        nbad++;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    free(dbpath);
-    vault_free(v);
-    return rc < 0 ? rc : nbad;
 }

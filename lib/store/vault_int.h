@@ -38,13 +38,38 @@
 typedef int (*vrm_record_hook)(void *ctx, vrm_vault *v, const char *coll, const char *name,
                                const char *old_body, const char *new_body);
 
+/* Statements prepared once per connection, each found again by the
+ * address of the literal it was prepared from (vrm_vault_stmt).  Guarded
+ * by whatever guards the connection. */
+typedef struct vrm_stmt_slot {
+    const char *sql;                  /* the literal; NULL: free (and all after) */
+    sqlite3_stmt *st;
+} vrm_stmt_slot;
+
+typedef struct vrm_stmt_cache {
+    vrm_stmt_slot *slot;              /* cap slots, owned by the connection's holder */
+    size_t cap;
+} vrm_stmt_cache;
+
+/* State that a module above the store keeps for as long as the vault is
+ * open, one slot per module: made by the module when first needed
+ * (vrm_vault_slot), freed with the `release` it gave when the vault closes.
+ * The store knows only the slots' numbers. */
+enum {
+    VRM_SLOT_ANALYTICS,               /* the analytics' cache of results */
+    VRM_SLOT_COUNT
+};
+
+typedef struct vrm_slot {
+    void *p;                          /* the module's state, or NULL */
+    void (*release)(void *p);
+} vrm_slot;
+
 typedef struct vrm_reader {
     pthread_mutex_t mu;               /* held by the one thread using db */
     sqlite3 *db;                      /* read-only connection, guarded by mu */
-    struct {
-        const char *sql;              /* the literal it was prepared from */
-        sqlite3_stmt *st;
-    } stmts[VRM_READER_STMTS];        /* prepared once, guarded by mu */
+    vrm_stmt_cache stmts;             /* over stmt_slots, guarded by mu */
+    vrm_stmt_slot stmt_slots[VRM_READER_STMTS];
 } vrm_reader;
 
 struct vrm_vault {
@@ -78,12 +103,12 @@ struct vrm_vault {
     int ckpt_wanted;                  /* the writer asks for a checkpoint */
     int ckpt_stop;                    /* the vault is closing */
     int ckpt_frames;                  /* WAL size that wakes the thread */
-    struct {
-        const char *sql;              /* the literal it was prepared from */
-        sqlite3_stmt *st;
-    } stmts[VRM_STMT_CACHE];          /* prepared once, guarded by mu */
+    vrm_stmt_cache stmts;             /* over stmt_slots, guarded by mu */
+    vrm_stmt_slot stmt_slots[VRM_STMT_CACHE];
     vrm_reader readers[VRM_READERS_MAX];  /* the first nreaders are open */
     int nreaders;                     /* set at open, read-only after */
+    pthread_mutex_t slots_mu;         /* guards slots; a leaf lock */
+    vrm_slot slots[VRM_SLOT_COUNT];
     vrm_record_hook record_hook;      /* set once at open (vrm.c), then read-only */
     void *record_hook_ctx;
 };
@@ -111,9 +136,10 @@ int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out);
 
 /* A read connection, its mutex held, or NULL if the vault has none (then
  * read through v->db under the vault's mutex).  Takes a free one if there
- * is one, else waits for one.  Give it back with vrm_vault_reader_put(). */
+ * is one, else waits for one.  Give it back with vrm_vault_reader_release()
+ * (which accepts NULL). */
 vrm_reader *vrm_vault_reader_get(vrm_vault *v);
-void vrm_vault_reader_put(vrm_reader *r);
+void vrm_vault_reader_release(vrm_reader *r);
 
 /* vrm_vault_stmt() for a read connection (at most VRM_READER_STMTS
  * statements).  Reset it after use.  r's mutex held. */
@@ -146,10 +172,31 @@ int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const
 int vrm_vault_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
                                     const char *old_body, const char *new_body);
 
+/* The state in slot `which` (VRM_SLOT_*): made with make() the first time
+ * it is asked for, to be freed with release() at close; NULL if make()
+ * fails (and asked again next time).  Thread-safe, with or without the
+ * vault's mutex; the state's own fields are its module's to guard. */
+void *vrm_vault_slot(vrm_vault *v, int which, void *(*make)(void), void (*release)(void *p));
+
 /* The last SQLite error of v->db as a negative errno, with a message
  * "what: SQLite's message" (the shim's own message is kept for pages that
  * fail authentication). */
 int vrm_vault_sqlerr(vrm_vault *v, const char *what);
+
+/* The steps of opening, for maint.c's copies and checks (vault.c).
+ * vrm_vault_new: an unopened vault for `dir` (nothing touched on disk), or
+ * NULL.  vrm_vault_free: close whatever of it is open and free it (NULL is
+ * fine).  vrm_vault_lock_dir: take vault.lock (-EBUSY, see VRM_OPEN_WAIT).
+ * vrm_vault_unwrap: unwrap the master key from a read key file and make the
+ * page-encrypting VFS from it.  vrm_vault_open_db: open vault.db through it
+ * (`create`: a new one, page size and reserved bytes set first). */
+struct vrm_keyfile;
+vrm_vault *vrm_vault_new(const char *dir, unsigned flags);
+void vrm_vault_free(vrm_vault *v);
+int vrm_vault_lock_dir(vrm_vault *v) __attribute__((warn_unused_result));
+int vrm_vault_unwrap(vrm_vault *v, const struct vrm_keyfile *kf, const char *pass,
+                     size_t passlen) __attribute__((warn_unused_result));
+int vrm_vault_open_db(vrm_vault *v, int create) __attribute__((warn_unused_result));
 
 /* Open the vault alone: the key file, the database and its schema, and
  * nothing of the layers above (no hook, no clean-up of the files store):
