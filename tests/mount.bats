@@ -618,8 +618,9 @@ same_records() {
     [ "$(jq .a "$C/v.json")" = 5 ] || { echo "v.json: $(cat "$C/v.json")"; return 1; }
     # vim removes its swap file while it still has it open: libfuse keeps it
     # as .fuse_hidden* until the kernel's asynchronous release, then removes it
+    # (seconds later on a loaded machine)
     local i
-    for i in $(seq 30); do
+    for i in $(seq 300); do
         [ "$(ls -A "$C")" = v.json ] && break
         sleep 0.1
     done
