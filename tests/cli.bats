@@ -1189,6 +1189,7 @@ man_text() {
         "older copy" "vrmfs(1)"; do
         has "$text" "$s"
     done
+    has "$(man_text vrmfs.1)" "vrmfs(5)"
 }
 
 @test "the manual page names every command, option, exit status and file" {
