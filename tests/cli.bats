@@ -81,7 +81,7 @@ json_set() {
 
 
 # mklog FILE: a valid 3-line access log built from outside, with sha256sum
-# and the format of accesslog.h and vrmfs(1) alone: HEX = sha256(previous
+# and the format of accesslog.h and vrmfs(5) alone: HEX = sha256(previous
 # HEX, "\n", the line before " chain="), 64 zeros before the first line.
 # Line 2 has escapes, spaces and UTF-8 in its JSON strings.
 mklog() {
@@ -698,7 +698,7 @@ usage_errors() {
     run --separate-stderr "$VRMFS" verify-log empty.log
     expect_status 0
     [ "$output" = "ok (0 lines)" ] || { echo "verify-log printed: $output"; return 1; }
-    # the last line cut off leaves a log that still chains (see vrmfs(1))
+    # the last line cut off leaves a log that still chains (see vrmfs(5))
     sed -i '$d' log
     run --separate-stderr "$VRMFS" verify-log log
     expect_status 0
@@ -1116,36 +1116,69 @@ usage_errors() {
     check_ok "$MNT/v"
 }
 
-# ---- the manual page ------------------------------------------------------------
+# ---- the manual pages -----------------------------------------------------------
 
 man_text() {
-    # one line per paragraph, no hyphenation, plain characters
-    groff -man -Tascii -rLL=2000n -rHY=0 -P-cbou "$SRCDIR/fs/vrmfs.1" 2>/dev/null
+    # one line per paragraph, no hyphenation, plain characters; $1: vrmfs.1 (default) or vrmfs.5
+    groff -man -Tascii -rLL=2000n -rHY=0 -P-cbou "$SRCDIR/fs/${1:-vrmfs.1}" 2>/dev/null
 }
 
-@test "the manual page renders without warnings" {
+@test "the manual pages render without warnings" {
     command -v groff >/dev/null || skip "groff missing"
-    [ -s "$SRCDIR/fs/vrmfs.1" ]
-    run --separate-stderr groff -man -ww -z "$SRCDIR/fs/vrmfs.1"
-    expect_status 0
-    [ -z "$stderr" ] || { echo "groff: $stderr"; return 1; }
-    run --separate-stderr groff -man -ww -Tutf8 "$SRCDIR/fs/vrmfs.1"
-    expect_status 0
-    [ -z "$stderr" ] || { echo "groff -Tutf8: $stderr"; return 1; }
-    if command -v mandoc >/dev/null; then
-        run mandoc -Tlint -Wwarning "$SRCDIR/fs/vrmfs.1"
-        [ -z "$output" ] || { echo "mandoc: $output"; return 1; }
-    fi
-    if command -v lexgrog >/dev/null; then   # the NAME line apropos(1) shows
-        run lexgrog "$SRCDIR/fs/vrmfs.1"
+    local page
+    for page in vrmfs.1 vrmfs.5; do
+        [ -s "$SRCDIR/fs/$page" ] || { echo "no fs/$page"; return 1; }
+        run --separate-stderr groff -man -ww -z "$SRCDIR/fs/$page"
         expect_status 0
-        has "$output" "vrmfs - "
-    fi
-    if command -v man >/dev/null; then
-        run --separate-stderr env MANWIDTH=80 man -P cat -l "$SRCDIR/fs/vrmfs.1"
+        [ -z "$stderr" ] || { echo "groff $page: $stderr"; return 1; }
+        run --separate-stderr groff -man -ww -Tutf8 "$SRCDIR/fs/$page"
         expect_status 0
-        has "$output" "vrmfs"
-    fi
+        [ -z "$stderr" ] || { echo "groff -Tutf8 $page: $stderr"; return 1; }
+        if command -v mandoc >/dev/null; then
+            run mandoc -Tlint -Wwarning "$SRCDIR/fs/$page"
+            [ -z "$output" ] || { echo "mandoc $page: $output"; return 1; }
+        fi
+        if command -v lexgrog >/dev/null; then   # the NAME line apropos(1) shows
+            run lexgrog "$SRCDIR/fs/$page"
+            expect_status 0
+            has "$output" "vrmfs - "
+        fi
+        if command -v man >/dev/null; then
+            run --separate-stderr env MANWIDTH=80 man -P cat -l "$SRCDIR/fs/$page"
+            expect_status 0
+            has "$output" "vrmfs"
+        fi
+    done
+}
+
+@test "vrmfs(5) names every path of the mounted tree, the formats and the threat model" {
+    command -v groff >/dev/null || skip "groff missing"
+    local text s comp nodeh=
+    text=$(man_text vrmfs.5)
+    for s in NAME SYNOPSIS DESCRIPTION "THE MOUNTED TREE" "THE VAULT DIRECTORY" MESSAGES \
+        "CONSENT RECEIPTS" "ACCESS LOGS" "THE EXPORT DIRECTORY" "THREAT MODEL" "SEE ALSO"; do
+        grep -qx "$s" <<<"$text" || { echo "no section $s"; return 1; }
+    done
+    # every fixed part of every path node.h parses (placeholders <...> left out)
+    for s in "$SRCDIR/fs/mount/node.h" "$SRCDIR/fs/node.h"; do
+        [ -f "$s" ] && { nodeh=$s; break; }
+    done
+    [ -n "$nodeh" ] || { echo "no fs/mount/node.h or fs/node.h to take the paths from"; return 1; }
+    while read -r comp; do
+        has "$text" "$comp"
+    done < <(sed -n 's/^ \*   \(\/.*\)  *N_[A-Z_]*.*/\1/p' "$nodeh" |
+        grep -oE '/[^ ,]+' | tr '/' '\n' | sed 's/<[^>]*>//g' | grep -v '^$' | sort -u)
+    [ "$(sed -n 's/^ \*   \(\/.*\)  *N_[A-Z_]*.*/\1/p' "$nodeh" | wc -l)" -ge 30 ] ||
+        { echo "$nodeh no longer lists the paths as this test reads them"; return 1; }
+    for f in vault.json vault.db vault.db-wal vault.db-shm vault.lock; do
+        sed -n '/^THE VAULT DIRECTORY$/,/^MESSAGES$/p' <<<"$text" | grep -qE "^ +$f\$" ||
+            { echo "$f not in THE VAULT DIRECTORY"; return 1; }
+    done
+    for s in XChaCha20-Poly1305 Argon2id crypto_box_seal vrm+jws KI-CR-v1.1.0 chain= \
+        "older copy" "vrmfs(1)"; do
+        has "$text" "$s"
+    done
+    has "$(man_text vrmfs.1)" "vrmfs(5)"
 }
 
 @test "the manual page names every command, option, exit status and file" {
