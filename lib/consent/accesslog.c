@@ -379,8 +379,7 @@ int vrm_accesslog_append_locked(vrm_vault *v, const char *vendor, const char *pa
     sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, last + 1);
     sqlite3_bind_text(st, 3, line, (int)(body + CHAINLEN + HEXLEN), SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
 out:
     free(line);
     cJSON_free(jpath);

@@ -349,8 +349,7 @@ static int rows_store(vrm_vault *v, const char *vendor, const rows *rs, int64_t 
     if (rc != 0)
         return rc;
     sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     for (i = 0; rc == 0 && i < rs->n; i++) {
         rc = vrm_vault_stmt(v, "INSERT INTO grants(vendor, idx, body, reads, ended) "
                                "VALUES (?1, ?2, ?3, ?4, ?5)", &st);
@@ -364,8 +363,7 @@ static int rows_store(vrm_vault *v, const char *vendor, const rows *rs, int64_t 
             sqlite3_bind_int64(st, 5, rs->r[i].ended);
         else
             sqlite3_bind_null(st, 5);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     if (rc == 0)
         rc = vrm_vault_stmt(v, "INSERT INTO grant_docs(vendor, updated) VALUES (?1, ?2) "
@@ -373,8 +371,7 @@ static int rows_store(vrm_vault *v, const char *vendor, const rows *rs, int64_t 
     if (rc == 0) {
         sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     return rc;
 }
@@ -569,8 +566,7 @@ static int mark_ended(vrm_vault *v, const char *vendor, int64_t idx, int64_t now
     sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, idx);
     sqlite3_bind_int64(st, 3, now);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     return rc;
 }
 
@@ -588,8 +584,7 @@ int vrm_grants_count_read_locked(vrm_vault *v, const char *vendor, int64_t idx,
         return rc;
     sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, idx);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     if (rc != 0)
         return rc;
     rc = rows_load(v, vendor, &rs);
@@ -622,8 +617,7 @@ int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now)
         rc = vrm_vault_stmt(v, "DELETE FROM grants WHERE vendor = ?1", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     return rc;
 }

@@ -285,8 +285,7 @@ int vrm_receipt_append_locked(vrm_vault *v, const char *vendor, const cJSON *ven
     sqlite3_bind_text(st, 3, jws, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, payload, (int)plen, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, vrm_now_ns());
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     if (rc == 0 && n != NULL)
         *n = next;
 out:

@@ -284,8 +284,7 @@ int vrm_vendor_delete(vrm_vault *v, const char *name)
         rc = vrm_vault_stmt(v, "DELETE FROM grant_docs WHERE vendor = ?1", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     if (rc == 0)
         rc = vrm_vault_stmt(v, "DELETE FROM vendors WHERE name = ?1", &st);

@@ -1572,9 +1572,7 @@ int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, si
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, sql, (int)len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, vrm_now_ns());
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_clear_bindings(st);
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
         custom_changed(v);
     }
     vrm_vault_unlock(v);

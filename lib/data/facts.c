@@ -115,8 +115,7 @@ int vrm_facts_record_changed_locked(vrm_vault *v, const char *coll, const char *
             return rc;
         sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
         return rc;
     }
     obj = cJSON_Parse(body);
@@ -155,9 +154,7 @@ int vrm_facts_record_changed_locked(vrm_vault *v, const char *coll, const char *
         bind_text(st, 13, text(obj, "kind"), -1);
         bind_number(st, 14, obj, "duration_min");
     }
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_clear_bindings(st);
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     cJSON_Delete(obj);
     return rc;
 }

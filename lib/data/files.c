@@ -52,22 +52,13 @@ static sqlite3_int64 chunk_id(uint64_t ino, uint64_t idx)
 
 /* ---- statements and transactions ---------------------------------------- */
 
-/* Step a statement that returns no row, and reset it. */
-static int step_done(vrm_vault *v, sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "files");
-}
-
 /* Run a cached statement without parameters or rows. */
 static int run(vrm_vault *v, const char *sql)
 {
     sqlite3_stmt *st;
     int rc = vrm_vault_stmt(v, sql, &st);
 
-    return rc != 0 ? rc : step_done(v, st);
+    return rc != 0 ? rc : vrm_vault_run(v, st);
 }
 
 /* ---- names and paths ---------------------------------------------------- */
@@ -288,7 +279,7 @@ static int inode_new(vrm_vault *v, uint32_t mode, uint32_t nlink, uint32_t uid, 
     sqlite3_bind_int64(st, 6, now);
     if (target != NULL)
         sqlite3_bind_text(st, 7, target, -1, SQLITE_STATIC);
-    if ((rc = step_done(v, st)) != 0)
+    if ((rc = vrm_vault_run(v, st)) != 0)
         return rc;
     *ino = (uint64_t)sqlite3_last_insert_rowid(v->db);
     if (*ino > INO_MAX)
@@ -306,7 +297,7 @@ static int dentry_add(vrm_vault *v, uint64_t dir, const char *name, size_t len, 
     sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
     sqlite3_bind_text(st, 2, name, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 static int dentry_drop(vrm_vault *v, uint64_t dir, const char *name, size_t len)
@@ -318,7 +309,7 @@ static int dentry_drop(vrm_vault *v, uint64_t dir, const char *name, size_t len)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)dir);
     sqlite3_bind_text(st, 2, name, (int)len, SQLITE_STATIC);
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 /* Add dlink to the nlink of `ino` and set its ctime to now, and its mtime
@@ -335,7 +326,7 @@ static int touch(vrm_vault *v, uint64_t ino, int dlink, int64_t now, int content
     sqlite3_bind_int(st, 2, dlink);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 4, content);
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 /* Write back mode, uid, gid and the three times of *s. */
@@ -354,7 +345,7 @@ static int inode_put_attrs(vrm_vault *v, const vrm_stat *s)
     sqlite3_bind_int64(st, 5, s->atime_ns);
     sqlite3_bind_int64(st, 6, s->mtime_ns);
     sqlite3_bind_int64(st, 7, s->ctime_ns);
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 /* Set the size of `ino`, and its mtime and ctime to now. */
@@ -369,7 +360,7 @@ static int inode_put_size(vrm_vault *v, uint64_t ino, uint64_t size, int64_t now
     sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
     sqlite3_bind_int64(st, 3, now);
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 /* Drop the chunks of `ino` from index `first` on. */
@@ -385,7 +376,7 @@ static int chunks_drop(vrm_vault *v, uint64_t ino, uint64_t first)
         return rc;
     sqlite3_bind_int64(st, 1, chunk_id(ino, first));
     sqlite3_bind_int64(st, 2, chunk_id(ino, IDX_MASK));
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 /* Delete inode `ino` with its chunks and xattrs (it has no names left). */
@@ -396,11 +387,11 @@ static int inode_delete(vrm_vault *v, uint64_t ino)
 
     if (rc == 0 && (rc = vrm_vault_stmt(v, "DELETE FROM xattrs WHERE ino = ?1", &st)) == 0) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
     }
     if (rc == 0 && (rc = vrm_vault_stmt(v, "DELETE FROM inodes WHERE ino = ?1", &st)) == 0) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
     }
     return rc;
 }
@@ -1065,7 +1056,7 @@ int vrm_files_open(vrm_vault *v, uint64_t ino)
                                "ON CONFLICT(ino) DO UPDATE SET n = n + 1", &st);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
     }
     vrm_vault_unlock(v);
     return rc;
@@ -1083,7 +1074,7 @@ int vrm_files_release(vrm_vault *v, uint64_t ino)
         rc = vrm_vault_stmt(v, "UPDATE temp.vrm_files_open SET n = n - 1 WHERE ino = ?1", &st);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, ino > INT64_MAX ? 0 : (sqlite3_int64)ino);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
         if (rc == 0 && sqlite3_changes(v->db) == 0)
             rc = vrm_error(EBADF, "inode %llu is not open", (unsigned long long)ino);
     }
@@ -1091,7 +1082,7 @@ int vrm_files_release(vrm_vault *v, uint64_t ino)
         rc = vrm_vault_stmt(v, "DELETE FROM temp.vrm_files_open WHERE ino = ?1 AND n <= 0", &st);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
     }
     /* The last close of a file without names deletes it. */
     if (rc == 0)
@@ -1190,7 +1181,7 @@ static int chunk_put(vrm_vault *v, sqlite3_int64 id, const void *data, size_t le
         return rc;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_STATIC);
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 /* Read or write buf[0..len) at `off` of the row of chunk `id`, in place:
@@ -1403,7 +1394,7 @@ int vrm_files_truncate(vrm_vault *v, uint64_t ino, uint64_t size)
         if (rc == 0 && size % CHUNK != 0) {
             sqlite3_bind_int64(st, 1, chunk_id(ino, size / CHUNK));
             sqlite3_bind_int64(st, 2, (sqlite3_int64)(size % CHUNK));
-            rc = step_done(v, st);
+            rc = vrm_vault_run(v, st);
         }
     }
     if (rc == 0)
@@ -1627,7 +1618,7 @@ int vrm_files_setxattr(vrm_vault *v, uint64_t ino, const char *name, const void 
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, size > 0 ? value : "", (int)size, SQLITE_STATIC);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
     }
     if (rc == 0)
         rc = touch(v, ino, 0, vrm_now_ns(), 0);
@@ -1701,7 +1692,7 @@ int vrm_files_removexattr(vrm_vault *v, uint64_t ino, const char *name)
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)ino);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
         if (rc == 0 && sqlite3_changes(v->db) == 0)
             rc = vrm_error(ENODATA, "no extended attribute %s", name);
     }

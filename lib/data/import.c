@@ -826,8 +826,7 @@ static int save_report(vrm_vault *v, const char *coll, const char *name, const c
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, compact, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     return rc;
 }
 
@@ -841,8 +840,7 @@ static int make_collection(vrm_vault *v, const char *coll)
         return rc;
     sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, vrm_now_ns());
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     return rc;
 }
 
@@ -992,8 +990,7 @@ int vrm_import_report_delete(vrm_vault *v, const char *coll, const char *name)
     if (rc == 0) {
         sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
         if (rc == 0 && sqlite3_changes(v->db) == 0)
             rc = vrm_error(ENOENT, "no import report %s/%s", coll, name);
     }

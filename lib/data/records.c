@@ -90,8 +90,7 @@ int vrm_collection_delete(vrm_vault *v, const char *name)
     rc = vrm_vault_stmt(v, "DELETE FROM collections WHERE name = ?1", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
 done:
     rc = vrm_tx_finish(v, rc);
@@ -247,8 +246,7 @@ static int write_body(vrm_vault *v, const char *coll, const char *name, const ch
     sqlite3_bind_text(st, 3, compact, (int)clen, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)plen);
     sqlite3_bind_int64(st, 5, now);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     return rc;
 }
 
@@ -438,8 +436,7 @@ int vrm_record_rename(vrm_vault *v, const char *coll, const char *name,
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, to_coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, to_name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     /* as a delete of the old name and a write of the new one */
     if (rc == 0)
         rc = vrm_facts_record_changed_locked(v, coll, name, NULL);

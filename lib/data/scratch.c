@@ -13,14 +13,6 @@
 #include <time.h>
 
 
-static int step_done(vrm_vault *v, sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-
-    sqlite3_reset(st);
-    return rc;
-}
-
 static int put_locked(vrm_vault *v, const char *coll, const char *name, const void *data,
                       size_t len)
 {
@@ -40,7 +32,7 @@ static int put_locked(vrm_vault *v, const char *coll, const char *name, const vo
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob64(st, 3, len ? data : "", len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, vrm_now_ns());
-    return step_done(v, st);
+    return vrm_vault_run(v, st);
 }
 
 int vrm_scratch_put(vrm_vault *v, const char *coll, const char *name, const void *data,
@@ -132,7 +124,7 @@ static int delete_locked(vrm_vault *v, const char *coll, const char *name)
         return rc;
     sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    rc = step_done(v, st);
+    rc = vrm_vault_run(v, st);
     if (rc == 0 && sqlite3_changes(vrm_vault_sqlite(v)) == 0)
         rc = vrm_error(ENOENT, "no scratch file %s/%s", coll, name);
     return rc;
@@ -160,7 +152,7 @@ int vrm_scratch_touch(vrm_vault *v, const char *coll, const char *name, int64_t 
         sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, ns);
-        rc = step_done(v, st);
+        rc = vrm_vault_run(v, st);
         if (rc == 0 && sqlite3_changes(vrm_vault_sqlite(v)) == 0)
             rc = vrm_error(ENOENT, "no scratch file %s/%s", coll, name);
     }

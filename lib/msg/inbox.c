@@ -130,8 +130,7 @@ static int keep(vrm_vault *v, const char *vendor, const char *id, const cJSON *p
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, vrm_now_ns());
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     free(text);
     return rc;
@@ -170,8 +169,7 @@ static int reject(vrm_vault *v, const char *vendor, const char *file, const char
     sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
     sqlite3_bind_int64(st, 6, vrm_now_ns());
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-    sqlite3_reset(st);
+    rc = vrm_vault_run(v, st);
     return rc;
 }
 
@@ -365,8 +363,7 @@ int vrm_inbox_delete(vrm_vault *v, const char *vendor, const char *id)
     if (rc == 0) {
         sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
         if (rc == 0 && sqlite3_changes(vrm_vault_sqlite(v)) == 0)
             rc = vrm_error(ENOENT, "no reply %s from %s", id, vendor);
     }

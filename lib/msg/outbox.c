@@ -341,8 +341,7 @@ static int enqueue(vrm_vault *v, const target *t, const char *kind, cJSON *body,
         sqlite3_bind_blob(st, 5, wire, (int)wlen, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, now);
         sqlite3_bind_text(st, 7, t->endpoint, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     if (rc == 0 && id_out != NULL)
         memcpy(id_out, id, sizeof id);
@@ -775,8 +774,7 @@ int vrm_outbox_cancel(vrm_vault *v, const char *vendor, const char *id)
     if (rc == 0) {
         sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
         if (rc == 0 && sqlite3_changes(vrm_vault_sqlite(v)) == 0)
             rc = vrm_error(ENOENT, "no pending message %s to %s", id, vendor);
     }
@@ -858,8 +856,7 @@ static int claim_next(vrm_vault *v, claim *c, int64_t *next_ns)
     if (rc == 0 && got) {
         sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, now + LEASE_NS);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     rc = vrm_tx_finish(v, rc);
 unlock:
@@ -904,8 +901,7 @@ static int settle(vrm_vault *v, const claim *c, int ok, const char *kind, const 
         sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, ok ? now : now + backoff_ns(c->attempts + 1));
         sqlite3_bind_text(st, 3, ok ? kind : error, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : vrm_vault_sqlerr(v, "database");
-        sqlite3_reset(st);
+        rc = vrm_vault_run(v, st);
     }
     vrm_vault_unlock(v);
     return rc;
