@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "import.h"
 #include "vrm.h"
 
 static const char import_help[] =

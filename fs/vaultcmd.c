@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "accesslog.h"
-#include "export.h"
 #include "vrm.h"
 
 int cli_stdout_closed;

@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
 
-#include "envelope.h"
 #include "vrm.h"
 
 /* The most read of a message file: more than any wire envelope.h accepts,

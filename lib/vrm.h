@@ -8,6 +8,7 @@
 #include "analytics.h"
 #include "envelope.h"
 #include "error.h"
+#include "export.h"
 #include "facts.h"
 #include "files.h"
 #include "grants.h"

@@ -73,7 +73,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "records.h"
+#include "vrm.h"
 
 enum node_kind {
     N_ROOT,
