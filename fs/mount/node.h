@@ -1,64 +1,18 @@
 /*
- * node.h: a path in the mounted tree, parsed once into what it names.
+ * node.h: a path in the mounted tree, parsed once into what it names: its
+ * node, and the tree of the mount it is in.
  *
- *   /                                  N_ROOT
- *   /README.txt                        N_README
- *   /.vrmfs                            N_META
- *   /.vrmfs/errors.log                 N_ERRLOG
- *   /records                           N_RECORDS
- *   /records/<collection>              N_COLL
- *   /records/<collection>/<name>.json  N_RECORD   (name without ".json")
- *   /records/<collection>/<other>      N_SCRATCH  (an editor's temporary file)
- *   /files, /files/...                 N_FILES    (`rest`: the path below files/,
- *                                                  "/" for files/ itself)
- *   /.Trash-<uid>, /.Trash-<uid>/...   N_FILES    (`trash` 1 for the folder, 2
- *                                                  below it; `rest`: the whole
- *                                                  path, see below)
- *   /vendors                           N_VENDORS
- *   /vendors/<vendor>                  N_VENDOR
- *   /vendors/<vendor>/vendor.json      N_VENDOR_JSON
- *   /vendors/<vendor>/identity.json    N_IDENTITY
- *   /vendors/<vendor>/grants.json      N_GRANTS
- *   /vendors/<vendor>/access.log       N_ACCESSLOG
- *   /vendors/<vendor>/receipts         N_RECEIPTS
- *   /vendors/<vendor>/receipts/<N>.jws N_RECEIPT  (`num` N, `jws` 1; .json: 0)
- *   /vendors/<vendor>/<other>          N_VENDOR_SCRATCH (`name`: an editor's
- *                                                  temporary file, sed -i's)
- *   /views                             N_VIEWS
- *   /views/<vendor>                    N_VIEW
- *   /views/<vendor>/records            N_VIEW_RECORDS
- *   /views/<vendor>/records/<coll>     N_VIEW_COLL
- *   /views/<vendor>/records/<coll>/<name>.json   N_VIEW_RECORD
- *
- *   /outbox                            N_OUTBOX
- *   /outbox/<vendor>                   N_OUTBOX_VENDOR  ("all": broadcasts)
- *   /outbox/<vendor>/<name>            N_OUTBOX_MSG  (`name` whole: ID.pending.json,
- *                                                     or a new message's file)
- *   /sent, /sent/<vendor>              N_SENT, N_SENT_VENDOR
- *   /sent/<vendor>/<id>.json           N_SENT_MSG    (`name`: the id)
- *   /inbox, /inbox/<vendor>            N_INBOX, N_INBOX_VENDOR
- *   /inbox/<vendor>/<id>.json          N_INBOX_MSG   (`name`: the id)
- *   /inbox/.rejected                   N_REJECTED
- *   /inbox/.rejected/<name>.json       N_REJECTED_MSG  (`name` without .json)
- *
- *   /import                            N_IMPORT
- *   /import/<collection>               N_IMPORT_COLL
- *   /import/<collection>/<name>        N_IMPORT_FILE (`name` whole: NAME.report.json,
- *                                                     or a file being imported)
- *   /analytics                         N_ANALYTICS
- *   /analytics/<topic>                 N_ANALYTICS_TOPIC (`coll`: the topic)
- *   /analytics/<topic>/<file>          N_ANALYTICS_FILE  (`name`: the file)
- *   /views/<vendor>/analytics          N_VIEW_ANALYTICS
- *   /views/<vendor>/analytics/<topic>  N_VIEW_ATOPIC     (`coll`: the topic)
- *   /views/<vendor>/analytics/<topic>/<file>  N_VIEW_AFILE (`name`: the file)
+ * Which path is which node, and of which tree, is the route table at the
+ * top of node.c.
  *
  * The trash.  File managers (GIO) trash a file of a mount into the mount's
  * own `$top/.Trash-$uid` and rename the file into it; so the root has, once
  * made, `.Trash-<uid>` for the mounting user's uid (node_set_trash): a
  * folder of the files store kept at the store's root under that name, so
  * that `rest` is the path itself and renames between files/ and the trash
- * are renames inside the store.  Below files/ that name of the store root
- * is the trash's, so `/files/.Trash-<uid>` and below are -ENOENT.
+ * are renames inside the store.  It is N_FILES, `trash` 1 for the folder
+ * and 2 below it.  Below files/ that name of the store root is the trash's,
+ * so `/files/.Trash-<uid>` and below are -ENOENT.
  *
  * A mount of one vendor's view (vrmfs --view VENDOR, see node_set_view) has
  * that view at its root: "/" is N_VIEW and "/records/..." the rest, and
@@ -75,6 +29,20 @@
 
 #include "vrm.h"
 
+/* The trees of the mount: the parts that each have their own rules. */
+enum tree_id {
+    T_ROOT,                           /* /, README.txt, .vrmfs/ */
+    T_RECORDS,                        /* records/ */
+    T_FILES,                          /* files/ and the trash */
+    T_VENDORS,                        /* vendors/ */
+    T_VIEWS,                          /* views/ (a --view mount's root) */
+    T_MESSAGES,                       /* outbox/, sent/, inbox/ */
+    T_DATA,                           /* import/, analytics/ */
+    T_COUNT
+};
+
+/* What a path names.  The order means nothing: the route table (node.c)
+ * says which path is which. */
 enum node_kind {
     N_ROOT,
     N_README,
@@ -123,18 +91,23 @@ enum node_kind {
 
 typedef struct node {
     enum node_kind kind;
-    char coll[VRM_COLLECTION_MAX + 1];     /* N_COLL, N_RECORD, N_SCRATCH, N_VIEW_* */
-    char name[256];                        /* N_RECORD (no .json), N_SCRATCH,
-                                              N_VIEW_RECORD (no .json) */
-    char vendor[VRM_COLLECTION_MAX + 1];   /* N_VENDOR..N_RECEIPT, N_VIEW.. */
+    enum tree_id tree;                     /* the tree it is in */
+    char coll[VRM_COLLECTION_MAX + 1];     /* a collection, or an analytics topic */
+    char name[256];                        /* a file's name (less .json where
+                                              the route has "*.json") */
+    char vendor[VRM_VENDOR_MAX + 1];       /* a vendor (its view, its messages) */
     long long num;                         /* N_RECEIPT: its number */
     int jws;                               /* N_RECEIPT: .jws (1) or .json (0) */
-    const char *rest;                      /* N_FILES: points into the path */
+    const char *rest;                      /* N_FILES: the files store's path,
+                                              pointing into the path */
     int trash;                             /* N_FILES: 1 the root's .Trash-<uid>
                                               folder itself, 2 below it, else 0 */
 } node;
 
-/* Parse `path` (absolute, as FUSE gives it).  0, -ENOENT or -ENAMETOOLONG. */
+/* Parse `path` (absolute, as FUSE gives it).  0, -ENOENT or -ENAMETOOLONG.
+ * Whatever it returns, n->tree is set: on failure, the tree of the folder
+ * at the top of the path (T_ROOT when there is none such, T_VIEWS on a
+ * --view mount), whose rules say how to refuse a name made there. */
 int node_parse(const char *path, node *n);
 
 /* Make every later node_parse() see the tree of one vendor's view (a
