@@ -27,8 +27,7 @@
  * Every file shows the mounting user as its owner: the vault is single-user.
  */
 #define _GNU_SOURCE
-#include "mountfs.h"
-#include "node.h"
+#include "tree.h"
 
 #include <fuse_lowlevel.h>
 #include <errno.h>
@@ -45,10 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct fill_ctx fill_ctx;     /* readdir's filler and suffix */
 static int vendor_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st);
 static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c);
-static void expire_grants(vrmfs *fs);
 static void view_changed(vrmfs *fs, const char *vendor);
 static void view_changed_now(vrmfs *fs, const char *vendor);
 static int vendor_check(vrmfs *fs, const node *n);
@@ -79,9 +76,7 @@ static void set_removed(vrmfs *fs, const node *n, int on);
 #define IS_MSG(k) ((k) >= N_OUTBOX && (k) <= N_REJECTED_MSG)
 #define IS_DATA(k) ((k) >= N_IMPORT && (k) <= N_ANALYTICS_FILE)
 
-#define RECORD_MAX (16u << 20)        /* largest record text accepted */
 #define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
-#define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
 
 static const char readme[] =
     "This is a vrmfs vault: a person's own data, encrypted at rest.\n"
@@ -137,203 +132,6 @@ static const char readme[] =
     "\n"
     "Unmount with: fusermount3 -u <mountpoint>\n";
 
-/* H_VTEXT: vendor.json or grants.json open for writing, committed at close
- * like a record.  H_VIEW: a view file, read from a copy computed at open
- * and again at each later read from offset 0, so that a long-lived reader
- * sees grants change.  H_OUTBOX: a message being written into outbox/,
- * queued at close.  H_IMPORT: a file copied into import/, imported at
- * close.  H_CUSTOM: an analytics query, stored at close.  H_VSCRATCH: a
- * tool's temporary file in vendors/<v>/, kept in fs->vscratch at close. */
-enum handle_kind { H_RECORD, H_SCRATCH, H_FILE, H_SNAPSHOT, H_VTEXT, H_VIEW, H_OUTBOX,
-                   H_IMPORT, H_CUSTOM, H_VSCRATCH };
-
-struct handle {
-    enum handle_kind kind;
-    node n;                           /* what was opened (records/) */
-    uint64_t ino;                     /* H_FILE: the inode; else the st_ino
-                                         of the path opened (node_ino) */
-    int append;                       /* H_FILE: opened with O_APPEND */
-    _Atomic int linked;               /* H_FILE: the file had other names
-                                         while open (see names_changed) */
-    _Atomic int changed;              /* H_FILE and linked: written since
-                                         the last flush */
-    char *buf;                        /* H_RECORD, H_SCRATCH: the text */
-    size_t len, cap;
-    int writable;                     /* opened for writing */
-    int dirty;                        /* changed since the last commit */
-    int written;                      /* write() or ftruncate() seen */
-    int created;                      /* H_RECORD: in fs->pending until committed */
-    int fresh;                        /* H_VIEW: buf not read from offset 0 yet */
-    uint64_t grants_gen, data_gen;    /* H_VIEW: what buf was computed from
-                                         (vrm_grants_generation, and
-                                         vrm_facts_generation of its collection) */
-    pthread_mutex_t mu;               /* guards this handle */
-    handle *next;                     /* in fs->pending */
-    handle *open_prev, *open_next;    /* in open_handles */
-};
-
-/* Every handle not released yet.  RELEASE comes after close() returns, and
- * one sent as the file system is unmounted may never be served (the kernel
- * ends the connection, libfuse's loop drops what it reads once exiting), so
- * vrmfs_release_state() frees the handles left here.  A leaf lock: nothing
- * else is taken while holding open_mu. */
-static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
-static handle *open_handles;
-
-static void handle_free(handle *h);
-
-static vrmfs *FS(void)
-{
-    return fuse_get_context()->private_data;
-}
-
-static handle *HANDLE(const struct fuse_file_info *fi)
-{
-    return fi ? (handle *)(uintptr_t)fi->fh : NULL;
-}
-
-static void now(struct timespec *ts)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-}
-
-static struct timespec ns_to_ts(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-
-    return ts;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    now(&ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- error log ------------------------------------------------------- */
-
-void vrmfs_refusal(vrmfs *fs, const char *path, const char *reason)
-{
-    char line[1024], stamp[32];
-    struct timespec ts;
-    struct tm tm;
-    int n;
-
-    now(&ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    n = snprintf(line, sizeof line, "%s %s: %s\n", stamp, path, reason);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof line) {
-        n = sizeof line - 1;
-        line[n - 1] = '\n';
-    }
-    if (fs->foreground)
-        fprintf(stderr, "vrmfs: refused %s: %s\n", path, reason);
-    else
-        syslog(LOG_WARNING, "refused %s: %s", path, reason);
-
-    pthread_mutex_lock(&fs->mu);
-    if (fs->errlog == NULL)
-        fs->errlog = malloc(ERRLOG_MAX);
-    if (fs->errlog != NULL) {
-        if (fs->errlen + (size_t)n > ERRLOG_MAX) {  /* drop the oldest lines */
-            size_t cut = fs->errlen + (size_t)n - ERRLOG_MAX;
-            char *nl = memchr(fs->errlog + cut, '\n', fs->errlen - cut);
-
-            cut = nl ? (size_t)(nl - fs->errlog) + 1 : fs->errlen;
-            memmove(fs->errlog, fs->errlog + cut, fs->errlen - cut);
-            fs->errlen -= cut;
-        }
-        memcpy(fs->errlog + fs->errlen, line, (size_t)n);
-        fs->errlen += (size_t)n;
-    }
-    pthread_mutex_unlock(&fs->mu);
-}
-
-/* Log libvrm's refusal of `path` and pass its errno on. */
-static int refuse(const char *path, int err)
-{
-    char reason[600];
-
-    snprintf(reason, sizeof reason, "%s; nothing changed", vrm_error_message());
-    vrmfs_refusal(FS(), path, reason);
-    return err;
-}
-
-/* ---- text buffers ------------------------------------------------------ */
-
-static int buf_reserve(char **buf, size_t *cap, size_t need, size_t max)
-{
-    char *b;
-    size_t c;
-
-    if (need > max)
-        return -EFBIG;
-    if (need <= *cap)
-        return 0;
-    c = *cap ? *cap : 4096;
-    while (c < need)
-        c = c > max / 2 ? max : c * 2;
-    b = realloc(*buf, c);
-    if (b == NULL)
-        return -ENOMEM;
-    *buf = b;
-    *cap = c;
-    return 0;
-}
-
-static int buf_write(handle *h, size_t max, const char *data, size_t size, off_t off)
-{
-    size_t end;
-    int rc;
-
-    if (off < 0 || (uint64_t)off > max || size > max - (size_t)off)
-        return -EFBIG;
-    if (size == 0)
-        return 0;  /* writes nothing, extends nothing */
-    end = (size_t)off + size;
-    rc = buf_reserve(&h->buf, &h->cap, end, max);
-    if (rc != 0)
-        return rc;
-    if ((size_t)off > h->len)
-        memset(h->buf + h->len, 0, (size_t)off - h->len);
-    memcpy(h->buf + off, data, size);
-    if (end > h->len)
-        h->len = end;
-    return (int)size;
-}
-
-static int buf_truncate(char **buf, size_t *len, size_t *cap, size_t max, off_t size)
-{
-    int rc;
-
-    if (size < 0 || (uint64_t)size > max)
-        return -EFBIG;
-    rc = buf_reserve(buf, cap, (size_t)size, max);
-    if (rc != 0)
-        return rc;
-    if ((size_t)size > *len)
-        memset(*buf + *len, 0, (size_t)size - *len);
-    *len = (size_t)size;
-    return 0;
-}
-
-static int buf_read(const char *buf, size_t len, char *out, size_t size, off_t off)
-{
-    if (off < 0)
-        return -EINVAL;
-    if ((uint64_t)off >= len)
-        return 0;
-    if (size > len - (size_t)off)
-        size = len - (size_t)off;
-    memcpy(out, buf + off, size);
-    return (int)size;
-}
-
 static size_t text_max(const handle *h)
 {
     return h->kind == H_SCRATCH ? VRM_SCRATCH_MAX : h->kind == H_IMPORT ? IMPORT_MAX
@@ -376,179 +174,6 @@ static void pending_remove(vrmfs *fs, handle *h)
         }
 }
 
-/* ---- invalidations ------------------------------------------------------ */
-
-static void inval_queue(vrmfs *fs, const char *path)
-{
-    char *copy;
-
-    if (path == NULL || !fs->inval_running)
-        return;
-    copy = strdup(path);
-    if (copy == NULL)
-        return;  /* the attributes expire by themselves within a second */
-    pthread_mutex_lock(&fs->mu);
-    if (fs->inval_len == fs->inval_cap) {
-        size_t cap = fs->inval_cap ? fs->inval_cap * 2 : 16;
-        char **q = realloc(fs->inval_queue, cap * sizeof *q);
-
-        if (q == NULL) {
-            pthread_mutex_unlock(&fs->mu);
-            free(copy);
-            return;
-        }
-        fs->inval_queue = q;
-        fs->inval_cap = cap;
-    }
-    fs->inval_queue[fs->inval_len++] = copy;
-    pthread_cond_signal(&fs->inval_cv);
-    pthread_mutex_unlock(&fs->mu);
-}
-
-/* The node id the kernel knows the directory `path` (in the mount) by, or
- * 0 if it cannot be told.  libfuse's high-level API maps no path to a node
- * id, and st_ino is not one (op_init: use_ino), but Linux's FUSE module
- * puts the node id in the file handles it makes for NFS export
- * (fuse_encode_fh: type FILEID_INO64_GEN, 0x81, or with the parent 0x82;
- * words 0 and 1 the node id's high and low halves, word 2 the generation),
- * and name_to_handle_at(2) hands them to anyone, on any FUSE mount.  A
- * handle of another shape gives 0: the entry is not invalidated, and its
- * timeout (op_init) bounds how long the kernel keeps it. */
-static fuse_ino_t node_id(const char *path)
-{
-    union {
-        struct file_handle fh;
-        char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-    } u;
-    uint32_t w[3];
-    int mount_id, fd, rc;
-
-    /* The lookup is an open's and the handle the descriptor's: valgrind
-     * (--sim-hints=fuse-compatible) lets the daemon's other threads serve
-     * an open of its own mount, but not a name_to_handle_at of a path. */
-    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    u.fh.handle_bytes = MAX_HANDLE_SZ;
-    rc = name_to_handle_at(fd, "", &u.fh, &mount_id, AT_EMPTY_PATH);
-    close(fd);
-    if (rc != 0 || (u.fh.handle_type != 0x81 && u.fh.handle_type != 0x82) ||
-        u.fh.handle_bytes < sizeof w)
-        return 0;
-    memcpy(w, u.fh.f_handle, sizeof w);
-    return (fuse_ino_t)w[0] << 32 | w[1];
-}
-
-/* Make the kernel forget the name `path` ("/views/acme") and every name
- * below it.  libfuse's high-level API invalidates inodes only, so this goes
- * to the low level, with the parent's node id from node_id().  Only while
- * the session serves requests: the lookup of the parent is one. */
-typedef struct parent_cache {
-    char path[PATH_MAX];              /* the last parent looked up, or "" */
-    fuse_ino_t ino;
-} parent_cache;
-
-static void inval_entry(vrmfs *fs, const char *path, parent_cache *pc)
-{
-    struct fuse_session *se = fuse_get_session(fs->fuse);
-    const char *slash = strrchr(path, '/');
-    char parent[PATH_MAX];
-    fuse_ino_t ino = FUSE_ROOT_ID;
-    int n;
-
-    if (slash == NULL || slash[1] == '\0' || fs->mnt == NULL || fuse_session_exited(se))
-        return;
-    if (slash != path) {
-        n = snprintf(parent, sizeof parent, "%s%.*s", fs->mnt, (int)(slash - path), path);
-        if (n < 0 || (size_t)n >= sizeof parent)
-            return;
-        if (strcmp(parent, pc->path) == 0) {
-            ino = pc->ino;
-        } else {
-            ino = node_id(parent);
-            if (ino == 0)
-                return;   /* gone (its own entry is invalidated next), or no handle */
-            strcpy(pc->path, parent);
-            pc->ino = ino;
-        }
-    }
-    fuse_lowlevel_notify_inval_entry(se, ino, slash + 1, strlen(slash + 1));
-}
-
-static void *inval_main(void *arg)
-{
-    vrmfs *fs = arg;
-    /* a view's files come one after another: their folder is looked up
-     * once per drain of the queue (node ids may change between drains) */
-    static parent_cache pc;
-
-    struct timespec tick;
-
-    clock_gettime(CLOCK_REALTIME, &tick);
-    pthread_mutex_lock(&fs->mu);
-    for (;;) {
-        while (fs->inval_len == 0 && !fs->inval_stop) {
-            struct timespec ts;
-
-            now(&ts);
-            if (ts.tv_sec > tick.tv_sec) {  /* once a second */
-                tick = ts;
-                pthread_mutex_unlock(&fs->mu);
-                expire_grants(fs);
-                pthread_mutex_lock(&fs->mu);
-                continue;
-            }
-            ts.tv_sec += 1;
-            ts.tv_nsec = 0;
-            pthread_cond_timedwait(&fs->inval_cv, &fs->mu, &ts);
-        }
-        if (fs->inval_len == 0)
-            break;
-        {
-            char *path = fs->inval_queue[--fs->inval_len];
-
-            fs->inval_busy = 1;   /* before mu is let go: inval_wait must not
-                                     see an empty queue and an idle thread
-                                     while this one is still to be sent */
-            pthread_mutex_unlock(&fs->mu);
-            if (path[0] == '!') {
-                if (!fs->inval_stop)
-                    inval_entry(fs, path + 1, &pc);
-            } else {
-                fuse_invalidate_path(fs->fuse, path);  /* -ENOENT if not cached: fine */
-            }
-            free(path);
-            pthread_mutex_lock(&fs->mu);
-            fs->inval_busy = 0;
-            if (fs->inval_len == 0) {
-                pc.path[0] = '\0';
-                pthread_cond_broadcast(&fs->inval_idle);
-            }
-        }
-    }
-    pthread_mutex_unlock(&fs->mu);
-    return NULL;
-}
-
-/* Wait (at most 2 s) until every invalidation queued so far has been sent:
- * a change of grants returns only once the kernel has forgotten the view.
- * Safe in a handler: the thread's own requests go to the other threads of
- * the loop. */
-static void inval_wait(vrmfs *fs)
-{
-    struct timespec until;
-
-    if (!fs->inval_running)
-        return;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 2;
-    pthread_mutex_lock(&fs->mu);
-    while ((fs->inval_len > 0 || fs->inval_busy) && !fs->inval_stop)
-        if (pthread_cond_timedwait(&fs->inval_idle, &fs->mu, &until) != 0)
-            break;
-    pthread_mutex_unlock(&fs->mu);
-}
-
 /* The names of one file that a change of it refreshes at most; the kernel
  * may keep the others' attributes until they time out (op_init). */
 #define NAMES_MAX 256
@@ -582,60 +207,11 @@ static void names_changed(vrmfs *fs, uint64_t ino, const char *skip)
         inval_wait(fs);
 }
 
-/* Mark the open handles of files/ inode `ino` as those of a file with other
- * names: it just got one. */
-static void handles_linked(uint64_t ino)
-{
-    handle *h;
-
-    pthread_mutex_lock(&open_mu);
-    for (h = open_handles; h != NULL; h = h->open_next)
-        if (h->kind == H_FILE && h->ino == ino)
-            h->linked = 1;
-    pthread_mutex_unlock(&open_mu);
-}
-
-int vrmfs_inval_start(vrmfs *fs)
-{
-    if (pthread_cond_init(&fs->inval_cv, NULL) != 0)
-        return -1;
-    if (pthread_cond_init(&fs->inval_idle, NULL) != 0) {
-        pthread_cond_destroy(&fs->inval_cv);
-        return -1;
-    }
-    if (pthread_create(&fs->inval_thread, NULL, inval_main, fs) != 0) {
-        pthread_cond_destroy(&fs->inval_cv);
-        pthread_cond_destroy(&fs->inval_idle);
-        return -1;
-    }
-    fs->inval_running = 1;
-    return 0;
-}
-
-void vrmfs_inval_stop(vrmfs *fs)
-{
-    if (!fs->inval_running)
-        return;
-    pthread_mutex_lock(&fs->mu);
-    fs->inval_stop = 1;
-    pthread_cond_signal(&fs->inval_cv);
-    pthread_mutex_unlock(&fs->mu);
-    pthread_join(fs->inval_thread, NULL);
-    fs->inval_running = 0;
-    while (fs->inval_len > 0)
-        free(fs->inval_queue[--fs->inval_len]);
-    free(fs->inval_queue);
-    fs->inval_queue = NULL;
-    pthread_cond_destroy(&fs->inval_cv);
-    pthread_cond_destroy(&fs->inval_idle);
-}
-
 void vrmfs_release_state(vrmfs *fs)
 {
     unsigned i;
 
-    while (open_handles != NULL)
-        handle_free(open_handles);
+    handles_free_all();
     fs->pending = NULL;
 
     while (fs->vscratch != NULL) {
@@ -657,32 +233,6 @@ void vrmfs_release_state(vrmfs *fs)
     fs->removed = NULL;
     free(fs->errlog);
     fs->errlog = NULL;
-}
-
-/* ---- attributes ---------------------------------------------------------- */
-
-static void fill_dir(vrmfs *fs, struct stat *st, mode_t mode)
-{
-    st->st_mode = S_IFDIR | mode;
-    st->st_nlink = 2;
-    st->st_uid = fs->uid;
-    st->st_gid = fs->gid;
-    st->st_size = 4096;
-    st->st_atim = st->st_mtim = st->st_ctim = fs->mounted;
-}
-
-static void fill_file(vrmfs *fs, struct stat *st, mode_t mode, size_t size,
-                      struct timespec mtime, struct timespec ctime)
-{
-    st->st_mode = S_IFREG | mode;
-    st->st_nlink = 1;
-    st->st_uid = fs->uid;
-    st->st_gid = fs->gid;
-    st->st_size = (off_t)size;
-    st->st_blocks = (blkcnt_t)((size + 511) / 512);
-    st->st_blksize = 4096;
-    st->st_mtim = st->st_atim = mtime;
-    st->st_ctim = ctime;
 }
 
 static void fill_files(vrmfs *fs, const vrm_stat *vs, struct stat *st)
@@ -934,88 +484,6 @@ static int fill_ino(void *ctx, const char *name, const struct stat *st, off_t of
     if (n > 0 && (size_t)n < sizeof path)
         s.st_ino = path_ino(FS(), path);
     return w->filler(w->buf, name, s.st_ino != 0 || st != NULL ? &s : NULL, off, flags);
-}
-
-/* An open directory (fi->fh): its path, since with nullpath_ok readdir
- * gets none, and, for the two listings that can be long (a collection in
- * records/, a folder of files/), where the last readdir stopped.
- *
- * Those two are given with offsets, libfuse's unbuffered mode: only there
- * does libfuse hand the kernel the attributes of readdirplus entries (in
- * its buffered mode it sends them with node id 0, and the kernel then looks
- * up every name that find, ls -l, cat or rm -r meets: one more round trip
- * per file).  An entry's offset is its number in the walk: ".", "..", then
- * the parts below, each in name order.  The handle keeps the offset, part
- * and name of the last entry given; a readdir at that offset goes on from
- * the next name of that part, so that entries added or removed in between
- * (rm -r unlinks between two getdents) shift nothing.  A readdir at any
- * other offset (seekdir) walks from the start and skips that many.  The
- * kernel sends one readdir of an open directory at a time. */
-enum { PART_DOTS, PART_MAIN, PART_PENDING, PART_SCRATCH };
-
-typedef struct dirh {
-    off_t off;                        /* offset of the last entry given, 0: none */
-    int part;                         /* its part */
-    char last[VRM_FILES_NAME_MAX + 1];/* its name (records: without .json) */
-    char path[];                      /* the directory */
-} dirh;
-
-struct fill_ctx {
-    void *buf;
-    fuse_fill_dir_t filler;
-    const char *suffix;
-    int plus;                         /* FUSE_READDIR_PLUS: give attributes too */
-    const char *hide;                 /* a name not to list (files/: the trash's), or NULL */
-    /* A listing given with offsets (dirh above); d == NULL: buffered. */
-    dirh *d;
-    off_t n;                          /* number of the last entry walked */
-    off_t skip;                       /* entries numbered up to this are not given */
-    int part;                         /* the part being walked */
-    const char *after;                /* in it, give the names after this (NULL: all) */
-};
-
-/* A file removed while open lives on as .fuse_hiddenNNN until its last
- * close (see op_init); its name is gone for the person, so listings skip it. */
-static int hidden_by_libfuse(const char *name)
-{
-    return strncmp(name, ".fuse_hidden", 12) == 0;
-}
-
-static int fill_name(void *ctx, const char *name)
-{
-    fill_ctx *c = ctx;
-    char full[300];
-
-    if (hidden_by_libfuse(name))
-        return 0;
-    snprintf(full, sizeof full, "%s%s", name, c->suffix);
-    return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
-}
-
-/* Give one entry of a listing with offsets: `shown` is its name in the
- * directory, `key` its name in the part's order, `st` its attributes
- * (NULL: name only).  Returns 1 once libfuse's buffer is full. */
-static int emit(fill_ctx *c, const char *shown, const char *key, const struct stat *st)
-{
-    off_t n = ++c->n;
-
-    if (n <= c->skip)
-        return 0;
-    if (c->filler(c->buf, shown, st, n, st != NULL && c->plus ? FUSE_FILL_DIR_PLUS : 0))
-        return 1;
-    c->d->off = n;
-    c->d->part = c->part;
-    snprintf(c->d->last, sizeof c->d->last, "%s", key);
-    return 0;
-}
-
-/* Enter part `part` of a listing with offsets: 1 if it is to be walked
- * (c->after set to where in it to start), 0 if the walk resumes later. */
-static int part_begin(fill_ctx *c, int part, int resume_part, const char *resume_after)
-{
-    c->part = part;
-    c->after = part == resume_part ? resume_after : NULL;
-    return part >= resume_part;
 }
 
 /* With readdirplus the kernel takes the attributes with the names, so that
@@ -1598,46 +1066,6 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
     return rc;
 }
 
-/* ---- opening --------------------------------------------------------------- */
-
-static void handle_free(handle *h)
-{
-    if (h == NULL)
-        return;
-    pthread_mutex_lock(&open_mu);
-    if (h->open_prev != NULL)
-        h->open_prev->open_next = h->open_next;
-    else
-        open_handles = h->open_next;
-    if (h->open_next != NULL)
-        h->open_next->open_prev = h->open_prev;
-    pthread_mutex_unlock(&open_mu);
-    pthread_mutex_destroy(&h->mu);
-    free(h->buf);
-    free(h);
-}
-
-static handle *handle_new(enum handle_kind kind, const node *n, int writable)
-{
-    handle *h = calloc(1, sizeof *h);
-
-    if (h == NULL)
-        return NULL;
-    h->kind = kind;
-    if (n != NULL)
-        h->n = *n;
-    h->n.rest = NULL;  /* points into a path that is gone after the call */
-    h->writable = writable;
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_mutex_lock(&open_mu);
-    h->open_next = open_handles;
-    if (open_handles != NULL)
-        open_handles->open_prev = h;
-    open_handles = h;
-    pthread_mutex_unlock(&open_mu);
-    return h;
-}
-
 /* Open a record or scratch file as a text handle.  `create`: it is new. */
 static int open_text(const node *n, struct fuse_file_info *fi, int create)
 {
@@ -2179,28 +1607,6 @@ static void process_name(pid_t pid, char *out, size_t size)
         snprintf(out, size, "?");
 }
 
-/* Give `fi` a read-only handle holding text[0..len) (taken over). */
-static int snapshot_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n,
-                           char *text, size_t len)
-{
-    handle *h = handle_new(kind, n, 0);
-
-    if (h == NULL) {
-        free(text);
-        return -ENOMEM;
-    }
-    h->buf = text;
-    h->len = h->cap = len;
-    h->fresh = 1;
-    fi->fh = (uint64_t)(uintptr_t)h;
-    /* a view file goes through the page cache (keep_cache off: each open
-     * reads anew): its size is kept true by invalidations (view_changed,
-     * view_record_changed); direct I/O would cost a request per read */
-    fi->direct_io = kind != H_VIEW;
-    fi->keep_cache = 0;
-    return 0;
-}
-
 static int vendor_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi,
                        int create)
 {
@@ -2353,7 +1759,7 @@ static int commit_vendor(const char *path, handle *h)
 
 /* Grants that expire end by themselves: once a second the invalidation
  * thread writes their receipts and drops cached views. */
-static void expire_grants(vrmfs *fs)
+void expire_grants(vrmfs *fs)
 {
     int rc;
 
