@@ -2,7 +2,8 @@
  * inval.c: the invalidation thread (see mountfs.h): it tells the kernel to
  * forget cached attributes, pages and names, which a handler cannot do
  * itself without risking a deadlock with a related request, and once a
- * second lets grants that have run out expire.
+ * second runs the trees' ticks (tree_vendors.c: grants that have run out
+ * expire).
  */
 #define _GNU_SOURCE
 #include "tree.h"
@@ -121,6 +122,7 @@ static void *inval_main(void *arg)
     static parent_cache pc;
 
     struct timespec tick;
+    int i;
 
     clock_gettime(CLOCK_REALTIME, &tick);
     pthread_mutex_lock(&fs->mu);
@@ -132,7 +134,9 @@ static void *inval_main(void *arg)
             if (ts.tv_sec > tick.tv_sec) {  /* once a second */
                 tick = ts;
                 pthread_mutex_unlock(&fs->mu);
-                expire_grants(fs);
+                for (i = 0; i < T_COUNT; i++)
+                    if (trees[i]->tick != NULL)
+                        trees[i]->tick(fs);
                 pthread_mutex_lock(&fs->mu);
                 continue;
             }

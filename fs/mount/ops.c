@@ -1,82 +1,655 @@
 /*
- * ops.c: the FUSE operations: paths in, libvrm calls, -errno out.
+ * ops.c: the FUSE operations: a request's path is parsed once into a node
+ * (node.h), and the operation of the node's tree is called (tree.h), or of
+ * the tree that opened the file for a request on an open file; what a tree
+ * leaves out is answered here, as tree.h says.  The trees are:
  *
- * records/: a record is served through an open file handle holding its whole
- * JSON text: opening reads it (or starts empty with O_TRUNC or O_CREAT),
- * writes change the handle, and flush (the close() of each descriptor)
- * commits it with one vrm_record_put.  A text that is not a JSON object fails
- * that close() with EINVAL, changes nothing and is logged.  Until its first
- * commit a newly created record is listed from `pending`.  Scratch files
- * (names not ending in ".json") work the same way without the JSON rule and
- * are stored with vrm_scratch_put; renaming one to NAME.json commits it as a
- * record (libvrm's vrm_scratch_move decides).
- *
- * files/: a POSIX tree in libvrm's files module; a handle holds the inode
- * number, so a file unlinked while open stays readable until released.
- * st_ino is the store's inode number there, and a path's hash elsewhere
- * (op_init); a change of a file with several names is made visible through
- * all of them (names_changed).
- *
- * The root's .Trash-<uid> (node.h): the trash file managers make at the top
- * of a mount.  It is a folder of the files store: mkdir makes it (0700, for
- * the mounting user only: GIO checks that the folder is the caller's),
- * rmdir removes it, and everything below it is files/ again, so trashing
- * (a rename from files/) and restoring are renames inside the store.  Any
- * other change of the name itself is refused.
- *
- * Every file shows the mounting user as its owner: the vault is single-user.
+ *   tree_root.c      /, README.txt, .vrmfs/errors.log
+ *   tree_records.c   records/
+ *   tree_files.c     files/ and the trash
+ *   tree_vendors.c   vendors/
+ *   tree_views.c     views/ (a --view mount's root)
+ *   tree_messages.c  outbox/, sent/, inbox/
+ *   tree_data.c      import/, analytics/
  */
 #define _GNU_SOURCE
 #include "tree.h"
 
-#include <fuse_lowlevel.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
-#include <syslog.h>
-#include <time.h>
-#include <unistd.h>
 
-static int vendor_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st);
-static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c);
-static void view_changed(vrmfs *fs, const char *vendor);
-static void view_changed_now(vrmfs *fs, const char *vendor);
-static int vendor_check(vrmfs *fs, const node *n);
-static int commit_message(const char *path, handle *h);
-static int removed(vrmfs *fs, const node *n);
-static int vs_getattr(vrmfs *fs, const node *n, struct stat *st);
-static void vs_list(vrmfs *fs, const char *vendor, fill_ctx *c);
-static int vs_put(vrmfs *fs, const char *vendor, const char *name, const char *buf, size_t len);
-static int vs_remove(vrmfs *fs, const char *vendor, const char *name);
-static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *b);
-static int vs_open(vrmfs *fs, const node *n, struct fuse_file_info *fi, int create);
-static int view_reread(vrmfs *fs, handle *h);
-static void view_record_changed(vrmfs *fs, const char *coll, const char *name);
-static int msg_getattr(vrmfs *fs, const node *n, struct stat *st);
-static int msg_readdir(vrmfs *fs, const node *n, fill_ctx *c);
-static int msg_unlink(vrmfs *fs, const node *n);
-static int data_getattr(vrmfs *fs, const node *n, struct stat *st);
-static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c);
-static int data_unlink(vrmfs *fs, const node *n);
-static int commit_data(const char *path, handle *h);
-static int view_data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st);
-static int view_data_readdir(vrmfs *fs, const node *n, fill_ctx *c);
-static mode_t view_mode(int dir);
-static void set_removed(vrmfs *fs, const node *n, int on);
+/* Every tree's operations, by the tree a node names. */
+const struct tree_ops *const trees[T_COUNT] = {
+    [T_ROOT] = &root_tree,
+    [T_RECORDS] = &records_tree,
+    [T_FILES] = &files_tree,
+    [T_VENDORS] = &vendors_tree,
+    [T_VIEWS] = &views_tree,
+    [T_MESSAGES] = &messages_tree,
+    [T_DATA] = &data_tree,
+};
 
-#define IS_VIEW(k) (((k) >= N_VIEWS && (k) <= N_VIEW_RECORD) || \
-                    ((k) >= N_VIEW_ANALYTICS && (k) <= N_VIEW_AFILE))
-#define IS_MSG(k) ((k) >= N_OUTBOX && (k) <= N_REJECTED_MSG)
-#define IS_DATA(k) ((k) >= N_IMPORT && (k) <= N_ANALYTICS_FILE)
+/* The tree of a request on an open file: the one that opened it. */
+static const struct tree_ops *handle_tree(const handle *h)
+{
+    return trees[h->n.tree];
+}
 
-#define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
+void vrmfs_release_state(vrmfs *fs)
+{
+    int i;
+
+    handles_free_all();
+    for (i = 0; i < T_COUNT; i++)
+        if (trees[i]->forget != NULL)
+            trees[i]->forget(fs);
+    free(fs->errlog);
+    fs->errlog = NULL;
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+/* An open text's attributes: what has been written so far. */
+static int text_getattr(vrmfs *fs, handle *h, struct stat *st)
+{
+    struct timespec ts;
+
+    now(&ts);
+    pthread_mutex_lock(&h->mu);
+    fill_file(fs, st, 0600, h->len, ts, ts);
+    pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+static int getattr_node(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    node n;
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    if (h != NULL && handle_tree(h)->fgetattr != NULL &&
+        (rc = handle_tree(h)->fgetattr(fs, h, st)) != TREE_DEFAULT)
+        return rc;
+    if (path == NULL && h != NULL)    /* removed while open */
+        return text_getattr(fs, h, st);
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    if (h != NULL && h->writable)
+        return text_getattr(fs, h, st);
+    return trees[n.tree]->getattr(fs, path, &n, st);
+}
+
+/* Every getattr: the attributes, with the st_ino op_init explains (files/
+ * inodes come with theirs; anything else has 0 here). */
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+    int rc = getattr_node(path, st, fi);
+
+    if (rc == 0 && st->st_ino == 0)
+        st->st_ino = path != NULL ? node_ino(path) : h != NULL ? h->ino : 0;
+    return rc;
+}
+
+/* The st_ino of `path`: its tree's (files/: the inode's own number, 0 if
+ * it cannot be read), or node_ino(path). */
+static uint64_t path_ino(vrmfs *fs, const char *path)
+{
+    node n;
+
+    if (node_parse(path, &n) == 0 && trees[n.tree]->ino != NULL)
+        return trees[n.tree]->ino(fs, &n);
+    return node_ino(path);
+}
+
+/* Records keep their own times and modes, and every file belongs to the
+ * mounting user; tools that copy attributes (cp -a, rsync -a) must not fail
+ * for it, so these succeed without effect where a tree has no such op. */
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    struct stat st;
+    node n;
+    int rc;
+
+    if (h != NULL && handle_tree(h)->fchmod != NULL)
+        return handle_tree(h)->fchmod(fs, path, h, mode);
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->chmod != NULL)
+        return trees[n.tree]->chmod(fs, path, &n, mode);
+    return op_getattr(path, &st, fi);
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    struct stat st;
+
+    if ((uid != (uid_t)-1 && uid != fs->uid) || (gid != (gid_t)-1 && gid != fs->gid))
+        return -EPERM;
+    return op_getattr(path, &st, fi);
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    struct stat st;
+    node n;
+    int rc;
+
+    if (h != NULL && handle_tree(h)->futimens != NULL)
+        return handle_tree(h)->futimens(fs, path, h, tv);
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    rc = trees[n.tree]->utimens != NULL ? trees[n.tree]->utimens(fs, path, &n, tv)
+                                        : TREE_DEFAULT;
+    return rc != TREE_DEFAULT ? rc : op_getattr(path, &st, fi);
+}
+
+static int op_statfs(const char *path, struct statvfs *st)
+{
+    (void)path;
+    return vrm_files_statfs(FS()->v, st);
+}
+
+/* ---- directories --------------------------------------------------------- */
+
+/* A filler in front of libfuse's that gives every entry the st_ino a
+ * lookup of it shows (op_init): files/ entries come with theirs, the
+ * others get that of their path, and so do "." and "..".  Only those and
+ * the root's "files" and trash entries, filled outside any libvrm
+ * callback, can make path_ino() call libvrm (a callback runs with the
+ * vault's mutex held: vrm_files_readdir's gives every entry its st_ino). */
+typedef struct ino_fill {
+    void *buf;                        /* libfuse's */
+    fuse_fill_dir_t filler;
+    const char *dir;                  /* the directory listed */
+} ino_fill;
+
+static int fill_ino(void *ctx, const char *name, const struct stat *st, off_t off,
+                    enum fuse_fill_dir_flags flags)
+{
+    ino_fill *w = ctx;
+    char path[PATH_MAX];
+    const char *slash;
+    struct stat s;
+    int n;
+
+    if (st != NULL && st->st_ino != 0)
+        return w->filler(w->buf, name, st, off, flags);
+    if (st != NULL)
+        s = *st;
+    else
+        memset(&s, 0, sizeof s);
+    if (strcmp(name, ".") == 0) {
+        n = snprintf(path, sizeof path, "%s", w->dir);
+    } else if (strcmp(name, "..") == 0) {
+        slash = strrchr(w->dir, '/');
+        n = snprintf(path, sizeof path, "%.*s", slash != NULL && slash != w->dir
+                                                    ? (int)(slash - w->dir) : 1, w->dir);
+    } else {
+        n = snprintf(path, sizeof path, "%s/%s", strcmp(w->dir, "/") == 0 ? "" : w->dir,
+                     name);
+    }
+    if (n > 0 && (size_t)n < sizeof path)
+        s.st_ino = path_ino(FS(), path);
+    return w->filler(w->buf, name, s.st_ino != 0 || st != NULL ? &s : NULL, off, flags);
+}
+
+/* With nullpath_ok, readdir gets no path: opendir keeps a copy in fh. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+    dirh *d = dirh_new(path);
+
+    if (d == NULL)
+        return -ENOMEM;
+    fi->fh = (uint64_t)(uintptr_t)d;
+    return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    free((dirh *)(uintptr_t)fi->fh);
+    return 0;
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    ino_fill w = {buf, filler, NULL};
+    fill_ctx c = {&w, fill_ino, "", (flags & FUSE_READDIR_PLUS) != 0, NULL, NULL, 0, 0, 0, NULL};
+    dirh *d = fi != NULL ? (dirh *)(uintptr_t)fi->fh : NULL;
+    node n;
+    int rc;
+
+    if (path == NULL && d != NULL)
+        path = d->path;
+    w.dir = path;                     /* every entry goes through fill_ino */
+    rc = node_parse(path, &n);
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->readdir == NULL)
+        return -ENOTDIR;
+    return trees[n.tree]->readdir(FS(), &n, &c, d, off);
+}
+
+/* ---- changes of names ------------------------------------------------------ */
+
+/* mkdir, or a new file (create, symlink, link's and rename's targets), of
+ * a path that names nothing (node_parse said rc): its tree answers. */
+static int mkdir_unknown(vrmfs *fs, const char *path, const node *n, int rc)
+{
+    if (trees[n->tree]->mkdir_unknown != NULL)
+        return trees[n->tree]->mkdir_unknown(fs, path, rc);
+    return rc == -ENOENT ? -EACCES : rc;
+}
+
+static int create_unknown(vrmfs *fs, const char *path, const node *n, int rc)
+{
+    if (trees[n->tree]->create_unknown != NULL)
+        return trees[n->tree]->create_unknown(fs, path, rc);
+    return rc == -ENOENT ? -EACCES : rc;
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+    vrmfs *fs = FS();
+    const struct tree_ops *t;
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return mkdir_unknown(fs, path, &n, rc);
+    t = trees[n.tree];
+    if (fs->read_only || t->read_only)
+        return -EROFS;
+    return t->mkdir != NULL ? t->mkdir(fs, path, &n, mode) : -EACCES;
+}
+
+static int op_rmdir(const char *path)
+{
+    vrmfs *fs = FS();
+    const struct tree_ops *t;
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    t = trees[n.tree];
+    if (fs->read_only || t->read_only)
+        return -EROFS;
+    return t->rmdir != NULL ? t->rmdir(fs, &n) : -EACCES;
+}
+
+static int op_unlink(const char *path)
+{
+    vrmfs *fs = FS();
+    const struct tree_ops *t;
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    t = trees[n.tree];
+    if (fs->read_only || t->read_only)
+        return -EROFS;
+    return t->unlink != NULL ? t->unlink(fs, &n) : -EISDIR;
+}
+
+static int op_symlink(const char *target, const char *path)
+{
+    vrmfs *fs = FS();
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return create_unknown(fs, path, &n, rc);
+    if (trees[n.tree]->symlink == NULL)
+        return -EACCES;
+    return trees[n.tree]->symlink(fs, target, path, &n);
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->readlink == NULL)
+        return -EINVAL;
+    return trees[n.tree]->readlink(FS(), &n, buf, size);
+}
+
+static int op_link(const char *from, const char *to)
+{
+    vrmfs *fs = FS();
+    const struct tree_ops *ta, *tb;
+    node a, b;
+    int rc;
+
+    if ((rc = node_parse(from, &a)) != 0)
+        return rc;
+    if ((rc = node_parse(to, &b)) != 0)
+        return create_unknown(fs, to, &b, rc);
+    ta = trees[a.tree];
+    tb = trees[b.tree];
+    if (ta == tb && ta->link != NULL)
+        return ta->link(fs, to, &a, &b);
+    return ta->link != NULL || tb->link != NULL ? -EXDEV : -EPERM;
+}
+
+/* The tree of whichever end ranks higher answers (tree.h): files/ for any
+ * rename with an end in it, a read-only tree next, else the source's. */
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+    vrmfs *fs = FS();
+    const struct tree_ops *t;
+    node a, b;
+    int rc;
+
+    if ((rc = node_parse(from, &a)) != 0)
+        return rc;
+    if ((rc = node_parse(to, &b)) != 0)
+        return create_unknown(fs, to, &b, rc);
+    if (fs->read_only)
+        return -EROFS;
+    t = trees[b.tree]->rename_rank > trees[a.tree]->rename_rank ? trees[b.tree] : trees[a.tree];
+    if (t->read_only)
+        return -EROFS;
+    return t->rename != NULL ? t->rename(fs, from, to, &a, &b, flags) : -EACCES;
+}
+
+/* ---- opening --------------------------------------------------------------- */
+
+/* A handle outside files/ keeps the st_ino of the path it was opened by,
+ * for fstat(), which comes without a path (nullpath_ok); files/ handles
+ * come with their inode's. */
+static void handle_ino(const char *path, struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+
+    if (h != NULL && h->ino == 0)
+        h->ino = node_ino(path);
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return rc;
+    fi->fh = 0;
+    rc = trees[n.tree]->open != NULL ? trees[n.tree]->open(FS(), path, &n, fi) : -EISDIR;
+    if (rc == 0)
+        handle_ino(path, fi);
+    return rc;
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    const struct tree_ops *t;
+    node n;
+    int rc = node_parse(path, &n);
+
+    if (rc != 0)
+        return create_unknown(fs, path, &n, rc);
+    if (fs->read_only)
+        return -EROFS;
+    fi->fh = 0;
+    t = trees[n.tree];
+    if (t->read_only)
+        return -EROFS;
+    rc = t->create != NULL ? t->create(fs, path, &n, mode, fi) : -EACCES;
+    if (rc == 0)
+        handle_ino(path, fi);
+    return rc;
+}
+
+/* ---- data ------------------------------------------------------------------ */
+
+static int op_read(const char *path, char *buf, size_t size, off_t off,
+                   struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+    int rc;
+
+    (void)path;
+    if (h == NULL)
+        return -EBADF;                /* every open gives a handle */
+    if (handle_tree(h)->fread != NULL)
+        return handle_tree(h)->fread(FS(), h, buf, size, off);
+    pthread_mutex_lock(&h->mu);
+    rc = buf_read(h->buf, h->len, buf, size, off);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int op_write(const char *path, const char *data, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+    int rc;
+
+    (void)path;
+    if (h == NULL || !h->writable)
+        return -EBADF;
+    if (handle_tree(h)->fwrite != NULL)
+        return handle_tree(h)->fwrite(FS(), h, data, size, off);
+    pthread_mutex_lock(&h->mu);
+    rc = buf_write(h, h->max, data, size, off);
+    if (rc >= 0)
+        h->dirty = h->written = 1;
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    vrmfs *fs = FS();
+    handle *h = HANDLE(fi);
+    node n;
+    int rc;
+
+    if (size < 0)
+        return -EINVAL;
+    if (fs->read_only)
+        return -EROFS;
+    if (h != NULL && handle_tree(h)->ftruncate != NULL)
+        return handle_tree(h)->ftruncate(fs, path, h, size);
+    if (h != NULL && h->writable) {
+        pthread_mutex_lock(&h->mu);
+        rc = buf_truncate(&h->buf, &h->len, &h->cap, h->max, size);
+        if (rc == 0)
+            h->dirty = h->written = 1;
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
+    rc = path ? node_parse(path, &n) : -EBADF;
+    if (rc != 0)
+        return rc;
+    return trees[n.tree]->truncate != NULL ? trees[n.tree]->truncate(fs, path, &n, size)
+                                           : -EISDIR;
+}
+
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+
+    if (h == NULL || handle_tree(h)->commit == NULL)
+        return 0;
+    return handle_tree(h)->commit(FS(), path, h);
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+    handle *h = HANDLE(fi);
+
+    if (h == NULL)
+        return 0;
+    if (handle_tree(h)->release != NULL)
+        handle_tree(h)->release(FS(), path, h);
+    handle_free(h);
+    return 0;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    int rc = op_flush(path, fi);
+
+    (void)datasync;
+    return rc != 0 ? rc : vrm_vault_sync(FS()->v);
+}
+
+static int op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)path;
+    (void)datasync;
+    (void)fi;
+    return vrm_vault_sync(FS()->v);
+}
+
+/* ---- extended attributes: files/ only, and records' user.vrm.visible-to ---- */
+
+static int op_setxattr(const char *path, const char *name, const char *value, size_t size,
+                       int flags)
+{
+    node n;
+    int rc = path ? node_parse(path, &n) : -EBADF;
+
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->setxattr == NULL)
+        return -ENOTSUP;
+    return trees[n.tree]->setxattr(FS(), path, &n, name, value, size, flags);
+}
+
+static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+    node n;
+    int rc = path ? node_parse(path, &n) : -EBADF;
+
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->getxattr == NULL)
+        return -ENODATA;              /* nothing is set outside files/ */
+    return trees[n.tree]->getxattr(FS(), &n, name, value, size);
+}
+
+static int op_listxattr(const char *path, char *list, size_t size)
+{
+    node n;
+    int rc = path ? node_parse(path, &n) : -EBADF;
+
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->listxattr == NULL)
+        return 0;
+    return trees[n.tree]->listxattr(FS(), &n, list, size);
+}
+
+static int op_removexattr(const char *path, const char *name)
+{
+    node n;
+    int rc = path ? node_parse(path, &n) : -EBADF;
+
+    if (rc != 0)
+        return rc;
+    if (trees[n.tree]->removexattr == NULL)
+        return -ENOTSUP;
+    return trees[n.tree]->removexattr(FS(), path, &n, name);
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    /* Writes of up to 1 MiB (the kernel's default is 128 KiB): one
+     * transaction each, so a large file is written in 8 times fewer. */
+    conn->max_write = 1u << 20;
+    /* Inode numbers.  The high-level API gives the kernel a node id per
+     * path, so with use_ino off every name of a hard-linked file would show
+     * an inode number of its own, and cp -a, rsync -H, du and tar would take
+     * them for different files.  With use_ino on, st_ino is ours: a files/
+     * inode's own number (1 to 2^35, lib/files.h), and for everything else
+     * a stable hash of the path that can never equal one (node_ino in
+     * node.h), given by getattr, readdir (fill_ino) and fstat (handle_ino)
+     * alike.  Node ids stay libfuse's: inval_entry learns a directory's from
+     * a file handle (node_id), and names_changed has the kernel forget the
+     * attributes of a file's other names when it changes. */
+    cfg->use_ino = 1;
+    /* A record's size changes when its text is committed at close() (to its
+     * pretty-printed length), after tools may have set times or modes on the
+     * open descriptor: flush has those attributes invalidated. */
+    cfg->entry_timeout = 1.0;
+    cfg->attr_timeout = 1.0;
+    cfg->negative_timeout = 0.0;
+    /* A file removed while open is renamed to .fuse_hiddenNNN by libfuse
+     * and removed at its last close, so that fstat() and read() on it
+     * still find it by path. */
+    cfg->hard_remove = 0;
+    cfg->nullpath_ok = 1;       /* open files are reached by their handle */
+    /* before the first request: node_parse reads it without a lock */
+    if (node_view() == NULL)
+        node_set_trash((unsigned)FS()->uid);
+    return FS();
+}
+
+const struct fuse_operations vrmfs_ops = {
+    .init = op_init,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .truncate = op_truncate,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .statfs = op_statfs,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .setxattr = op_setxattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .removexattr = op_removexattr,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .create = op_create,
+    .utimens = op_utimens,
+};
+
+/*
+ * ==== tree_root: the root of the mount: the vault's folders, README.txt (what
+ * they hold) and .vrmfs/errors.log (every refusal, newest last: tree.c's
+ * vrmfs_refusal writes it, in memory only).  Both files are read-only and
+ * read from a copy taken at open, since reads may come without a path.
+ * The root's folders are fixed: none is made or removed here, and mkdir of
+ * another name at the root is refused and logged, the trash being the one
+ * folder made there (tree_files.c).
+ */
 
 static const char readme[] =
     "This is a vrmfs vault: a person's own data, encrypted at rest.\n"
@@ -132,11 +705,153 @@ static const char readme[] =
     "\n"
     "Unmount with: fusermount3 -u <mountpoint>\n";
 
-static size_t text_max(const handle *h)
+static int root_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
 {
-    return h->kind == H_SCRATCH ? VRM_SCRATCH_MAX : h->kind == H_IMPORT ? IMPORT_MAX
-                                                                         : RECORD_MAX;
+    (void)path;
+    switch (n->kind) {
+    case N_ROOT:
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_META:
+        fill_dir(fs, st, 0500);
+        return 0;
+    case N_README:
+        fill_file(fs, st, 0400, sizeof readme - 1, fs->mounted, fs->mounted);
+        return 0;
+    case N_ERRLOG:
+        pthread_mutex_lock(&fs->mu);
+        fill_file(fs, st, 0400, fs->errlen, fs->mounted, fs->mounted);
+        pthread_mutex_unlock(&fs->mu);
+        return 0;
+    default:
+        return -ENOENT;
+    }
 }
+
+static int root_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    static const char *const folders[] = {"README.txt", ".vrmfs", "files", "records", "vendors",
+                                          "views", "outbox", "sent", "inbox", "import",
+                                          "analytics"};
+    vrm_stat vs;
+    size_t i;
+
+    (void)d;
+    (void)off;
+    if (n->kind != N_ROOT && n->kind != N_META)
+        return -ENOTDIR;
+    fill_dots(c);
+    if (n->kind == N_META) {
+        c->filler(c->buf, "errors.log", NULL, 0, 0);
+        return 0;
+    }
+    for (i = 0; i < sizeof folders / sizeof folders[0]; i++)
+        c->filler(c->buf, folders[i], NULL, 0, 0);
+    if (node_trash_name()[0] != '\0' && vrm_files_resolve(fs->v, node_trash_name(), &vs) == 0)
+        c->filler(c->buf, node_trash_name(), NULL, 0, 0);   /* once made */
+    return 0;
+}
+
+static int root_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    handle *h;
+    int rc;
+
+    (void)path;
+    if (n->kind != N_README && n->kind != N_ERRLOG)
+        return -EISDIR;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return -EACCES;
+    h = handle_new(H_SNAPSHOT, n, 0);
+    if (h == NULL)
+        return -ENOMEM;
+    pthread_mutex_lock(&fs->mu);
+    rc = n->kind == N_README ? buf_write(h, sizeof readme, readme, sizeof readme - 1, 0)
+                             : buf_write(h, ERRLOG_MAX, fs->errlog ? fs->errlog : "",
+                                         fs->errlen, 0);
+    pthread_mutex_unlock(&fs->mu);
+    if (rc < 0) {
+        handle_free(h);
+        return rc;
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
+}
+
+/* The root's folders exist: mkdir of any of them (or of a file) is -EEXIST. */
+static int root_mkdir(vrmfs *fs, const char *path, const node *n, mode_t mode)
+{
+    (void)fs;
+    (void)path;
+    (void)n;
+    (void)mode;
+    return -EEXIST;
+}
+
+/* mkdir of an unknown name: refused, and logged at the root itself. */
+static int root_mkdir_unknown(vrmfs *fs, const char *path, int rc)
+{
+    char reason[300];
+
+    if (rc == -ENOENT && strchr(path + 1, '/') == NULL) {
+        if (node_trash_name()[0] != '\0')
+            snprintf(reason, sizeof reason, "the root holds the vault's folders; the only "
+                     "folder made here is the trash, %s; nothing changed", node_trash_name());
+        else
+            snprintf(reason, sizeof reason, "the root holds the vault's folders; nothing "
+                     "changed");
+        vrmfs_refusal(fs, path, reason);
+    }
+    return rc == -ENOENT ? -EACCES : rc;
+}
+
+/* README.txt and errors.log are read-only; the rest are folders. */
+static int root_read_only(const node *n)
+{
+    return n->kind == N_README || n->kind == N_ERRLOG ? -EACCES : -EISDIR;
+}
+
+static int root_unlink(vrmfs *fs, const node *n)
+{
+    (void)fs;
+    return root_read_only(n);
+}
+
+static int root_truncate(vrmfs *fs, const char *path, const node *n, off_t size)
+{
+    (void)fs;
+    (void)path;
+    (void)size;
+    return root_read_only(n);
+}
+
+const struct tree_ops root_tree = {
+    .getattr = root_getattr,
+    .readdir = root_readdir,
+    .open = root_open,
+    .mkdir = root_mkdir,
+    .mkdir_unknown = root_mkdir_unknown,
+    .unlink = root_unlink,
+    .truncate = root_truncate,
+};
+
+/*
+ * ==== tree_records: records/, one folder per collection, one NAME.json file
+ * per record.
+ *
+ * A record is served through an open file handle holding its whole JSON
+ * text: opening reads it (or starts empty with O_TRUNC or O_CREAT), writes
+ * change the handle, and flush (the close() of each descriptor) commits it
+ * with one vrm_record_put.  A text that is not a JSON object fails that
+ * close() with EINVAL, changes nothing and is logged.  Until its first
+ * commit a newly created record is listed from fs->pending.  Scratch files
+ * (names not ending in ".json") work the same way without the JSON rule and
+ * are stored with vrm_scratch_put; renaming one to NAME.json commits it as
+ * a record (libvrm's vrm_scratch_move decides).  mkdir and rmdir make and
+ * remove collections.  A change of a record is told to the views that show
+ * it (view_record_changed).
+ */
 
 /* ---- handles others must see (fs->mu held) ------------------------------- *
  * `pending` lists the record handles of records created but not committed
@@ -174,192 +889,32 @@ static void pending_remove(vrmfs *fs, handle *h)
         }
 }
 
-/* The names of one file that a change of it refreshes at most; the kernel
- * may keep the others' attributes until they time out (op_init). */
-#define NAMES_MAX 256
-
-/* A file of files/ with other names changed: its data, size, times, mode
- * or link count.  The high-level API gives each path a node of its own, so
- * the kernel keeps each name's attributes and pages apart and updates only
- * those of the name a request went through: have it forget them for every
- * name, and wait until it has, so that the change shows through all of
- * them once the request that made it returns.  `skip`: the request's own
- * path, which the kernel updates by itself, or NULL.  For files with one
- * name nothing calls this: handles note at open whether there are others
- * (handle.linked), and unlink, rename and link learn it from libvrm. */
-static void names_changed(vrmfs *fs, uint64_t ino, const char *skip)
+/* The attributes of the text of `h`, a handle being written. */
+static void pending_attr(vrmfs *fs, handle *h, struct stat *st)
 {
-    char *paths, where[PATH_MAX];
-    const char *p;
-    size_t n, i;
-    int queued = 0;
+    struct timespec ts;
 
-    if (!fs->inval_running || vrm_files_paths(fs->v, ino, NAMES_MAX, &paths, &n) != 0)
-        return;  /* (a failure leaves the attribute timeout to do it) */
-    for (i = 0, p = paths; i < n; i++, p += strlen(p) + 1)
-        if (node_files_path(p, where, sizeof where) == 0 &&
-            (skip == NULL || strcmp(where, skip) != 0)) {
-            inval_queue(fs, where);
-            queued = 1;
-        }
-    free(paths);
-    if (queued)
-        inval_wait(fs);
+    now(&ts);
+    pthread_mutex_lock(&h->mu);
+    fill_file(fs, st, 0600, h->len, ts, ts);
+    pthread_mutex_unlock(&h->mu);
 }
 
-void vrmfs_release_state(vrmfs *fs)
+static int records_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
 {
-    unsigned i;
-
-    handles_free_all();
-    fs->pending = NULL;
-
-    while (fs->vscratch != NULL) {
-        vscratch *next = fs->vscratch->next;
-
-        free(fs->vscratch->buf);
-        free(fs->vscratch);
-        fs->vscratch = next;
-    }
-
-    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++) {
-        vrm_view_free(fs->views[i].view);
-        fs->views[i].view = NULL;
-    }
-    nameset_release(&fs->viewnames);
-    while (fs->nremoved > 0)
-        free(fs->removed[--fs->nremoved]);
-    free(fs->removed);
-    fs->removed = NULL;
-    free(fs->errlog);
-    fs->errlog = NULL;
-}
-
-static void fill_files(vrmfs *fs, const vrm_stat *vs, struct stat *st)
-{
-    vrm_files_stat_posix(vs, st);
-    st->st_uid = fs->uid;
-    st->st_gid = fs->gid;
-}
-
-/* What a request names: 1 and *ino for a files/ inode (the open handle's,
- * or the path's), with *linked non-zero if it has other names that must
- * hear of a change (names_changed), 0 and *n for anything else, or a
- * negative errno.  A NULL path without a files/ handle (a removed text
- * file) is -EBADF. */
-static int files_target(vrmfs *fs, const char *path, struct fuse_file_info *fi, node *n,
-                        uint64_t *ino, int *linked)
-{
-    handle *h = HANDLE(fi);
-    vrm_stat vs;
-    int rc;
-
-    if (h != NULL && h->kind == H_FILE) {
-        *ino = h->ino;
-        *linked = h->linked;
-        return 1;
-    }
-    rc = path ? node_parse(path, n) : -EBADF;
-    if (rc != 0 || n->kind != N_FILES)
-        return rc;
-    rc = vrm_files_resolve(fs->v, n->rest, &vs);
-    *ino = vs.ino;
-    *linked = rc == 0 && !S_ISDIR(vs.mode) && vs.nlink > 1;
-    return rc != 0 ? rc : 1;
-}
-
-/* The attributes of anything below vendors/, views/, outbox/, sent/,
- * inbox/, import/ or analytics/ (path: to remember view names, or NULL). */
-static int tree_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
-{
-    if (IS_MSG(n->kind))
-        return msg_getattr(fs, n, st);
-    if (IS_DATA(n->kind))
-        return data_getattr(fs, n, st);
-    if (n->kind >= N_VIEW_ANALYTICS)
-        return view_data_getattr(fs, path, n, st);
-    return vendor_getattr(fs, path, n, st);
-}
-
-static int getattr_node(const char *path, struct stat *st, struct fuse_file_info *fi)
-{
-    vrmfs *fs = FS();
     vrm_record_info info;
-    handle *h = HANDLE(fi);
-    vrm_stat vs;
     uint64_t size;
+    handle *h;
     int64_t t;
-    node n;
     int rc;
 
-    memset(st, 0, sizeof *st);
-    if (h != NULL && h->kind == H_FILE) {
-        rc = vrm_files_getattr(fs->v, h->ino, &vs);
-        if (rc == 0)
-            fill_files(fs, &vs, st);
-        return rc;
-    }
-    if (h != NULL && h->kind == H_VIEW) {
-        /* the kernel asks before reading again once the attributes were
-         * dropped: the text is computed anew, and its size is the file's
-         * (0 once nothing of it is granted) */
-        struct timespec ts;
-
-        pthread_mutex_lock(&h->mu);
-        if (!h->fresh) {
-            rc = view_reread(fs, h);
-            if (rc == -EACCES) {
-                h->len = 0;
-                rc = 0;
-            }
-            h->fresh = rc == 0;
-        }
-        now(&ts);
-        fill_file(fs, st, view_mode(0), h->len, ts, ts);
-        pthread_mutex_unlock(&h->mu);
-        return 0;
-    }
-    if (path == NULL && h != NULL) {  /* removed while open */
-        struct timespec ts;
-
-        now(&ts);
-        pthread_mutex_lock(&h->mu);
-        fill_file(fs, st, 0600, h->len, ts, ts);
-        pthread_mutex_unlock(&h->mu);
-        return 0;
-    }
-    rc = path ? node_parse(path, &n) : -EBADF;
-    if (rc != 0)
-        return rc;
-    if (h != NULL && h->writable) {
-        struct timespec ts;
-
-        now(&ts);
-        pthread_mutex_lock(&h->mu);
-        fill_file(fs, st, 0600, h->len, ts, ts);
-        pthread_mutex_unlock(&h->mu);
-        return 0;
-    }
-    if (n.kind >= N_VENDORS)
-        return tree_getattr(fs, path, &n, st);
-    switch (n.kind) {
-    case N_ROOT:
+    (void)path;
+    switch (n->kind) {
     case N_RECORDS:
         fill_dir(fs, st, 0700);
         return 0;
-    case N_META:
-        fill_dir(fs, st, 0500);
-        return 0;
-    case N_README:
-        fill_file(fs, st, 0400, sizeof readme - 1, fs->mounted, fs->mounted);
-        return 0;
-    case N_ERRLOG:
-        pthread_mutex_lock(&fs->mu);
-        fill_file(fs, st, 0400, fs->errlen, fs->mounted, fs->mounted);
-        pthread_mutex_unlock(&fs->mu);
-        return 0;
     case N_COLL:
-        rc = vrm_collection_exists(fs->v, n.coll);
+        rc = vrm_collection_exists(fs->v, n->coll);
         if (rc < 0)
             return rc;
         if (rc == 0)
@@ -367,7 +922,7 @@ static int getattr_node(const char *path, struct stat *st, struct fuse_file_info
         fill_dir(fs, st, 0700);
         return 0;
     case N_RECORD:
-        rc = vrm_record_stat(fs->v, n.coll, n.name, &info);
+        rc = vrm_record_stat(fs->v, n->coll, n->name, &info);
         if (rc == 0) {
             fill_file(fs, st, 0600, info.size, ns_to_ts(info.updated_ns),
                       ns_to_ts(info.updated_ns));
@@ -377,128 +932,33 @@ static int getattr_node(const char *path, struct stat *st, struct fuse_file_info
             return rc;
         rc = -ENOENT;
         pthread_mutex_lock(&fs->mu);
-        h = pending_find(fs, &n, H_RECORD);
+        h = pending_find(fs, n, H_RECORD);
         if (h != NULL) {
-            struct timespec ts;
-
-            now(&ts);
-            pthread_mutex_lock(&h->mu);
-            fill_file(fs, st, 0600, h->len, ts, ts);
-            pthread_mutex_unlock(&h->mu);
+            pending_attr(fs, h, st);
             rc = 0;
         }
         pthread_mutex_unlock(&fs->mu);
         return rc;
     case N_SCRATCH:
         pthread_mutex_lock(&fs->mu);
-        h = pending_find(fs, &n, H_SCRATCH);
-        if (h != NULL) {
-            struct timespec ts;
-
-            now(&ts);
-            pthread_mutex_lock(&h->mu);
-            fill_file(fs, st, 0600, h->len, ts, ts);
-            pthread_mutex_unlock(&h->mu);
-        }
+        h = pending_find(fs, n, H_SCRATCH);
+        if (h != NULL)
+            pending_attr(fs, h, st);
         pthread_mutex_unlock(&fs->mu);
         if (h != NULL)
             return 0;
-        rc = vrm_scratch_stat(fs->v, n.coll, n.name, &size, &t);
+        rc = vrm_scratch_stat(fs->v, n->coll, n->name, &size, &t);
         if (rc == 0)
             fill_file(fs, st, 0600, (size_t)size, ns_to_ts(t), ns_to_ts(t));
         return rc == -EINVAL ? -ENOENT : rc;
-    case N_FILES:
-        rc = vrm_files_resolve(fs->v, n.rest, &vs);
-        if (rc == 0)
-            fill_files(fs, &vs, st);
-        return rc;
     default:
-        break;   /* vendors/ and views/: above */
+        return -ENOENT;
     }
-    return -ENOENT;
 }
 
-/* Every getattr: the attributes, with the st_ino op_init explains (files/
- * inodes come with theirs; anything else has 0 here). */
-static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
-{
-    handle *h = HANDLE(fi);
-    int rc = getattr_node(path, st, fi);
-
-    if (rc == 0 && st->st_ino == 0)
-        st->st_ino = path != NULL ? node_ino(path) : h != NULL ? h->ino : 0;
-    return rc;
-}
-
-/* The st_ino of `path`: a files/ inode's own number (0 if it cannot be
- * read), or node_ino(path). */
-static uint64_t path_ino(vrmfs *fs, const char *path)
-{
-    vrm_stat vs;
-    node n;
-
-    if (node_parse(path, &n) == 0 && n.kind == N_FILES)
-        return vrm_files_resolve(fs->v, n.rest, &vs) == 0 ? vs.ino : 0;
-    return node_ino(path);
-}
-
-/* ---- directories --------------------------------------------------------- */
-
-/* A filler in front of libfuse's that gives every entry the st_ino a
- * lookup of it shows (op_init): files/ entries come with theirs, the
- * others get that of their path, and so do "." and "..".  Only those and
- * the root's "files" and trash entries, filled outside any libvrm
- * callback, can make path_ino() call libvrm (a callback runs with the
- * vault's mutex held: vrm_files_readdir's gives every entry its st_ino). */
-typedef struct ino_fill {
-    void *buf;                        /* libfuse's */
-    fuse_fill_dir_t filler;
-    const char *dir;                  /* the directory listed */
-} ino_fill;
-
-static int fill_ino(void *ctx, const char *name, const struct stat *st, off_t off,
-                    enum fuse_fill_dir_flags flags)
-{
-    ino_fill *w = ctx;
-    char path[PATH_MAX];
-    const char *slash;
-    struct stat s;
-    int n;
-
-    if (st != NULL && st->st_ino != 0)
-        return w->filler(w->buf, name, st, off, flags);
-    if (st != NULL)
-        s = *st;
-    else
-        memset(&s, 0, sizeof s);
-    if (strcmp(name, ".") == 0) {
-        n = snprintf(path, sizeof path, "%s", w->dir);
-    } else if (strcmp(name, "..") == 0) {
-        slash = strrchr(w->dir, '/');
-        n = snprintf(path, sizeof path, "%.*s", slash != NULL && slash != w->dir
-                                                    ? (int)(slash - w->dir) : 1, w->dir);
-    } else {
-        n = snprintf(path, sizeof path, "%s/%s", strcmp(w->dir, "/") == 0 ? "" : w->dir,
-                     name);
-    }
-    if (n > 0 && (size_t)n < sizeof path)
-        s.st_ino = path_ino(FS(), path);
-    return w->filler(w->buf, name, s.st_ino != 0 || st != NULL ? &s : NULL, off, flags);
-}
-
-/* With readdirplus the kernel takes the attributes with the names, so that
- * `ls -l`, `find`, `rm -r` need no lookup of each entry afterwards. */
-static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
-{
-    fill_ctx *c = ctx;
-    struct stat s;
-
-    if (hidden_by_libfuse(name) || (c->hide != NULL && strcmp(name, c->hide) == 0))
-        return 0;
-    memset(&s, 0, sizeof s);
-    fill_files(FS(), st, &s);   /* without readdirplus too: for d_ino and d_type */
-    return emit(c, name, name, &s);
-}
+/* ---- listings -------------------------------------------------------------- *
+ * A collection is listed with offsets (tree.h) in three parts: its records,
+ * the records being created, its scratch files. */
 
 static int fill_record_entry(void *ctx, const char *name, const vrm_record_info *info)
 {
@@ -530,10 +990,15 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int list_records(vrmfs *fs, fill_ctx *c, const void *coll)
+{
+    return vrm_record_list_info(fs->v, coll, c->after, fill_record_entry, c);
+}
+
 /* The records of `coll` being created (pending handles, not committed
  * yet), in name order, after c->after.  Returns 1 if the buffer filled,
  * -ENOMEM. */
-static int fill_creating(vrmfs *fs, const char *coll, fill_ctx *c)
+static int list_creating(vrmfs *fs, fill_ctx *c, const void *coll)
 {
     size_t cap = 0, count = 0, i;
     char **names = NULL, full[300];
@@ -573,503 +1038,36 @@ static int fill_creating(vrmfs *fs, const char *coll, fill_ctx *c)
     return rc;
 }
 
-/* A collection of records/ or a folder of files/ (dirh above), from
- * offset `off`: its records (or entries), then for a collection the
- * records being created and the scratch files. */
-static int list_in_parts(vrmfs *fs, const node *n, uint64_t dir_ino, off_t off, fill_ctx *c)
+static int list_scratch(vrmfs *fs, fill_ctx *c, const void *coll)
 {
-    dirh *d = c->d;
-    int rpart = PART_DOTS, rc = 0;
-    const char *rafter = NULL;
-    char after[sizeof d->last];
-
-    if (off != 0 && off == d->off) {   /* where the last readdir stopped */
-        rpart = d->part;
-        snprintf(after, sizeof after, "%s", d->last);
-        rafter = after;
-        c->n = off;
-    } else {                           /* the start, or a seekdir */
-        c->n = 0;
-        c->skip = off;
-    }
-    if (part_begin(c, PART_DOTS, rpart, rafter)) {
-        if (c->after == NULL && emit(c, ".", ".", NULL) != 0)
-            return 0;
-        if ((c->after == NULL || strcmp(c->after, ".") == 0) && emit(c, "..", "..", NULL) != 0)
-            return 0;
-    }
-    if (part_begin(c, PART_MAIN, rpart, rafter))
-        rc = n->kind == N_COLL ? vrm_record_list_info(fs->v, n->coll, c->after,
-                                                      fill_record_entry, c)
-                               : vrm_files_readdir(fs->v, dir_ino, c->after,
-                                                   fill_files_entry, c);
-    if (rc != 0 || n->kind != N_COLL)
-        return rc < 0 ? rc : 0;
-    if (part_begin(c, PART_PENDING, rpart, rafter))
-        rc = fill_creating(fs, n->coll, c);
-    if (rc == 0 && part_begin(c, PART_SCRATCH, rpart, rafter))
-        rc = vrm_scratch_list(fs->v, n->coll, fill_scratch_entry, c);
-    return rc < 0 ? rc : 0;
+    return vrm_scratch_list(fs->v, coll, fill_scratch_entry, c);
 }
 
-/* With nullpath_ok, readdir gets no path: opendir keeps a copy in fh. */
-static int op_opendir(const char *path, struct fuse_file_info *fi)
+static int records_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
 {
-    size_t len = strlen(path);
-    dirh *d = malloc(sizeof *d + len + 1);
-
-    if (d == NULL)
-        return -ENOMEM;
-    d->off = 0;
-    d->part = PART_DOTS;
-    d->last[0] = '\0';
-    memcpy(d->path, path, len + 1);
-    fi->fh = (uint64_t)(uintptr_t)d;
-    return 0;
-}
-
-static int op_releasedir(const char *path, struct fuse_file_info *fi)
-{
-    (void)path;
-    free((dirh *)(uintptr_t)fi->fh);
-    return 0;
-}
-
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
-{
-    vrmfs *fs = FS();
-    ino_fill w = {buf, filler, NULL};
-    fill_ctx c = {&w, fill_ino, "", (flags & FUSE_READDIR_PLUS) != 0, NULL, NULL, 0, 0, 0, NULL};
-    dirh *d = fi != NULL ? (dirh *)(uintptr_t)fi->fh : NULL;
-    vrm_stat vs;
-    node n;
+    static const part_fn parts[] = {list_records, list_creating, list_scratch};
     int rc;
 
-    if (path == NULL && d != NULL)
-        path = d->path;
-    w.dir = path;
-    buf = &w;   /* every entry goes through fill_ino */
-    filler = fill_ino;
-    rc = node_parse(path, &n);
-    if (rc != 0)
-        return rc;
-    switch (n.kind) {
-    case N_ROOT:
-    case N_META:
+    switch (n->kind) {
     case N_RECORDS:
+        fill_dots(c);
+        rc = vrm_collection_list(fs->v, fill_name, c);
+        return rc < 0 ? rc : 0;
     case N_COLL:
-    case N_FILES:
-        break;
-    case N_VENDORS:
-    case N_VENDOR:
-    case N_RECEIPTS:
-    case N_VIEWS:
-    case N_VIEW:
-    case N_VIEW_RECORDS:
-    case N_VIEW_COLL:
-    case N_OUTBOX:
-    case N_OUTBOX_VENDOR:
-    case N_SENT:
-    case N_SENT_VENDOR:
-    case N_INBOX:
-    case N_INBOX_VENDOR:
-    case N_REJECTED:
-    case N_IMPORT:
-    case N_IMPORT_COLL:
-    case N_ANALYTICS:
-    case N_ANALYTICS_TOPIC:
-    case N_VIEW_ANALYTICS:
-    case N_VIEW_ATOPIC:
-        rc = tree_getattr(fs, NULL, &n, &(struct stat){0});
-        if (rc != 0)
-            return rc;
-        filler(buf, ".", NULL, 0, 0);
-        filler(buf, "..", NULL, 0, 0);
-        return IS_MSG(n.kind) ? msg_readdir(fs, &n, &c)
-               : IS_DATA(n.kind) ? data_readdir(fs, &n, &c)
-               : n.kind >= N_VIEW_ANALYTICS ? view_data_readdir(fs, &n, &c)
-                                            : vendor_readdir(fs, &n, &c);
+        if (d != NULL)
+            return list_in_parts(fs, c, d, off, parts, sizeof parts / sizeof parts[0], n->coll);
+        fill_dots(c);
+        return -EIO;                  /* always opened */
     default:
         return -ENOTDIR;
     }
-    if (n.kind == N_FILES) {
-        rc = vrm_files_resolve(fs->v, n.rest, &vs);
-        if (rc != 0)
-            return rc;
-        if (!S_ISDIR(vs.mode))
-            return -ENOTDIR;
-    }
-    if ((n.kind == N_COLL || n.kind == N_FILES) && d != NULL) {
-        c.d = d;
-        if (n.kind == N_FILES && n.trash == 0 && strcmp(n.rest, "/") == 0)
-            c.hide = node_trash_name();   /* the store's root: files/ */
-        return list_in_parts(fs, &n, n.kind == N_FILES ? vs.ino : 0, off, &c);
-    }
-    filler(buf, ".", NULL, 0, 0);
-    filler(buf, "..", NULL, 0, 0);
-    switch (n.kind) {
-    case N_ROOT:
-        filler(buf, "README.txt", NULL, 0, 0);
-        filler(buf, ".vrmfs", NULL, 0, 0);
-        filler(buf, "files", NULL, 0, 0);
-        filler(buf, "records", NULL, 0, 0);
-        filler(buf, "vendors", NULL, 0, 0);
-        filler(buf, "views", NULL, 0, 0);
-        filler(buf, "outbox", NULL, 0, 0);
-        filler(buf, "sent", NULL, 0, 0);
-        filler(buf, "inbox", NULL, 0, 0);
-        filler(buf, "import", NULL, 0, 0);
-        filler(buf, "analytics", NULL, 0, 0);
-        if (node_trash_name()[0] != '\0' && vrm_files_resolve(fs->v, node_trash_name(), &vs) == 0)
-            filler(buf, node_trash_name(), NULL, 0, 0);   /* once made */
-        return 0;
-    case N_META:
-        filler(buf, "errors.log", NULL, 0, 0);
-        return 0;
-    case N_RECORDS:
-        rc = vrm_collection_list(fs->v, fill_name, &c);
-        return rc < 0 ? rc : 0;
-    default:   /* N_COLL, N_FILES: always opened (list_in_parts) */
-        return -EIO;
-    }
 }
 
-/* ---- the root's trash (node.h) --------------------------------------------- */
-
-/* Refuse a change of the name .Trash-<uid> other than mkdir and rmdir, at
- * the root or (reserved) in files/: -EACCES, logged. */
-static int trash_refuse(vrmfs *fs, const char *path)
-{
-    char reason[300];
-
-    if (node_trash_reserved(path))
-        snprintf(reason, sizeof reason, "files/%s is reserved: that name is the trash, "
-                 "/%s at the root of the mount; nothing changed", node_trash_name(),
-                 node_trash_name());
-    else
-        snprintf(reason, sizeof reason, "%s is the trash: only mkdir and rmdir make and "
-                 "remove it; nothing changed", node_trash_name());
-    vrmfs_refusal(fs, path, reason);
-    return -EACCES;
-}
-
-/* mkdir of the trash: for the mounting user only, whose uid it names and
- * who owns every file shown; always 0700, as the trash specification
- * wants it. */
-static int trash_mkdir(vrmfs *fs, const char *path, const node *n)
-{
-    char reason[300];
-
-    if (fuse_get_context()->uid != fs->uid) {
-        snprintf(reason, sizeof reason, "%s is the trash of uid %u, who mounted the vault; "
-                 "nothing changed", node_trash_name(), (unsigned)fs->uid);
-        vrmfs_refusal(fs, path, reason);
-        return -EACCES;
-    }
-    return vrm_files_mkdir(fs->v, n->rest, 0700, fs->uid, fs->gid, NULL);
-}
-
-/* mkdir of an unknown name: refused (the root holds fixed folders). */
-static int mkdir_refuse(vrmfs *fs, const char *path)
-{
-    char reason[300];
-
-    if (node_trash_reserved(path))
-        return trash_refuse(fs, path);
-    if (node_view() != NULL || strncmp(path, "/views/", 7) == 0)
-        return -EROFS;
-    if (strchr(path + 1, '/') == NULL) {
-        if (node_trash_name()[0] != '\0')
-            snprintf(reason, sizeof reason, "the root holds the vault's folders; the only "
-                     "folder made here is the trash, %s; nothing changed", node_trash_name());
-        else
-            snprintf(reason, sizeof reason, "the root holds the vault's folders; nothing "
-                     "changed");
-        vrmfs_refusal(fs, path, reason);
-    }
-    return -EACCES;
-}
-
-static int op_mkdir(const char *path, mode_t mode)
-{
-    vrmfs *fs = FS();
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc == -ENOENT)
-        return mkdir_refuse(fs, path);
-    if (rc == -ENAMETOOLONG && strncmp(path, "/records/", 9) == 0) {
-        vrm_error(ENAMETOOLONG, "a collection name has 1 to %d characters", VRM_COLLECTION_MAX);
-        return refuse(path, rc);
-    }
-    if (rc != 0)
-        return rc;
-    if (fs->read_only)
-        return -EROFS;
-    if (n.kind == N_FILES && n.trash == 1)
-        return trash_mkdir(fs, path, &n);
-    if (n.kind == N_FILES)
-        return vrm_files_mkdir(fs->v, n.rest, mode, fs->uid, fs->gid, NULL);
-    if (n.kind == N_IMPORT_COLL) {
-        rc = vrm_collection_create(fs->v, n.coll);
-        return rc == -EINVAL ? refuse(path, rc) : rc;
-    }
-    if (n.kind == N_VENDOR) {
-        set_removed(fs, &n, 0);
-        rc = vrm_vendor_create(fs->v, n.vendor);
-        return rc == -EINVAL ? refuse(path, rc) : rc;
-    }
-    if (IS_VIEW(n.kind))
-        return -EROFS;
-    if (n.kind > N_VENDOR)
-        return -EACCES;
-    if (n.kind != N_COLL)
-        return n.kind == N_RECORD || n.kind == N_SCRATCH ? -EACCES : -EEXIST;
-    rc = vrm_collection_create(fs->v, n.coll);
-    return rc == -EINVAL ? refuse(path, rc) : rc;
-}
-
-static int op_rmdir(const char *path)
-{
-    vrmfs *fs = FS();
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc != 0)
-        return rc;
-    if (fs->read_only)
-        return -EROFS;
-    if (n.kind == N_FILES)
-        return vrm_files_rmdir(fs->v, n.rest);
-    if (n.kind == N_VENDOR) {
-        /* vendors/<v> holds only files computed from the vault: removing
-         * the folder revokes the grants (with a receipt) and the vendor */
-        rc = vrm_vendor_delete(fs->v, n.vendor);
-        if (rc == 0) {
-            view_changed_now(fs, n.vendor);
-            set_removed(fs, &n, 0);
-            vs_remove(fs, n.vendor, NULL);
-        }
-        return rc;
-    }
-    if (n.kind == N_RECEIPTS)
-        return vendor_check(fs, &n);   /* goes with its vendor (rm -r) */
-    if (IS_VIEW(n.kind))
-        return -EROFS;
-    if (n.kind != N_COLL)
-        return n.kind == N_RECORD || n.kind == N_SCRATCH ? -ENOTDIR : -EACCES;
-    return vrm_collection_delete(fs->v, n.coll);
-}
-
-static int op_unlink(const char *path)
-{
-    vrmfs *fs = FS();
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc != 0)
-        return rc;
-    if (fs->read_only)
-        return -EROFS;
-    switch (n.kind) {
-    case N_RECORD:
-        rc = vrm_record_delete(fs->v, n.coll, n.name);
-        if (rc == 0)
-            view_record_changed(fs, n.coll, n.name);
-        return rc;
-    case N_SCRATCH:
-        return vrm_scratch_delete(fs->v, n.coll, n.name);
-    case N_FILES: {
-        vrm_stat left;
-
-        rc = vrm_files_unlink_stat(fs->v, n.rest, &left);
-        if (rc == 0 && left.nlink > 0)
-            names_changed(fs, left.ino, NULL);   /* their link count */
-        return rc;
-    }
-    case N_README:
-    case N_ERRLOG:
-        return -EACCES;
-    case N_GRANTS: {
-        /* removing grants.json revokes every grant (rm -r vendors/<v>) */
-        static const char none[] = "{\"grants\": []}";
-        int64_t receipt = 0;
-
-        if (removed(fs, &n))
-            return -ENOENT;
-        rc = vrm_grants_put(fs->v, n.vendor, none, sizeof none - 1, &receipt);
-        if (rc == 0 && receipt > 0)
-            view_changed_now(fs, n.vendor);
-        if (rc == 0)
-            set_removed(fs, &n, 1);
-        return rc;
-    }
-    case N_VENDOR_SCRATCH:
-        return vs_remove(fs, n.vendor, n.name);
-    case N_VENDOR_JSON:
-        rc = vendor_check(fs, &n);
-        if (rc == 0 && removed(fs, &n))
-            rc = -ENOENT;
-        if (rc == 0)
-            set_removed(fs, &n, 1);   /* the vendor stays as it is */
-        return rc;
-    case N_IDENTITY:
-    case N_ACCESSLOG:
-    case N_RECEIPT:
-        /* these go with their vendor only: rm -r vendors/<v> then removes
-         * the folder, which removes the vendor */
-        return vendor_getattr(fs, NULL, &n, &(struct stat){0});
-    case N_VIEW_RECORD:
-        return -EROFS;
-    default:
-        if (IS_MSG(n.kind))
-            return msg_unlink(fs, &n);
-        if (IS_DATA(n.kind))
-            return data_unlink(fs, &n);
-        return IS_VIEW(n.kind) ? -EROFS : -EISDIR;
-    }
-}
-
-static int op_symlink(const char *target, const char *path)
-{
-    vrmfs *fs = FS();
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc != 0)
-        return rc == -ENOENT && node_trash_reserved(path) ? trash_refuse(fs, path)
-               : rc == -ENOENT ? -EACCES : rc;
-    if (n.kind != N_FILES)
-        return -EACCES;
-    if (fs->read_only)
-        return -EROFS;
-    if (n.trash == 1)
-        return trash_refuse(fs, path);
-    return vrm_files_symlink(fs->v, target, n.rest, fs->uid, fs->gid, NULL);
-}
-
-static int op_readlink(const char *path, char *buf, size_t size)
-{
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc != 0)
-        return rc;
-    if (n.kind != N_FILES)
-        return -EINVAL;
-    rc = vrm_files_readlink(FS()->v, n.rest, buf, size);
-    return rc < 0 ? rc : 0;
-}
-
-static int op_link(const char *from, const char *to)
-{
-    vrmfs *fs = FS();
-    vrm_stat vs;
-    node a, b;
-    int rc;
-
-    if ((rc = node_parse(from, &a)) != 0)
-        return rc;
-    if ((rc = node_parse(to, &b)) != 0)
-        return rc == -ENOENT && node_trash_reserved(to) ? trash_refuse(fs, to)
-               : rc == -ENOENT ? -EACCES : rc;
-    if (a.kind != N_FILES || b.kind != N_FILES)
-        return a.kind == N_FILES || b.kind == N_FILES ? -EXDEV : -EPERM;
-    if (fs->read_only)
-        return -EROFS;
-    if (b.trash == 1)
-        return trash_refuse(fs, to);
-    rc = vrm_files_link(fs->v, a.rest, b.rest, &vs);
-    if (rc == 0) {
-        handles_linked(vs.ino);
-        names_changed(fs, vs.ino, to);   /* `to` is looked up anew */
-    }
-    return rc;
-}
-
-static int commit(const char *path, handle *h);
-
-static int op_rename(const char *from, const char *to, unsigned int flags)
-{
-    vrmfs *fs = FS();
-    node a, b;
-    int rc;
-
-    if ((rc = node_parse(from, &a)) != 0)
-        return rc;
-    if ((rc = node_parse(to, &b)) != 0)
-        return rc == -ENOENT && node_trash_reserved(to) ? trash_refuse(fs, to)
-               : rc == -ENOENT ? -EACCES : rc;
-    if (fs->read_only)
-        return -EROFS;
-    if ((a.kind == N_FILES && a.trash == 1) || (b.kind == N_FILES && b.trash == 1))
-        return trash_refuse(fs, a.trash == 1 ? from : to);
-    /* files/ and the trash are one store: trashing and restoring are renames */
-    if (a.kind == N_FILES && b.kind == N_FILES) {
-        vrm_stat moved, replaced;
-
-        rc = vrm_files_rename_stat(fs->v, a.rest, b.rest, flags, &moved, &replaced);
-        if (rc != 0)
-            return rc;
-        /* the kernel updates the two names itself; other names of either
-         * file: the replaced one's link count, the ctime of both */
-        if (!S_ISDIR(moved.mode) && moved.nlink > 1)
-            names_changed(fs, moved.ino, NULL);
-        if (replaced.ino != 0 && !S_ISDIR(replaced.mode) &&
-            replaced.nlink > ((flags & RENAME_EXCHANGE) ? 1u : 0u))
-            names_changed(fs, replaced.ino, NULL);
-        return 0;
-    }
-    if (a.kind == N_FILES || b.kind == N_FILES)
-        return -EXDEV;  /* mv copies between files/ and records/ instead */
-    if (a.kind == N_COLL && b.kind == N_COLL)
-        return -EXDEV;  /* mv copies the collection's records instead */
-    if (IS_VIEW(a.kind) || IS_VIEW(b.kind))
-        return -EROFS;
-    if (a.kind == N_VENDOR_SCRATCH)
-        return flags & RENAME_EXCHANGE ? -EINVAL : vs_rename(fs, to, &a, &b);
-    if (a.kind >= N_VENDORS || b.kind >= N_VENDORS)
-        return -EACCES;
-    if ((a.kind != N_RECORD && a.kind != N_SCRATCH) || (b.kind != N_RECORD && b.kind != N_SCRATCH))
-        return -EACCES;
-    if (flags & RENAME_EXCHANGE)
-        return -EINVAL;
-    if (a.kind == N_SCRATCH) {
-        /* Text still being written under the old name goes with it. */
-        handle *p;
-
-        pthread_mutex_lock(&fs->mu);
-        p = pending_find(fs, &a, H_SCRATCH);
-        if (p != NULL) {
-            pthread_mutex_lock(&p->mu);
-            rc = commit(from, p);
-            pthread_mutex_unlock(&p->mu);
-        }
-        pthread_mutex_unlock(&fs->mu);
-        if (rc != 0)
-            return rc;
-    }
-    rc = vrm_scratch_move(fs->v, a.coll, a.name, a.kind == N_RECORD, b.coll, b.name,
-                          b.kind == N_RECORD, (flags & RENAME_NOREPLACE) != 0);
-    if (rc == 0 && a.kind == N_RECORD)
-        view_record_changed(fs, a.coll, a.name);
-    if (rc == 0 && b.kind == N_RECORD)
-        view_record_changed(fs, b.coll, b.name);
-    if (rc == -EINVAL) {
-        char reason[700];
-
-        snprintf(reason, sizeof reason, "%s (renamed from %s); nothing changed",
-                 vrm_error_message(), from);
-        vrmfs_refusal(fs, to, reason);
-    }
-    return rc;
-}
+/* ---- opening --------------------------------------------------------------- */
 
 /* Open a record or scratch file as a text handle.  `create`: it is new. */
-static int open_text(const node *n, struct fuse_file_info *fi, int create)
+static int open_text(vrmfs *fs, const node *n, struct fuse_file_info *fi, int create)
 {
-    vrmfs *fs = FS();
     enum handle_kind kind = n->kind == N_RECORD ? H_RECORD : H_SCRATCH;
     int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
     handle *h;
@@ -1079,6 +1077,8 @@ static int open_text(const node *n, struct fuse_file_info *fi, int create)
     h = handle_new(kind, n, writable);
     if (h == NULL)
         return -ENOMEM;
+    if (kind == H_SCRATCH)
+        h->max = VRM_SCRATCH_MAX;
     if (!create && !(fi->flags & O_TRUNC)) {
         handle *p;
 
@@ -1088,7 +1088,7 @@ static int open_text(const node *n, struct fuse_file_info *fi, int create)
         p = pending_find(fs, n, kind);
         if (p != NULL) {
             pthread_mutex_lock(&p->mu);
-            rc = buf_write(h, text_max(h), p->buf ? p->buf : "", p->len, 0);
+            rc = buf_write(h, h->max, p->buf ? p->buf : "", p->len, 0);
             pthread_mutex_unlock(&p->mu);
             rc = rc < 0 ? rc : 0;
         }
@@ -1134,212 +1134,856 @@ static int open_text(const node *n, struct fuse_file_info *fi, int create)
     return 0;
 }
 
-/* ---- vendors/ and views/ ----------------------------------------------------
- * Everything under vendors/ and views/ is computed by libvrm on each request;
- * fs/ only maps paths.  Views and whatever shows a vendor's state are read
- * from copies taken at open (direct I/O, no page cache), and every change of
- * grants invalidates the kernel's entries of that vendor's view (see
- * view_changed), so that a revoked field is gone at once. */
-
-/* `vendor`'s view as it is now, from the cache or made anew: 0 and *out
- * (a reference: vrm_view_free it), or a negative errno. */
-static int view_get(vrmfs *fs, const char *vendor, vrm_view **out)
+static int records_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
 {
-    vrm_view *view = NULL;
-    unsigned i;
+    (void)path;
+    if (n->kind != N_RECORD && n->kind != N_SCRATCH)
+        return -EISDIR;
+    return open_text(fs, n, fi, 0);
+}
+
+static int records_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                          struct fuse_file_info *fi)
+{
     int rc;
 
-    pthread_mutex_lock(&fs->mu);
-    for (i = 0; i < sizeof fs->views / sizeof fs->views[0] && view == NULL; i++)
-        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0 &&
-            vrm_view_current(fs->views[i].view))
-            view = vrm_view_ref(fs->views[i].view);
-    pthread_mutex_unlock(&fs->mu);
-    if (view != NULL) {
-        *out = view;
-        return 0;
+    (void)mode;
+    if (n->kind != N_RECORD && n->kind != N_SCRATCH)
+        return -EACCES;
+    rc = vrm_collection_exists(fs->v, n->coll);
+    if (rc <= 0)
+        return rc < 0 ? rc : -ENOENT;
+    if ((n->kind == N_RECORD ? vrm_record_name_valid(n->name)
+                             : vrm_scratch_name_valid(n->name)) != 0)
+        return refuse(path, -EINVAL);
+    return open_text(fs, n, fi, 1);
+}
+
+/* ---- collections ----------------------------------------------------------- */
+
+static int records_mkdir(vrmfs *fs, const char *path, const node *n, mode_t mode)
+{
+    int rc;
+
+    (void)mode;
+    if (n->kind != N_COLL)
+        return n->kind == N_RECORD || n->kind == N_SCRATCH ? -EACCES : -EEXIST;
+    rc = vrm_collection_create(fs->v, n->coll);
+    return rc == -EINVAL ? refuse(path, rc) : rc;
+}
+
+/* A collection's name too long is refused with a word on the limit. */
+static int records_mkdir_unknown(vrmfs *fs, const char *path, int rc)
+{
+    (void)fs;
+    if (rc == -ENAMETOOLONG) {
+        vrm_error(ENAMETOOLONG, "a collection name has 1 to %d characters", VRM_COLLECTION_MAX);
+        return refuse(path, rc);
     }
-    rc = vrm_view_make(fs->v, vendor, &view);
+    return rc == -ENOENT ? -EACCES : rc;
+}
+
+static int records_rmdir(vrmfs *fs, const node *n)
+{
+    if (n->kind != N_COLL)
+        return n->kind == N_RECORD || n->kind == N_SCRATCH ? -ENOTDIR : -EACCES;
+    return vrm_collection_delete(fs->v, n->coll);
+}
+
+static int records_unlink(vrmfs *fs, const node *n)
+{
+    int rc;
+
+    switch (n->kind) {
+    case N_RECORD:
+        rc = vrm_record_delete(fs->v, n->coll, n->name);
+        if (rc == 0)
+            view_record_changed(fs, n->coll, n->name);
+        return rc;
+    case N_SCRATCH:
+        return vrm_scratch_delete(fs->v, n->coll, n->name);
+    default:
+        return -EISDIR;
+    }
+}
+
+static int commit_text(vrmfs *fs, const char *path, handle *h);
+
+/* Between records and scratch files, in any collections; b may be in
+ * another tree (then -EACCES). */
+static int records_rename(vrmfs *fs, const char *from, const char *to, const node *a,
+                          const node *b, unsigned flags)
+{
+    int rc = 0;
+
+    if (a->kind == N_COLL && b->kind == N_COLL)
+        return -EXDEV;  /* mv copies the collection's records instead */
+    if ((a->kind != N_RECORD && a->kind != N_SCRATCH) ||
+        (b->kind != N_RECORD && b->kind != N_SCRATCH))
+        return -EACCES;
+    if (flags & RENAME_EXCHANGE)
+        return -EINVAL;
+    if (a->kind == N_SCRATCH) {
+        /* Text still being written under the old name goes with it. */
+        handle *p;
+
+        pthread_mutex_lock(&fs->mu);
+        p = pending_find(fs, a, H_SCRATCH);
+        if (p != NULL) {
+            pthread_mutex_lock(&p->mu);
+            rc = commit_text(fs, from, p);
+            pthread_mutex_unlock(&p->mu);
+        }
+        pthread_mutex_unlock(&fs->mu);
+        if (rc != 0)
+            return rc;
+    }
+    rc = vrm_scratch_move(fs->v, a->coll, a->name, a->kind == N_RECORD, b->coll, b->name,
+                          b->kind == N_RECORD, (flags & RENAME_NOREPLACE) != 0);
+    if (rc == 0 && a->kind == N_RECORD)
+        view_record_changed(fs, a->coll, a->name);
+    if (rc == 0 && b->kind == N_RECORD)
+        view_record_changed(fs, b->coll, b->name);
+    if (rc == -EINVAL) {
+        char reason[700];
+
+        snprintf(reason, sizeof reason, "%s (renamed from %s); nothing changed",
+                 vrm_error_message(), from);
+        vrmfs_refusal(fs, to, reason);
+    }
+    return rc;
+}
+
+/* truncate(2) by path: read, cut, store (a record must stay valid). */
+static int records_truncate(vrmfs *fs, const char *path, const node *n, off_t size)
+{
+    char *text = NULL;
+    size_t len = 0, cap;
+    int rc;
+
+    if (n->kind != N_RECORD && n->kind != N_SCRATCH)
+        return -EISDIR;
+    rc = n->kind == N_RECORD ? vrm_record_get(fs->v, n->coll, n->name, &text, &len, NULL)
+                             : vrm_scratch_get(fs->v, n->coll, n->name, &text, &len, NULL);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&fs->mu);
-    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++)
-        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0)
-            break;
-    if (i == sizeof fs->views / sizeof fs->views[0])
-        i = fs->views_next++ % (sizeof fs->views / sizeof fs->views[0]);
-    vrm_view_free(fs->views[i].view);
-    snprintf(fs->views[i].vendor, sizeof fs->views[i].vendor, "%s", vendor);
-    fs->views[i].view = vrm_view_ref(view);
-    pthread_mutex_unlock(&fs->mu);
-    *out = view;
-    return 0;
-}
-
-/* Modes: a --view mount is meant to be shared (with -o allow_other). */
-static mode_t view_mode(int dir)
-{
-    if (node_view() != NULL)
-        return dir ? 0555 : 0444;
-    return dir ? 0500 : 0400;
-}
-
-/* The kernel must forget what it knows of `vendor`'s view. */
-typedef struct taken {
-    char **paths;
-    size_t n, cap;
-} taken;
-
-static void take_path(void *ctx, const char *path)
-{
-    taken *t = ctx;
-
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **p = realloc(t->paths, cap * sizeof *p);
-
-        if (p == NULL)
-            return;   /* its entry expires by itself within a second */
-        t->paths = p;
-        t->cap = cap;
+    cap = len;
+    if ((uint64_t)size != len) {
+        rc = buf_truncate(&text, &len, &cap, n->kind == N_RECORD ? RECORD_MAX
+                                                                 : VRM_SCRATCH_MAX, size);
+        if (rc == 0)
+            rc = n->kind == N_RECORD
+                     ? vrm_record_put(fs->v, n->coll, n->name, text, len, VRM_PUT_REPLACE, NULL)
+                     : vrm_scratch_put(fs->v, n->coll, n->name, text, len);
+        if (rc == 0 && n->kind == N_RECORD)
+            view_record_changed(fs, n->coll, n->name);
+        if (rc == -EINVAL)
+            rc = refuse(path, rc);
     }
-    if ((t->paths[t->n] = malloc(strlen(path) + 2)) != NULL) {
-        t->paths[t->n][0] = '!';
-        strcpy(t->paths[t->n] + 1, path);
-        t->n++;
-    }
+    free(text);
+    return rc;
 }
 
-static size_t depth(const char *path)
+/* Records keep their own times; a scratch file's is set (make, rsync). */
+static int records_utimens(vrmfs *fs, const char *path, const node *n,
+                           const struct timespec tv[2])
 {
-    size_t d = 0;
+    int64_t t = now_ns();
 
-    for (; *path; path++)
-        d += *path == '/';
-    return d;
+    (void)path;
+    if (n->kind != N_SCRATCH || fs->read_only ||
+        (tv != NULL && tv[1].tv_nsec == UTIME_OMIT))
+        return TREE_DEFAULT;
+    if (tv != NULL && tv[1].tv_nsec != UTIME_NOW)
+        t = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
+    return vrm_scratch_touch(fs->v, n->coll, n->name, t);
 }
 
-static int shallower_first(const void *a, const void *b)
-{
-    size_t da = depth(*(char *const *)a), db = depth(*(char *const *)b);
+/* user.vrm.visible-to of a record: the vendors that can see any of it. */
+#define VISIBLE_TO "user.vrm.visible-to"
 
-    return da < db ? -1 : da > db;
+static int records_getxattr(vrmfs *fs, const node *n, const char *name, char *value,
+                            size_t size)
+{
+    char *list = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (n->kind != N_RECORD || strcmp(name, VISIBLE_TO) != 0)
+        return -ENODATA;  /* nothing is set outside files/ */
+    rc = vrm_view_visible_to(fs->v, n->coll, n->name, &list, &len);
+    if (rc == 0 && len > INT_MAX)
+        rc = -E2BIG;
+    if (rc == 0 && size > 0 && len > size)
+        rc = -ERANGE;
+    if (rc == 0 && size > 0)
+        memcpy(value, list, len);
+    free(list);
+    return rc != 0 ? rc : (int)len;
 }
 
-/* Remember that the kernel was given the view path `path`. */
-static void view_seen(vrmfs *fs, const char *path)
+/* ---- closing ---------------------------------------------------------------- */
+
+/* The mount path of a records/ handle, for messages (flush and release may
+ * come without a path). */
+static const char *handle_path(const handle *h, char *buf, size_t size)
 {
-    pthread_mutex_lock(&fs->mu);
-    nameset_add(&fs->viewnames, path);   /* -ENOMEM: expires within a second */
-    pthread_mutex_unlock(&fs->mu);
+    snprintf(buf, size, "/records/%s/%s%s", h->n.coll, h->n.name,
+             h->kind == H_RECORD ? ".json" : "");
+    return buf;
 }
 
-static void view_changed(vrmfs *fs, const char *vendor)
+/* Commit a text handle.  Handle mutex held.  A descriptor opened with
+ * O_CREAT or O_TRUNC but not yet written to commits nothing: a shell's
+ * `> file` opens, duplicates and closes one before the program writes
+ * through the other. */
+static int commit_text(vrmfs *fs, const char *path, handle *h)
 {
-    char prefix[32 + VRM_VENDOR_MAX], top[32 + VRM_VENDOR_MAX];
-    taken t = {NULL, 0, 0};
-    size_t i;
+    char where[400];
+    int rc;
 
-    if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
-        return;
-    if (node_view() != NULL) {
-        snprintf(prefix, sizeof prefix, "/");
-        snprintf(top, sizeof top, "!/records");
-    } else {
-        snprintf(prefix, sizeof prefix, "/views/%s/", vendor);
-        snprintf(top, sizeof top, "!/views/%s", vendor);
-    }
-    pthread_mutex_lock(&fs->mu);
-    nameset_take(&fs->viewnames, prefix, take_path, &t);
-    pthread_mutex_unlock(&fs->mu);
-    /* the queue is served last in, first out: the deepest names go first,
-     * then the folders above them */
-    if (t.n > 1)
-        qsort(t.paths, t.n, sizeof *t.paths, shallower_first);
-    inval_queue(fs, top);
-    if (node_view() == NULL) {
-        snprintf(top, sizeof top, "!/views/%s/records", vendor);
-        inval_queue(fs, top);
-        snprintf(top, sizeof top, "!/views/%s/analytics", vendor);
-        inval_queue(fs, top);
-    } else {
-        inval_queue(fs, "!/analytics");
-    }
-    for (i = 0; i < t.n; i++) {
-        inval_queue(fs, t.paths[i]);
-        inval_queue(fs, t.paths[i] + 1);   /* and its attributes and pages */
-        free(t.paths[i]);
-    }
-    free(t.paths);
-}
-
-typedef struct record_change {
-    vrmfs *fs;
-    const char *coll, *name;
-    int queued;
-} record_change;
-
-static int record_changed_fn(void *ctx, const char *vendor)
-{
-    record_change *rcg = ctx;
-    char path[PATH_MAX];
-    int known;
-
-    if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
+    if (!h->writable || !h->dirty || !h->written)
         return 0;
-    if (node_view() != NULL)
-        snprintf(path, sizeof path, "/records/%s/%s.json", rcg->coll, rcg->name);
-    else
-        snprintf(path, sizeof path, "/views/%s/records/%s/%s.json", vendor, rcg->coll,
-                 rcg->name);
-    pthread_mutex_lock(&rcg->fs->mu);
-    known = nameset_has(&rcg->fs->viewnames, path);
-    pthread_mutex_unlock(&rcg->fs->mu);
-    if (known) {
-        inval_queue(rcg->fs, path);
-        rcg->queued = 1;
+    if (h->kind == H_SCRATCH) {
+        rc = vrm_scratch_put(fs->v, h->n.coll, h->n.name, h->buf, h->len);
+        if (rc == 0)
+            h->dirty = 0;
+        return rc;
+    }
+    rc = vrm_record_put(fs->v, h->n.coll, h->n.name, h->buf ? h->buf : "", h->len, 0, NULL);
+    h->dirty = 0;  /* one refusal per close; a later write tries again */
+    if (rc != 0) {
+        char reason[600];
+
+        snprintf(reason, sizeof reason, "%s; the record is unchanged", vrm_error_message());
+        vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), reason);
+        return rc;
     }
     return 0;
 }
 
-/* Record coll/name changed: the kernel drops what it holds of it in any
- * view (its size there changed too), before the change returns. */
-static void view_record_changed(vrmfs *fs, const char *coll, const char *name)
+static int records_commit(vrmfs *fs, const char *path, handle *h)
 {
-    record_change rcg = {fs, coll, name, 0};
-    size_t known;
+    int rc, listed, changed, unmade;
 
-    /* the usual case, no view file looked up: no vendor to ask about */
+    pthread_mutex_lock(&h->mu);
+    changed = h->writable && h->dirty && h->written;
+    rc = commit_text(fs, path, h);
+    listed = rc == 0 && h->kind == H_RECORD && h->created && !h->dirty;
+    unmade = rc != 0 && h->kind == H_RECORD && h->created;
+    pthread_mutex_unlock(&h->mu);
+    if (changed && rc == 0 && h->kind == H_RECORD) {
+        /* Its size is now that of the pretty text, not of what was written. */
+        char where[400];
+
+        inval_queue(fs, handle_path(h, where, sizeof where));
+        view_record_changed(fs, h->n.coll, h->n.name);
+    }
+    if (listed) {  /* committed: from now on listed from the vault */
+        pthread_mutex_lock(&fs->mu);
+        pending_remove(fs, h);
+        pthread_mutex_unlock(&fs->mu);
+    }
+    if (unmade) {
+        /* A new record refused at its first commit never existed: its name
+         * goes now, not at the release that follows close() asynchronously,
+         * and the kernel forgets the entry its create was given (GIO stats
+         * the copy after the failed close).  A later write through another
+         * descriptor still commits it. */
+        char where[400];
+
+        pthread_mutex_lock(&fs->mu);
+        pending_remove(fs, h);
+        pthread_mutex_unlock(&fs->mu);
+        where[0] = '!';
+        handle_path(h, where + 1, sizeof where - 1);
+        inval_queue(fs, where);
+        inval_wait(fs);
+    }
+    return rc;
+}
+
+static void records_release(vrmfs *fs, const char *path, handle *h)
+{
+    char where[400];
+
+    if (h->kind == H_RECORD && h->writable && h->dirty && !h->written)
+        vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), h->created
+                                    ? "an empty file is not a record; nothing was kept"
+                                    : "emptied but never written; the record is unchanged");
     pthread_mutex_lock(&fs->mu);
-    known = fs->viewnames.len;
+    if (h->created)
+        pending_remove(fs, h);
     pthread_mutex_unlock(&fs->mu);
-    if (known == 0)
-        return;
-    vrm_vendor_list(fs->v, record_changed_fn, &rcg);
-    if (rcg.queued)
+}
+
+/* The daemon is ending: the handles of fs->pending are freed already. */
+static void records_forget(vrmfs *fs)
+{
+    fs->pending = NULL;
+}
+
+const struct tree_ops records_tree = {
+    .getattr = records_getattr,
+    .readdir = records_readdir,
+    .open = records_open,
+    .create = records_create,
+    .mkdir = records_mkdir,
+    .mkdir_unknown = records_mkdir_unknown,
+    .rmdir = records_rmdir,
+    .unlink = records_unlink,
+    .rename = records_rename,
+    .truncate = records_truncate,
+    .utimens = records_utimens,
+    .getxattr = records_getxattr,
+    .commit = records_commit,
+    .release = records_release,
+    .forget = records_forget,
+};
+
+/*
+ * ==== tree_files: files/ and the trash: a POSIX tree in libvrm's files
+ * module, with symbolic links, hard links and user.* extended attributes.
+ *
+ * A handle holds the inode number, so a file unlinked while open stays
+ * readable until released.  st_ino is the store's inode number here, and a
+ * path's hash elsewhere (op_init); a change of a file with several names
+ * is made visible through all of them (names_changed).
+ *
+ * The root's .Trash-<uid> (node.h): the trash file managers make at the top
+ * of a mount.  It is a folder of the files store: mkdir makes it (0700, for
+ * the mounting user only: GIO checks that the folder is the caller's),
+ * rmdir removes it, and everything below it is files/ again, so trashing
+ * (a rename from files/) and restoring are renames inside the store.  Any
+ * other change of the name itself is refused, and so is its name in files/.
+ * The store takes nothing from the other trees: links and renames across
+ * are -EXDEV (mv copies instead).
+ */
+
+static void fill_files(vrmfs *fs, const vrm_stat *vs, struct stat *st)
+{
+    vrm_files_stat_posix(vs, st);
+    st->st_uid = fs->uid;
+    st->st_gid = fs->gid;
+}
+
+/* The names of one file that a change of it refreshes at most; the kernel
+ * may keep the others' attributes until they time out (op_init). */
+#define NAMES_MAX 256
+
+/* A file of files/ with other names changed: its data, size, times, mode
+ * or link count.  The high-level API gives each path a node of its own, so
+ * the kernel keeps each name's attributes and pages apart and updates only
+ * those of the name a request went through: have it forget them for every
+ * name, and wait until it has, so that the change shows through all of
+ * them once the request that made it returns.  `skip`: the request's own
+ * path, which the kernel updates by itself, or NULL.  For files with one
+ * name nothing calls this: handles note at open whether there are others
+ * (handle.linked), and unlink, rename and link learn it from libvrm. */
+static void names_changed(vrmfs *fs, uint64_t ino, const char *skip)
+{
+    char *paths, where[PATH_MAX];
+    const char *p;
+    size_t n, i;
+    int queued = 0;
+
+    if (!fs->inval_running || vrm_files_paths(fs->v, ino, NAMES_MAX, &paths, &n) != 0)
+        return;  /* (a failure leaves the attribute timeout to do it) */
+    for (i = 0, p = paths; i < n; i++, p += strlen(p) + 1)
+        if (node_files_path(p, where, sizeof where) == 0 &&
+            (skip == NULL || strcmp(where, skip) != 0)) {
+            inval_queue(fs, where);
+            queued = 1;
+        }
+    free(paths);
+    if (queued)
         inval_wait(fs);
 }
 
-/* The same, returning once the kernel has forgotten it (in handlers). */
-static void view_changed_now(vrmfs *fs, const char *vendor)
+/* The inode `n` names: 0 and *ino, with *linked non-zero if it has other
+ * names that must hear of a change (names_changed), or a negative errno. */
+static int files_inode(vrmfs *fs, const node *n, uint64_t *ino, int *linked)
 {
-    view_changed(fs, vendor);
-    inval_wait(fs);
+    vrm_stat vs;
+    int rc = vrm_files_resolve(fs->v, n->rest, &vs);
+
+    *ino = rc == 0 ? vs.ino : 0;
+    *linked = rc == 0 && !S_ISDIR(vs.mode) && vs.nlink > 1;
+    return rc;
 }
 
-static int view_changed_fn(void *ctx, const char *vendor)
+/* ---- the trash ----------------------------------------------------------------- */
+
+/* Refuse a change of the name .Trash-<uid> other than mkdir and rmdir, at
+ * the root or (reserved) in files/: -EACCES, logged. */
+static int trash_refuse(vrmfs *fs, const char *path)
 {
-    view_changed(ctx, vendor);
+    char reason[300];
+
+    if (node_trash_reserved(path))
+        snprintf(reason, sizeof reason, "files/%s is reserved: that name is the trash, "
+                 "/%s at the root of the mount; nothing changed", node_trash_name(),
+                 node_trash_name());
+    else
+        snprintf(reason, sizeof reason, "%s is the trash: only mkdir and rmdir make and "
+                 "remove it; nothing changed", node_trash_name());
+    vrmfs_refusal(fs, path, reason);
+    return -EACCES;
+}
+
+/* mkdir of the trash: for the mounting user only, whose uid it names and
+ * who owns every file shown; always 0700, as the trash specification
+ * wants it. */
+static int trash_mkdir(vrmfs *fs, const char *path, const node *n)
+{
+    char reason[300];
+
+    if (fuse_get_context()->uid != fs->uid) {
+        snprintf(reason, sizeof reason, "%s is the trash of uid %u, who mounted the vault; "
+                 "nothing changed", node_trash_name(), (unsigned)fs->uid);
+        vrmfs_refusal(fs, path, reason);
+        return -EACCES;
+    }
+    return vrm_files_mkdir(fs->v, n->rest, 0700, fs->uid, fs->gid, NULL);
+}
+
+/* A path of files/ that names nothing is the trash's name there. */
+static int files_unknown(vrmfs *fs, const char *path, int rc)
+{
+    if (rc == -ENOENT && node_trash_reserved(path))
+        return trash_refuse(fs, path);
+    return rc == -ENOENT ? -EACCES : rc;
+}
+
+/* ---- attributes and listings --------------------------------------------------- */
+
+static int files_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    vrm_stat vs;
+    int rc = vrm_files_resolve(fs->v, n->rest, &vs);
+
+    (void)path;
+    if (rc == 0)
+        fill_files(fs, &vs, st);
+    return rc;
+}
+
+static int files_fgetattr(vrmfs *fs, handle *h, struct stat *st)
+{
+    vrm_stat vs;
+    int rc = vrm_files_getattr(fs->v, h->ino, &vs);
+
+    if (rc == 0)
+        fill_files(fs, &vs, st);
+    return rc;
+}
+
+static uint64_t files_ino(vrmfs *fs, const node *n)
+{
+    vrm_stat vs;
+
+    return vrm_files_resolve(fs->v, n->rest, &vs) == 0 ? vs.ino : 0;
+}
+
+/* With readdirplus the kernel takes the attributes with the names, so that
+ * `ls -l`, `find`, `rm -r` need no lookup of each entry afterwards. */
+static int fill_files_entry(void *ctx, const char *name, const vrm_stat *st)
+{
+    fill_ctx *c = ctx;
+    struct stat s;
+
+    if (hidden_by_libfuse(name) || (c->hide != NULL && strcmp(name, c->hide) == 0))
+        return 0;
+    memset(&s, 0, sizeof s);
+    fill_files(FS(), st, &s);   /* without readdirplus too: for d_ino and d_type */
+    return emit(c, name, name, &s);
+}
+
+static int list_folder(vrmfs *fs, fill_ctx *c, const void *dir_ino)
+{
+    return vrm_files_readdir(fs->v, *(const uint64_t *)dir_ino, c->after, fill_files_entry, c);
+}
+
+/* A folder is listed with offsets (tree.h), in one part. */
+static int files_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    static const part_fn parts[] = {list_folder};
+    vrm_stat vs;
+    int rc = vrm_files_resolve(fs->v, n->rest, &vs);
+
+    if (rc != 0)
+        return rc;
+    if (!S_ISDIR(vs.mode))
+        return -ENOTDIR;
+    if (d == NULL) {
+        fill_dots(c);
+        return -EIO;                  /* always opened */
+    }
+    if (n->trash == 0 && strcmp(n->rest, "/") == 0)
+        c->hide = node_trash_name();   /* the store's root: files/ */
+    return list_in_parts(fs, c, d, off, parts, 1, &vs.ino);
+}
+
+/* ---- opening -------------------------------------------------------------------- */
+
+/* Open the inode `vs` that `path` names.  Whether it has other names is
+ * noted now, from what the lookup read (a link made later marks the handle
+ * too, see handles_linked), so that writes to a file with one name cost
+ * nothing more. */
+static int open_file(vrmfs *fs, const char *path, const node *n, const vrm_stat *vs,
+                     struct fuse_file_info *fi)
+{
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    uint64_t ino = vs->ino;
+    handle *h;
+
+    if (writable && fs->read_only)
+        return -EROFS;
+    h = handle_new(H_FILE, n, writable);
+    if (h == NULL)
+        return -ENOMEM;
+    h->ino = ino;
+    h->append = (fi->flags & O_APPEND) != 0;
+    h->linked = vs->nlink > 1;
+    rc = vrm_files_open(fs->v, ino);
+    if (rc == 0 && writable && (fi->flags & O_TRUNC)) {
+        rc = vrm_files_truncate(fs->v, ino, 0);
+        if (rc == 0 && h->linked)
+            names_changed(fs, ino, path);
+    }
+    if (rc != 0) {
+        if (rc != -ENOENT)
+            vrm_files_release(fs->v, ino);
+        handle_free(h);
+        return rc;
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->keep_cache = 0;
     return 0;
 }
 
-/* 0 if the vendor of `n` is registered, else -ENOENT (or an error). */
-static int vendor_check(vrmfs *fs, const node *n)
+static int files_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    vrm_stat vs;
+    int rc = vrm_files_resolve(fs->v, n->rest, &vs);
+
+    if (rc != 0)
+        return rc;
+    if (S_ISDIR(vs.mode))
+        return -EISDIR;
+    return open_file(fs, path, n, &vs, fi);
+}
+
+static int files_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                        struct fuse_file_info *fi)
+{
+    vrm_stat vs;
+    int rc;
+
+    if (n->trash == 1)
+        return trash_refuse(fs, path);
+    rc = vrm_files_create(fs->v, n->rest, mode, fs->uid, fs->gid, &vs);
+    if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+        rc = vrm_files_resolve(fs->v, n->rest, &vs);
+        if (rc == 0 && S_ISDIR(vs.mode))
+            rc = -EISDIR;
+    }
+    return rc != 0 ? rc : open_file(fs, path, n, &vs, fi);
+}
+
+/* ---- changes by path ---------------------------------------------------------------- */
+
+static int files_mkdir(vrmfs *fs, const char *path, const node *n, mode_t mode)
+{
+    if (n->trash == 1)
+        return trash_mkdir(fs, path, n);
+    return vrm_files_mkdir(fs->v, n->rest, mode, fs->uid, fs->gid, NULL);
+}
+
+static int files_rmdir(vrmfs *fs, const node *n)
+{
+    return vrm_files_rmdir(fs->v, n->rest);
+}
+
+static int files_unlink(vrmfs *fs, const node *n)
+{
+    vrm_stat left;
+    int rc = vrm_files_unlink_stat(fs->v, n->rest, &left);
+
+    if (rc == 0 && left.nlink > 0)
+        names_changed(fs, left.ino, NULL);   /* their link count */
+    return rc;
+}
+
+/* files/ and the trash are one store: trashing and restoring are renames;
+ * with an end elsewhere, -EXDEV. */
+static int files_rename(vrmfs *fs, const char *from, const char *to, const node *a,
+                        const node *b, unsigned flags)
+{
+    vrm_stat moved, replaced;
+    int rc;
+
+    if ((a->kind == N_FILES && a->trash == 1) || (b->kind == N_FILES && b->trash == 1))
+        return trash_refuse(fs, a->trash == 1 ? from : to);
+    if (a->kind != N_FILES || b->kind != N_FILES)
+        return -EXDEV;  /* mv copies between files/ and records/ instead */
+    rc = vrm_files_rename_stat(fs->v, a->rest, b->rest, flags, &moved, &replaced);
+    if (rc != 0)
+        return rc;
+    /* the kernel updates the two names itself; other names of either
+     * file: the replaced one's link count, the ctime of both */
+    if (!S_ISDIR(moved.mode) && moved.nlink > 1)
+        names_changed(fs, moved.ino, NULL);
+    if (replaced.ino != 0 && !S_ISDIR(replaced.mode) &&
+        replaced.nlink > ((flags & RENAME_EXCHANGE) ? 1u : 0u))
+        names_changed(fs, replaced.ino, NULL);
+    return 0;
+}
+
+static int files_link(vrmfs *fs, const char *to, const node *a, const node *b)
+{
+    vrm_stat vs;
+    int rc;
+
+    if (fs->read_only)
+        return -EROFS;
+    if (b->trash == 1)
+        return trash_refuse(fs, to);
+    rc = vrm_files_link(fs->v, a->rest, b->rest, &vs);
+    if (rc == 0) {
+        handles_linked(vs.ino);
+        names_changed(fs, vs.ino, to);   /* `to` is looked up anew */
+    }
+    return rc;
+}
+
+static int files_symlink(vrmfs *fs, const char *target, const char *path, const node *n)
+{
+    if (fs->read_only)
+        return -EROFS;
+    if (n->trash == 1)
+        return trash_refuse(fs, path);
+    return vrm_files_symlink(fs->v, target, n->rest, fs->uid, fs->gid, NULL);
+}
+
+static int files_readlink(vrmfs *fs, const node *n, char *buf, size_t size)
+{
+    int rc = vrm_files_readlink(fs->v, n->rest, buf, size);
+
+    return rc < 0 ? rc : 0;
+}
+
+static int files_truncate(vrmfs *fs, const char *path, const node *n, off_t size)
+{
+    vrm_stat vs;
+    int rc = vrm_files_resolve(fs->v, n->rest, &vs);
+
+    if (rc == 0)
+        rc = vrm_files_truncate(fs->v, vs.ino, (uint64_t)size);
+    if (rc == 0 && vs.nlink > 1)
+        names_changed(fs, vs.ino, path);
+    return rc;
+}
+
+/* chmod and utimens of inode `ino` (`linked`: see files_inode). */
+static int chmod_ino(vrmfs *fs, const char *path, uint64_t ino, int linked, mode_t mode)
+{
+    int rc = fs->read_only ? -EROFS : vrm_files_chmod(fs->v, ino, mode);
+
+    if (rc == 0 && linked)
+        names_changed(fs, ino, path);
+    return rc;
+}
+
+static int utimens_ino(vrmfs *fs, const char *path, uint64_t ino, int linked,
+                       const struct timespec tv[2])
+{
+    int rc = fs->read_only ? -EROFS : vrm_files_utimens(fs->v, ino, tv);
+
+    if (rc == 0 && linked)
+        names_changed(fs, ino, path);
+    return rc;
+}
+
+static int files_chmod(vrmfs *fs, const char *path, const node *n, mode_t mode)
+{
+    uint64_t ino;
+    int linked, rc = files_inode(fs, n, &ino, &linked);
+
+    return rc != 0 ? rc : chmod_ino(fs, path, ino, linked, mode);
+}
+
+static int files_utimens(vrmfs *fs, const char *path, const node *n,
+                         const struct timespec tv[2])
+{
+    uint64_t ino;
+    int linked, rc = files_inode(fs, n, &ino, &linked);
+
+    return rc != 0 ? rc : utimens_ino(fs, path, ino, linked, tv);
+}
+
+/* ---- extended attributes -------------------------------------------------------- */
+
+static int files_setxattr(vrmfs *fs, const char *path, const node *n, const char *name,
+                          const char *value, size_t size, int flags)
+{
+    uint64_t ino;
+    int linked, rc = files_inode(fs, n, &ino, &linked);
+
+    if (rc == 0 && fs->read_only)
+        rc = -EROFS;
+    if (rc == 0)
+        rc = vrm_files_setxattr(fs->v, ino, name, value, size, flags);
+    if (rc == 0 && linked)
+        names_changed(fs, ino, path);   /* its ctime */
+    return rc;
+}
+
+static int files_getxattr(vrmfs *fs, const node *n, const char *name, char *value,
+                          size_t size)
+{
+    uint64_t ino;
+    int linked, rc = files_inode(fs, n, &ino, &linked);
+
+    return rc != 0 ? rc : vrm_files_getxattr(fs->v, ino, name, value, size);
+}
+
+static int files_listxattr(vrmfs *fs, const node *n, char *list, size_t size)
+{
+    uint64_t ino;
+    int linked, rc = files_inode(fs, n, &ino, &linked);
+
+    return rc != 0 ? rc : vrm_files_listxattr(fs->v, ino, list, size);
+}
+
+static int files_removexattr(vrmfs *fs, const char *path, const node *n, const char *name)
+{
+    uint64_t ino;
+    int linked, rc = files_inode(fs, n, &ino, &linked);
+
+    if (rc == 0 && fs->read_only)
+        rc = -EROFS;
+    if (rc == 0)
+        rc = vrm_files_removexattr(fs->v, ino, name);
+    if (rc == 0 && linked)
+        names_changed(fs, ino, path);
+    return rc;
+}
+
+/* ---- open files ------------------------------------------------------------------ */
+
+static int files_read(vrmfs *fs, handle *h, char *buf, size_t size, off_t off)
+{
+    if (off < 0)
+        return -EINVAL;
+    return (int)vrm_files_read(fs->v, h->ino, buf, size, (uint64_t)off);
+}
+
+static int files_write(vrmfs *fs, handle *h, const char *data, size_t size, off_t off)
+{
+    ssize_t n;
+
+    if (off < 0)
+        return -EINVAL;
+    n = h->append ? vrm_files_append(fs->v, h->ino, data, size)
+                  : vrm_files_write(fs->v, h->ino, data, size, (uint64_t)off);
+    if (n > 0 && h->linked)
+        h->changed = 1;   /* the other names learn of it at flush */
+    return (int)n;
+}
+
+static int files_ftruncate(vrmfs *fs, const char *path, handle *h, off_t size)
+{
+    int rc = vrm_files_truncate(fs->v, h->ino, (uint64_t)size);
+
+    if (rc == 0 && h->linked)
+        names_changed(fs, h->ino, path);
+    return rc;
+}
+
+static int files_fchmod(vrmfs *fs, const char *path, handle *h, mode_t mode)
+{
+    return chmod_ino(fs, path, h->ino, h->linked, mode);
+}
+
+static int files_futimens(vrmfs *fs, const char *path, handle *h, const struct timespec tv[2])
+{
+    return utimens_ino(fs, path, h->ino, h->linked, tv);
+}
+
+/* files/ data is committed by each write; other names of the file show
+ * what was written once it is closed (or synced). */
+static int files_commit(vrmfs *fs, const char *path, handle *h)
+{
+    if (h->linked && atomic_exchange(&h->changed, 0))
+        names_changed(fs, h->ino, path);
+    return 0;
+}
+
+static void files_release(vrmfs *fs, const char *path, handle *h)
+{
+    (void)path;
+    vrm_files_release(fs->v, h->ino);
+}
+
+const struct tree_ops files_tree = {
+    .getattr = files_getattr,
+    .readdir = files_readdir,
+    .open = files_open,
+    .create = files_create,
+    .mkdir = files_mkdir,
+    .rmdir = files_rmdir,
+    .unlink = files_unlink,
+    .rename = files_rename,
+    .truncate = files_truncate,
+    .chmod = files_chmod,
+    .utimens = files_utimens,
+    .readlink = files_readlink,
+    .symlink = files_symlink,
+    .link = files_link,
+    .setxattr = files_setxattr,
+    .getxattr = files_getxattr,
+    .listxattr = files_listxattr,
+    .removexattr = files_removexattr,
+    .ino = files_ino,
+    .mkdir_unknown = files_unknown,
+    .create_unknown = files_unknown,
+    .fgetattr = files_fgetattr,
+    .fread = files_read,
+    .fwrite = files_write,
+    .ftruncate = files_ftruncate,
+    .fchmod = files_fchmod,
+    .futimens = files_futimens,
+    .commit = files_commit,
+    .release = files_release,
+    .rename_rank = 2,
+};
+
+/*
+ * ==== tree_vendors: vendors/, one folder per vendor: mkdir registers one,
+ * rmdir (or rm -r) revokes its grants and removes it.  vendor.json and
+ * grants.json are read from copies taken at open and written as a whole,
+ * committed at close like a record (H_VTEXT); identity.json, access.log and
+ * receipts/N.jws, N.json are computed by libvrm and read-only.  A change of
+ * grants invalidates the kernel's entries of that vendor's view
+ * (view_changed_now), so that a revoked field is gone at once.
+ *
+ * vendor.json and grants.json removed with rm (mv from another file system
+ * removes the target before creating it again) are absent until created
+ * again or the vendor goes (fs->removed).  Tools' temporary files in a
+ * vendor's folder (sed -i, vim's swap file) are kept in memory only
+ * (fs->vscratch, under fs->mu), since they hold nothing but a draft of
+ * vendor.json or grants.json; renaming one onto either commits it.
+ */
+
+int vendor_check(vrmfs *fs, const node *n)
 {
     int rc = vrm_vendor_exists(fs->v, n->vendor);
 
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
+
+/* ---- vendor.json and grants.json removed (fs->removed, fs->mu) ------------------- */
 
 /* The removed-set key of a vendor file node. */
 static void removed_key(const node *n, char *key, size_t size)
@@ -1347,7 +1991,7 @@ static void removed_key(const node *n, char *key, size_t size)
     snprintf(key, size, "%s/%s", n->vendor, n->kind == N_GRANTS ? "grants.json" : "vendor.json");
 }
 
-/* Is vendor.json or grants.json of `n` removed (see mountfs.h)? */
+/* Is vendor.json or grants.json of `n` removed? */
 static int removed(vrmfs *fs, const node *n)
 {
     char key[VRM_VENDOR_MAX + 16];
@@ -1398,368 +2042,27 @@ static void set_removed(vrmfs *fs, const node *n, int on)
     pthread_mutex_unlock(&fs->mu);
 }
 
-/* The text of a vendor's read-only or writable file: *text (free()), *len,
- * *mtime_ns. */
-static int vendor_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *mtime_ns)
+/* Removing grants.json revokes every grant (rm -r vendors/<v>); the file
+ * is then absent until written again. */
+static int grants_unlink(vrmfs *fs, const node *n)
 {
-    vrm_identity *id = NULL;
-    int rc;
-
-    *text = NULL;
-    *len = 0;
-    *mtime_ns = (int64_t)fs->mounted.tv_sec * 1000000000 + fs->mounted.tv_nsec;
-    if (removed(fs, n))
-        return -ENOENT;
-    switch (n->kind) {
-    case N_VENDOR_JSON:
-        return vrm_vendor_get(fs->v, n->vendor, text, len, NULL, mtime_ns);
-    case N_GRANTS:
-        return vrm_grants_get(fs->v, n->vendor, text, len, mtime_ns);
-    case N_IDENTITY:
-        rc = vendor_check(fs, n);
-        if (rc == 0)
-            rc = vrm_identity_derive(fs->v, n->vendor, &id);
-        if (rc == 0)
-            rc = vrm_identity_json(id, text, len);
-        vrm_identity_free(id);
-        return rc;
-    case N_ACCESSLOG:
-        rc = vendor_check(fs, n);
-        if (rc == 0)
-            rc = vrm_accesslog_read(fs->v, n->vendor, text, len);
-        *mtime_ns = now_ns();
-        return rc;
-    case N_RECEIPT:
-        rc = vendor_check(fs, n);
-        return rc != 0 ? rc : vrm_receipt_get(fs->v, n->vendor, n->num, n->jws, text, len);
-    default:
-        return -ENOENT;
-    }
-}
-
-static int vendor_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
-{
-    vrm_record_info info;
-    vrm_view *view = NULL;
-    char *text = NULL;
-    size_t len;
-    int64_t t;
-    uint64_t size;
-    int rc;
-
-    switch (n->kind) {
-    case N_VENDORS:
-        fill_dir(fs, st, 0700);
-        return 0;
-    case N_VIEWS:
-        fill_dir(fs, st, 0500);
-        return 0;
-    case N_VENDOR:
-    case N_RECEIPTS:
-        rc = vendor_check(fs, n);
-        if (rc == 0)
-            fill_dir(fs, st, n->kind == N_VENDOR ? 0700 : 0500);
-        return rc;
-    case N_VIEW:
-    case N_VIEW_RECORDS:
-        rc = vendor_check(fs, n);
-        if (rc == 0)
-            fill_dir(fs, st, view_mode(1));
-        return rc;
-    case N_VIEW_COLL:
-        rc = view_get(fs, n->vendor, &view);
-        if (rc == 0)
-            rc = vrm_view_has_collection(fs->v, view, n->coll);
-        vrm_view_free(view);
-        if (rc == 1) {
-            fill_dir(fs, st, view_mode(1));
-            if (path != NULL)
-                view_seen(fs, path);
-        }
-        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
-    case N_VIEW_RECORD:
-        rc = view_get(fs, n->vendor, &view);
-        if (rc == 0)
-            rc = vrm_view_stat(fs->v, view, n->coll, n->name, &info);
-        vrm_view_free(view);
-        free(text);
-        if (rc == 0) {
-            fill_file(fs, st, view_mode(0), (size_t)info.size, ns_to_ts(info.updated_ns),
-                      ns_to_ts(info.updated_ns));
-            if (path != NULL)
-                view_seen(fs, path);
-        }
-        return rc;
-    case N_VENDOR_SCRATCH:
-        return vs_getattr(fs, n, st);
-    case N_ACCESSLOG:
-        rc = vendor_check(fs, n);
-        if (rc == 0)
-            rc = vrm_accesslog_size(fs->v, n->vendor, &size);
-        if (rc == 0) {
-            struct timespec ts;
-
-            now(&ts);
-            fill_file(fs, st, 0400, (size_t)size, ts, ts);
-        }
-        return rc;
-    default:
-        rc = vendor_text(fs, n, &text, &len, &t);
-        free(text);
-        if (rc == 0)
-            fill_file(fs, st, n->kind == N_VENDOR_JSON || n->kind == N_GRANTS ? 0600 : 0400,
-                      len, ns_to_ts(t), ns_to_ts(t));
-        return rc;
-    }
-}
-
-static int fill_receipt(void *ctx, int64_t num)
-{
-    fill_ctx *c = ctx;
-    char name[48];
-
-    snprintf(name, sizeof name, "%lld.jws", (long long)num);
-    if (c->filler(c->buf, name, NULL, 0, 0))
-        return 1;
-    snprintf(name, sizeof name, "%lld.json", (long long)num);
-    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
-}
-
-static int vendor_readdir(vrmfs *fs, const node *n, fill_ctx *c)
-{
-    vrm_view *view = NULL;
-    int rc = 0;
-
-    switch (n->kind) {
-    case N_VENDORS:
-    case N_VIEWS:
-        return vrm_vendor_list(fs->v, fill_name, c);
-    case N_VENDOR:
-        rc = vendor_check(fs, n);
-        if (rc != 0)
-            return rc;
-        {
-            node f = *n;
-
-            f.kind = N_VENDOR_JSON;
-            if (!removed(fs, &f))
-                c->filler(c->buf, "vendor.json", NULL, 0, 0);
-            c->filler(c->buf, "identity.json", NULL, 0, 0);
-            f.kind = N_GRANTS;
-            if (!removed(fs, &f))
-                c->filler(c->buf, "grants.json", NULL, 0, 0);
-        }
-        c->filler(c->buf, "access.log", NULL, 0, 0);
-        c->filler(c->buf, "receipts", NULL, 0, 0);
-        vs_list(fs, n->vendor, c);
-        return 0;
-    case N_RECEIPTS:
-        rc = vendor_check(fs, n);
-        return rc != 0 ? rc : vrm_receipt_list(fs->v, n->vendor, fill_receipt, c);
-    case N_VIEW:
-        rc = view_get(fs, n->vendor, &view);
-        if (rc == 0) {
-            c->filler(c->buf, "records", NULL, 0, 0);
-            if (vrm_view_has_analytics(view, ""))
-                c->filler(c->buf, "analytics", NULL, 0, 0);
-        }
-        break;
-    case N_VIEW_RECORDS:
-        rc = view_get(fs, n->vendor, &view);
-        if (rc == 0)
-            rc = vrm_view_collections(fs->v, view, fill_name, c);
-        break;
-    case N_VIEW_COLL:
-        rc = view_get(fs, n->vendor, &view);
-        if (rc == 0)
-            rc = vrm_view_has_collection(fs->v, view, n->coll);
-        if (rc == 0)
-            rc = -ENOENT;
-        if (rc == 1) {
-            c->suffix = ".json";
-            rc = vrm_view_records(fs->v, view, n->coll, fill_name, c);
-        }
-        break;
-    default:
-        return -ENOTDIR;
-    }
-    vrm_view_free(view);
-    return rc < 0 ? rc : 0;
-}
-
-/* The command name of process `pid`, for the access log. */
-static void process_name(pid_t pid, char *out, size_t size)
-{
-    char path[64];
-    FILE *f;
-    size_t n = 0;
-
-    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-    f = fopen(path, "re");
-    if (f != NULL) {
-        n = fread(out, 1, size - 1, f);
-        fclose(f);
-    }
-    while (n > 0 && out[n - 1] == '\n')
-        n--;
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, size, "?");
-}
-
-static int vendor_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi,
-                       int create)
-{
-    struct fuse_context *ctx = fuse_get_context();
-    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, lapsed = 0, rc;
-    char comm[64], *text = NULL;
-    size_t len = 0;
-    int64_t t;
-    handle *h;
-
-    switch (n->kind) {
-    case N_VIEW_RECORD:
-        if (writable)
-            return -EACCES;
-        process_name(ctx->pid, comm, sizeof comm);
-        {
-            vrm_view *view = NULL;
-
-            if (view_get(fs, n->vendor, &view) != 0)
-                view = NULL;   /* the call reads the grants itself */
-            rc = vrm_view_open_file(fs->v, view, n->vendor, n->coll, n->name, ctx->pid,
-                                    ctx->uid, comm, &text, &len, NULL, &lapsed);
-            vrm_view_free(view);
-        }
-        if (rc != 0 && rc != -ENOENT)
-            return refuse(path, rc);
-        if (lapsed)
-            view_changed(fs, n->vendor);
-        if (rc == 0 && node_view() == NULL) {
-            char log[32 + VRM_VENDOR_MAX];
-
-            snprintf(log, sizeof log, "/vendors/%s/access.log", n->vendor);
-            inval_queue(fs, log);   /* its size grew */
-        }
-        if (rc == 0 && (rc = snapshot_handle(fi, H_VIEW, n, text, len)) == 0) {
-            /* after the open's own count: its lapse does not make it stale */
-            HANDLE(fi)->grants_gen = vrm_grants_generation();
-            HANDLE(fi)->data_gen = vrm_facts_generation(n->coll);
-        }
-        return rc;
-    case N_VENDOR_JSON:
-    case N_GRANTS:
-        if (writable && fs->read_only)
-            return -EROFS;
-        if (create) {
-            /* made again after rm: starts empty, committed once written */
-            if (!writable)
-                return -EACCES;
-            if ((rc = vendor_check(fs, n)) != 0)
-                return rc;
-            set_removed(fs, n, 0);
-        } else if (!writable || !(fi->flags & O_TRUNC)) {
-            rc = vendor_text(fs, n, &text, &len, &t);
-            if (rc != 0)
-                return rc;
-        } else if ((rc = vendor_check(fs, n)) != 0) {
-            return rc;
-        }
-        if (!writable)
-            return snapshot_handle(fi, H_SNAPSHOT, n, text, len);
-        h = handle_new(H_VTEXT, n, 1);
-        if (h == NULL) {
-            free(text);
-            return -ENOMEM;
-        }
-        h->buf = text;
-        h->len = h->cap = len;
-        /* emptied by O_TRUNC: committed once something is written (a
-         * shell's `> file` closes a copy of the descriptor first) */
-        h->dirty = create || (fi->flags & O_TRUNC) != 0;
-        fi->fh = (uint64_t)(uintptr_t)h;
-        fi->direct_io = 1;
-        return 0;
-    case N_VENDOR_SCRATCH:
-        return vs_open(fs, n, fi, create);
-    case N_IDENTITY:
-    case N_ACCESSLOG:
-    case N_RECEIPT:
-        if (writable)
-            return -EACCES;
-        rc = vendor_text(fs, n, &text, &len, &t);
-        return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
-    default:
-        return -EISDIR;
-    }
-}
-
-/* A later read of a view file from its start: compute it again. */
-static int view_reread(vrmfs *fs, handle *h)
-{
-    vrm_view *view = NULL;
-    char *text = NULL;
-    size_t len = 0;
-    uint64_t g = vrm_grants_generation(), d = vrm_facts_generation(h->n.coll);
-    int rc;
-
-    /* nothing changed since: the text stands (the kernel may drop its
-     * pages and read from 0 again, e.g. when this very open used up a
-     * max_reads and the grant's end invalidated the view) */
-    if (g == h->grants_gen && d == h->data_gen)
-        return 0;
-    rc = view_get(fs, h->n.vendor, &view);
-
-    if (rc == 0)
-        rc = vrm_view_record(fs->v, view, h->n.coll, h->n.name, &text, &len, NULL);
-    vrm_view_free(view);
-    if (rc == -ENOENT)
-        return -EACCES;   /* no longer granted */
-    if (rc != 0)
-        return rc;
-    free(h->buf);
-    h->buf = text;
-    h->len = h->cap = len;
-    h->grants_gen = g;
-    h->data_gen = d;
-    return 0;
-}
-
-/* Commit vendor.json or grants.json from a handle.  Handle mutex held. */
-static int commit_vendor(const char *path, handle *h)
-{
-    vrmfs *fs = FS();
-    char where[200], reason[700];
+    static const char none[] = "{\"grants\": []}";
     int64_t receipt = 0;
     int rc;
 
-    if (!h->writable || !h->dirty || !h->written)
-        return 0;
-    h->dirty = 0;
-    if (h->n.kind == N_VENDOR_JSON)
-        rc = vrm_vendor_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len);
-    else
-        rc = vrm_grants_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, &receipt);
-    if (path == NULL) {
-        snprintf(where, sizeof where, "/vendors/%s/%s", h->n.vendor,
-                 h->n.kind == N_VENDOR_JSON ? "vendor.json" : "grants.json");
-        path = where;
-    }
-    if (rc != 0) {
-        snprintf(reason, sizeof reason, "%s; %s unchanged", vrm_error_message(),
-                 h->n.kind == N_VENDOR_JSON ? "the vendor is" : "the grants are");
-        vrmfs_refusal(fs, path, reason);
-        return rc;
-    }
-    inval_queue(fs, path);
-    if (receipt > 0)
-        view_changed_now(fs, h->n.vendor);
-    return 0;
+    if (removed(fs, n))
+        return -ENOENT;
+    rc = vrm_grants_put(fs->v, n->vendor, none, sizeof none - 1, &receipt);
+    if (rc == 0 && receipt > 0)
+        view_changed_now(fs, n->vendor);
+    if (rc == 0)
+        set_removed(fs, n, 1);
+    return rc;
 }
 
 /* Grants that expire end by themselves: once a second the invalidation
  * thread writes their receipts and drops cached views. */
-void expire_grants(vrmfs *fs)
+static void expire_grants(vrmfs *fs)
 {
     int rc;
 
@@ -1767,701 +2070,7 @@ void expire_grants(vrmfs *fs)
         return;
     rc = vrm_grants_expire(fs->v, now_ns(), NULL);
     if (rc > 0)
-        vrm_vendor_list(fs->v, view_changed_fn, fs);
-}
-
-/* ---- outbox/, sent/ and inbox/ ---------------------------------------------
- * A message is written as a new file in outbox/<vendor>/ and queued when it
- * is closed (H_OUTBOX); from then on it is ID.pending.json there until the
- * delivery threads (mount.c) have sent it, then sent/<vendor>/ID.json.
- * Replies are inbox/<vendor>/ID.json, rejected files inbox/.rejected/. */
-
-#define PENDING_SUFFIX ".pending.json"
-
-/* The id of a name "ID.pending.json" into id (size VRM_MESSAGE_ID_LEN + 1),
- * or 0 if it is not one. */
-static int pending_id(const char *name, char *id, size_t size)
-{
-    size_t n = strlen(name), s = sizeof PENDING_SUFFIX - 1;
-
-    if (n <= s || n - s >= size || strcmp(name + n - s, PENDING_SUFFIX) != 0)
-        return 0;
-    memcpy(id, name, n - s);
-    id[n - s] = '\0';
-    return 1;
-}
-
-/* A vendor of outbox/ (or "all"), sent/ or inbox/: 0 or -ENOENT. */
-static int msg_vendor_check(vrmfs *fs, const node *n)
-{
-    if (n->kind <= N_OUTBOX_MSG && strcmp(n->vendor, "all") == 0)
-        return 0;
-    return vendor_check(fs, n);
-}
-
-/* The text of a message file: *text (free()), *len, *time_ns. */
-static int msg_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *time_ns)
-{
-    char id[VRM_MESSAGE_ID_LEN + 8];
-
-    switch (n->kind) {
-    case N_OUTBOX_MSG:
-        if (!pending_id(n->name, id, sizeof id))
-            return -ENOENT;
-        return vrm_outbox_get(fs->v, n->vendor, id, 0, text, len, time_ns);
-    case N_SENT_MSG:
-        return vrm_outbox_get(fs->v, n->vendor, n->name, 1, text, len, time_ns);
-    case N_INBOX_MSG:
-        return vrm_inbox_get(fs->v, n->vendor, n->name, text, len, time_ns);
-    case N_REJECTED_MSG:
-        return vrm_inbox_rejected_get(fs->v, n->name, text, len, time_ns);
-    default:
-        return -ENOENT;
-    }
-}
-
-static int msg_getattr(vrmfs *fs, const node *n, struct stat *st)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int64_t t = 0;
-    int rc;
-
-    switch (n->kind) {
-    case N_OUTBOX:
-        fill_dir(fs, st, 0700);
-        return 0;
-    case N_SENT:
-    case N_INBOX:
-    case N_REJECTED:
-        fill_dir(fs, st, 0500);
-        return 0;
-    case N_OUTBOX_VENDOR:
-    case N_SENT_VENDOR:
-    case N_INBOX_VENDOR:
-        rc = msg_vendor_check(fs, n);
-        if (rc == 0)
-            fill_dir(fs, st, n->kind == N_OUTBOX_VENDOR ? 0700 : 0500);
-        return rc;
-    default:
-        rc = msg_text(fs, n, &text, &len, &t);
-        free(text);
-        if (rc == 0)
-            fill_file(fs, st, n->kind == N_INBOX_MSG ? 0600 : 0400, len, ns_to_ts(t),
-                      ns_to_ts(t));
-        return rc;
-    }
-}
-
-static int fill_pending(void *ctx, const char *id)
-{
-    fill_ctx *c = ctx;
-    char name[VRM_MESSAGE_ID_LEN + sizeof PENDING_SUFFIX + 8];
-
-    snprintf(name, sizeof name, "%s%s", id, PENDING_SUFFIX);
-    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
-}
-
-static int fill_json(void *ctx, const char *id)
-{
-    fill_ctx *c = ctx;
-    char name[300];
-
-    snprintf(name, sizeof name, "%s.json", id);
-    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
-}
-
-static int msg_readdir(vrmfs *fs, const node *n, fill_ctx *c)
-{
-    int rc;
-
-    switch (n->kind) {
-    case N_OUTBOX:
-        c->filler(c->buf, "all", NULL, 0, 0);
-        /* fall through */
-    case N_SENT:
-        rc = vrm_vendor_list(fs->v, fill_name, c);
-        break;
-    case N_INBOX:
-        c->filler(c->buf, ".rejected", NULL, 0, 0);
-        rc = vrm_vendor_list(fs->v, fill_name, c);
-        break;
-    case N_OUTBOX_VENDOR:
-        rc = strcmp(n->vendor, "all") == 0
-                 ? 0 : vrm_outbox_list(fs->v, n->vendor, 0, fill_pending, c);
-        break;
-    case N_SENT_VENDOR:
-        rc = vrm_outbox_list(fs->v, n->vendor, 1, fill_json, c);
-        break;
-    case N_INBOX_VENDOR:
-        rc = vrm_inbox_list(fs->v, n->vendor, fill_json, c);
-        break;
-    case N_REJECTED:
-        rc = vrm_inbox_rejected_list(fs->v, fill_json, c);
-        break;
-    default:
-        return -ENOTDIR;
-    }
-    return rc < 0 ? rc : 0;
-}
-
-/* A new message file: "NAME.json" in outbox/<vendor>/, written, then
- * queued at close.  Other names (an editor's swap file) are refused. */
-static int msg_create(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
-{
-    size_t len = strlen(n->name);
-    char id[VRM_MESSAGE_ID_LEN + 8];
-    handle *h;
-    int rc;
-
-    if (n->kind != N_OUTBOX_MSG)
-        return -EACCES;
-    if (fs->read_only)
-        return -EROFS;
-    rc = msg_vendor_check(fs, n);
-    if (rc != 0)
-        return rc;
-    if (pending_id(n->name, id, sizeof id))
-        return -EEXIST;
-    if (len <= 5 || strcmp(n->name + len - 5, ".json") != 0 || n->name[0] == '.') {
-        vrm_error(EACCES, "a message is written as a NAME.json file");
-        return refuse(path, -EACCES);
-    }
-    h = handle_new(H_OUTBOX, n, 1);
-    if (h == NULL)
-        return -ENOMEM;
-    h->dirty = 1;
-    fi->fh = (uint64_t)(uintptr_t)h;
-    fi->direct_io = 1;
-    return 0;
-}
-
-static int msg_open(vrmfs *fs, const node *n, struct fuse_file_info *fi)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int64_t t;
-    int rc;
-
-    if ((fi->flags & O_ACCMODE) != O_RDONLY)
-        return n->kind == N_OUTBOX_MSG || n->kind == N_INBOX_MSG ? -EACCES : -EROFS;
-    if (n->kind < N_OUTBOX_MSG || n->kind == N_SENT || n->kind == N_SENT_VENDOR ||
-        n->kind == N_INBOX || n->kind == N_INBOX_VENDOR || n->kind == N_REJECTED)
-        return -EISDIR;
-    rc = msg_text(fs, n, &text, &len, &t);
-    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
-}
-
-static int queued_fn(void *ctx, const char *id)
-{
-    (void)ctx;
-    (void)id;
-    return 0;
-}
-
-/* Queue the message of an H_OUTBOX handle.  Handle mutex held. */
-static int commit_message(const char *path, handle *h)
-{
-    vrmfs *fs = FS();
-    char where[400], reason[700];
-    int rc;
-
-    if (!h->dirty || !h->written)
-        return 0;
-    h->dirty = 0;
-    rc = vrm_outbox_submit(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, queued_fn, NULL);
-    if (path == NULL) {
-        snprintf(where, sizeof where, "/outbox/%s/%s", h->n.vendor, h->n.name);
-        path = where;
-    }
-    if (rc < 0) {
-        snprintf(reason, sizeof reason, "%s; nothing was queued", vrm_error_message());
-        vrmfs_refusal(fs, path, reason);
-        return rc;
-    }
-    vrmfs_deliver_wake(fs);
-    return 0;
-}
-
-static int msg_unlink(vrmfs *fs, const node *n)
-{
-    char id[VRM_MESSAGE_ID_LEN + 8];
-
-    switch (n->kind) {
-    case N_OUTBOX_MSG:
-        if (!pending_id(n->name, id, sizeof id))
-            return -ENOENT;
-        return vrm_outbox_cancel(fs->v, n->vendor, id);   /* a pending one is cancelled */
-    case N_INBOX_MSG:
-        return vrm_inbox_delete(fs->v, n->vendor, n->name);
-    case N_SENT_MSG:
-    case N_REJECTED_MSG:
-        return -EACCES;   /* the record of what went out and what came in */
-    default:
-        return -EISDIR;
-    }
-}
-
-/* After a bulk change of a collection (an import): the kernel forgets what
- * it holds of every view. */
-static void view_collection_changed(vrmfs *fs, const char *coll)
-{
-    (void)coll;
-    vrm_vendor_list(fs->v, view_changed_fn, fs);
-    inval_wait(fs);
-}
-
-/* views/<vendor>/analytics/... */
-static int view_data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
-{
-    vrm_view *view = NULL;
-    char apath[600], *text = NULL;
-    size_t len = 0;
-    int64_t t = 0;
-    int rc = view_get(fs, n->vendor, &view);
-
-    if (rc != 0)
-        return rc;
-    switch (n->kind) {
-    case N_VIEW_ANALYTICS:
-    case N_VIEW_ATOPIC:
-        if (!vrm_view_has_analytics(view, n->kind == N_VIEW_ANALYTICS ? "" : n->coll)) {
-            rc = -ENOENT;
-        } else {
-            fill_dir(fs, st, view_mode(1));
-            if (path != NULL && n->kind == N_VIEW_ATOPIC)
-                view_seen(fs, path);
-        }
-        break;
-    default:
-        snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
-        rc = vrm_view_analytics_get(fs->v, view, apath, &text, &len, &t);
-        free(text);
-        if (rc == 0) {
-            fill_file(fs, st, view_mode(0), len, ns_to_ts(t), ns_to_ts(t));
-            if (path != NULL)
-                view_seen(fs, path);
-        }
-        break;
-    }
-    vrm_view_free(view);
-    return rc;
-}
-
-typedef struct afill {
-    fill_ctx *c;
-    const char *topic;                /* NULL: list topics */
-    char last[64];                    /* the last topic listed */
-} afill;
-
-static int fill_view_analytics(void *ctx, const char *file)
-{
-    afill *a = ctx;
-    const char *slash = strchr(file, '/'), *dot;
-    char jws[300];
-
-    if (slash == NULL)
-        return 0;
-    if (a->topic == NULL) {
-        size_t n = (size_t)(slash - file);
-
-        if (n >= sizeof a->last || (strncmp(a->last, file, n) == 0 && a->last[n] == '\0'))
-            return 0;
-        memcpy(a->last, file, n);
-        a->last[n] = '\0';
-        return a->c->filler(a->c->buf, a->last, NULL, 0, 0) ? 1 : 0;
-    }
-    if (strncmp(file, a->topic, (size_t)(slash - file)) != 0 ||
-        a->topic[slash - file] != '\0')
-        return 0;
-    if (a->c->filler(a->c->buf, slash + 1, NULL, 0, 0))
-        return 1;
-    dot = strrchr(slash + 1, '.');
-    snprintf(jws, sizeof jws, "%.*s.jws", (int)(dot ? dot - slash - 1 : (long)strlen(slash + 1)),
-             slash + 1);
-    return a->c->filler(a->c->buf, jws, NULL, 0, 0) ? 1 : 0;
-}
-
-static int view_data_readdir(vrmfs *fs, const node *n, fill_ctx *c)
-{
-    vrm_view *view = NULL;
-    afill a = {c, n->kind == N_VIEW_ATOPIC ? n->coll : NULL, ""};
-    int rc = view_get(fs, n->vendor, &view);
-
-    if (rc != 0)
-        return rc;
-    rc = vrm_view_analytics(view, fill_view_analytics, &a);
-    vrm_view_free(view);
-    return rc < 0 ? rc : 0;
-}
-
-static int view_data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
-{
-    struct fuse_context *ctx = fuse_get_context();
-    vrm_view *view = NULL;
-    char apath[600], comm[64], *text = NULL;
-    size_t len = 0;
-    int lapsed = 0, rc;
-
-    if (n->kind != N_VIEW_AFILE)
-        return -EISDIR;
-    if ((fi->flags & O_ACCMODE) != O_RDONLY)
-        return -EACCES;
-    rc = view_get(fs, n->vendor, &view);
-    if (rc != 0)
-        return rc;
-    process_name(ctx->pid, comm, sizeof comm);
-    snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
-    rc = vrm_view_analytics_open(fs->v, view, apath, ctx->pid, ctx->uid, comm, &text, &len,
-                                 &lapsed);
-    vrm_view_free(view);
-    if (rc != 0 && rc != -ENOENT)
-        return refuse(path, rc);
-    if (lapsed)
-        view_changed(fs, n->vendor);
-    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
-}
-
-/* ---- import/ and analytics/ --------------------------------------------------
- * A file copied into import/<collection>/ is held in its handle (H_IMPORT)
- * and imported at close (vrm_import: one transaction); it then is gone, and
- * NAME.report.json (NAME: the file's name less its last extension) says
- * what happened.  analytics/<topic>/<file> are computed by libvrm on open;
- * analytics/custom/NAME.sql is written by the person (H_CUSTOM, stored at
- * close) and NAME.json, NAME.csv or NAME.error.txt hold its result. */
-
-#define REPORT_SUFFIX ".report.json"
-
-static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
-                                     NULL};
-
-static int topic_known(const char *t)
-{
-    int i;
-
-    for (i = 0; topics[i] != NULL; i++)
-        if (strcmp(topics[i], t) == 0)
-            return 1;
-    return 0;
-}
-
-/* NAME of "NAME.report.json", or 0. */
-static int report_name(const char *file, char *out, size_t size)
-{
-    size_t n = strlen(file), s = sizeof REPORT_SUFFIX - 1;
-
-    if (n <= s || n - s >= size || strcmp(file + n - s, REPORT_SUFFIX) != 0)
-        return 0;
-    memcpy(out, file, n - s);
-    out[n - s] = '\0';
-    return 1;
-}
-
-/* NAME (for its report) of an imported file: less its last extension. */
-static void import_base(const char *file, char *out, size_t size)
-{
-    const char *dot = strrchr(file, '.');
-    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
-
-    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), file);
-}
-
-/* "topic/file" of an analytics node. */
-static void analytics_path(const node *n, char *out, size_t size)
-{
-    snprintf(out, size, "%s/%s", n->coll, n->name);
-}
-
-/* The custom query NAME of "NAME.sql", or 0. */
-static int sql_name(const char *file, char *out, size_t size)
-{
-    size_t n = strlen(file);
-
-    if (n <= 4 || n - 4 >= size || strcmp(file + n - 4, ".sql") != 0)
-        return 0;
-    memcpy(out, file, n - 4);
-    out[n - 4] = '\0';
-    return 1;
-}
-
-static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *t)
-{
-    char name[256], path[600];
-
-    switch (n->kind) {
-    case N_IMPORT_FILE:
-        if (!report_name(n->name, name, sizeof name))
-            return -ENOENT;
-        return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
-    case N_ANALYTICS_FILE:
-        if (strcmp(n->coll, "custom") == 0 && sql_name(n->name, name, sizeof name))
-            return vrm_analytics_custom_get(fs->v, name, text, len, t);
-        analytics_path(n, path, sizeof path);
-        return vrm_analytics_get(fs->v, path, text, len, t);
-    default:
-        return -ENOENT;
-    }
-}
-
-static int data_getattr(vrmfs *fs, const node *n, struct stat *st)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int64_t t = 0;
-    int rc;
-
-    switch (n->kind) {
-    case N_IMPORT:
-    case N_ANALYTICS:
-        fill_dir(fs, st, n->kind == N_IMPORT ? 0700 : 0500);
-        return 0;
-    case N_IMPORT_COLL:
-        rc = vrm_collection_exists(fs->v, n->coll);
-        if (rc == 1)
-            fill_dir(fs, st, 0700);
-        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
-    case N_ANALYTICS_TOPIC:
-        if (!topic_known(n->coll))
-            return -ENOENT;
-        fill_dir(fs, st, strcmp(n->coll, "custom") == 0 ? 0700 : 0500);
-        return 0;
-    default:
-        if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
-            return -ENOENT;
-        rc = data_text(fs, n, &text, &len, &t);
-        free(text);
-        if (rc == 0) {
-            int sql = n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
-                      sql_name(n->name, (char[256]){0}, 256);
-
-            fill_file(fs, st, sql ? 0600 : 0400, len, ns_to_ts(t), ns_to_ts(t));
-        }
-        return rc;
-    }
-}
-
-typedef struct prefix_fill {
-    fill_ctx *c;
-    const char *prefix;               /* of names to list, stripped */
-    const char *suffix;               /* added */
-} prefix_fill;
-
-static int fill_report(void *ctx, const char *name)
-{
-    fill_ctx *c = ctx;
-    char full[300];
-
-    snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
-    return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
-}
-
-static int fill_topic_file(void *ctx, const char *path)
-{
-    prefix_fill *pf = ctx;
-    size_t n = strlen(pf->prefix);
-
-    if (strncmp(path, pf->prefix, n) != 0 || path[n] != '/')
-        return 0;
-    return pf->c->filler(pf->c->buf, path + n + 1, NULL, 0, 0) ? 1 : 0;
-}
-
-static int fill_custom(void *ctx, const char *name)
-{
-    vrmfs *fs = FS();
-    fill_ctx *c = ctx;
-    static const char *const exts[] = {".json", ".csv", ".error.txt"};
-    char full[300], path[320], *text = NULL;
-    size_t i, len;
-
-    snprintf(full, sizeof full, "%s.sql", name);
-    if (c->filler(c->buf, full, NULL, 0, 0))
-        return 1;
-    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        snprintf(path, sizeof path, "custom/%s%s", name, exts[i]);
-        int64_t t;
-
-        if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
-            c->filler(c->buf, path + 7, NULL, 0, 0)) {
-            free(text);
-            return 1;
-        }
-        free(text);
-        text = NULL;
-    }
-    return 0;
-}
-
-static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c)
-{
-    prefix_fill pf = {c, n->coll, ""};
-    int i, rc = 0;
-
-    switch (n->kind) {
-    case N_IMPORT:
-        rc = vrm_collection_list(fs->v, fill_name, c);
-        break;
-    case N_IMPORT_COLL:
-        rc = vrm_import_reports(fs->v, n->coll, fill_report, c);
-        break;
-    case N_ANALYTICS:
-        for (i = 0; topics[i] != NULL; i++)
-            c->filler(c->buf, topics[i], NULL, 0, 0);
-        break;
-    case N_ANALYTICS_TOPIC:
-        if (strcmp(n->coll, "custom") == 0) {
-            rc = vrm_analytics_custom_list(fs->v, fill_custom, c);
-            break;
-        }
-        for (i = 0; vrm_analytics_files[i] != NULL && rc == 0; i++)
-            rc = fill_topic_file(&pf, vrm_analytics_files[i]);
-        break;
-    default:
-        return -ENOTDIR;
-    }
-    return rc < 0 ? rc : 0;
-}
-
-/* A file copied into import/<coll>/ or a query written as custom/NAME.sql. */
-static int data_create(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
-{
-    char name[256];
-    handle *h;
-    int rc;
-
-    if (fs->read_only)
-        return -EROFS;
-    if (n->kind == N_IMPORT_FILE) {
-        rc = vrm_collection_exists(fs->v, n->coll);
-        if (rc <= 0)
-            return rc < 0 ? rc : -ENOENT;
-        if (report_name(n->name, name, sizeof name) || n->name[0] == '.') {
-            vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
-                      "hidden file)");
-            return refuse(path, -EACCES);
-        }
-        h = handle_new(H_IMPORT, n, 1);
-    } else if (n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
-               sql_name(n->name, name, sizeof name)) {
-        h = handle_new(H_CUSTOM, n, 1);
-    } else {
-        return -EACCES;
-    }
-    if (h == NULL)
-        return -ENOMEM;
-    h->dirty = 1;
-    fi->fh = (uint64_t)(uintptr_t)h;
-    fi->direct_io = 1;
-    return 0;
-}
-
-static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
-{
-    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
-    char *text = NULL, name[256];
-    size_t len = 0;
-    int64_t t;
-    handle *h;
-
-    if (n->kind != N_IMPORT_FILE && n->kind != N_ANALYTICS_FILE)
-        return -EISDIR;
-    if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
-        return -ENOENT;
-    if (writable) {
-        /* only a custom query can be rewritten */
-        if (n->kind != N_ANALYTICS_FILE || strcmp(n->coll, "custom") != 0 ||
-            !sql_name(n->name, name, sizeof name))
-            return -EACCES;
-        if (fs->read_only)
-            return -EROFS;
-        if (!(fi->flags & O_TRUNC) && (rc = data_text(fs, n, &text, &len, &t)) != 0)
-            return rc;
-        h = handle_new(H_CUSTOM, n, 1);
-        if (h == NULL) {
-            free(text);
-            return -ENOMEM;
-        }
-        h->buf = text;
-        h->len = h->cap = len;
-        h->dirty = (fi->flags & O_TRUNC) != 0;
-        fi->fh = (uint64_t)(uintptr_t)h;
-        fi->direct_io = 1;
-        return 0;
-    }
-    rc = data_text(fs, n, &text, &len, &t);
-    (void)path;
-    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
-}
-
-/* A custom query changed: the kernel forgets its result files. */
-static void custom_changed(vrmfs *fs, const char *name)
-{
-    static const char *const exts[] = {".json", ".csv", ".error.txt"};
-    char path[300];
-    size_t i;
-
-    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, exts[i]);
-        inval_queue(fs, path);
-        inval_queue(fs, path + 1);
-    }
-    inval_wait(fs);
-}
-
-/* Import the file of an H_IMPORT handle, or store the query of an H_CUSTOM
- * one.  Handle mutex held. */
-static int commit_data(const char *path, handle *h)
-{
-    vrmfs *fs = FS();
-    char where[600], reason[700], name[256], *report = NULL;
-    size_t rlen;
-    int rc;
-
-    if (!h->dirty || !h->written)
-        return 0;
-    h->dirty = 0;
-    if (path == NULL) {
-        snprintf(where, sizeof where, "/%s/%s/%s", h->kind == H_IMPORT ? "import" : "analytics",
-                 h->n.coll, h->n.name);
-        path = where;
-    }
-    if (h->kind == H_IMPORT) {
-        import_base(h->n.name, name, sizeof name);
-        rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
-                        &report, &rlen);
-        free(report);
-        if (rc == 0) {
-            view_collection_changed(fs, h->n.coll);
-            return 0;
-        }
-        snprintf(reason, sizeof reason, "%s; nothing was imported", vrm_error_message());
-    } else {
-        sql_name(h->n.name, name, sizeof name);
-        rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
-        if (rc == 0) {
-            custom_changed(fs, name);
-            return 0;
-        }
-        snprintf(reason, sizeof reason, "%s; the query is unchanged", vrm_error_message());
-    }
-    vrmfs_refusal(fs, path, reason);
-    return rc;
-}
-
-static int data_unlink(vrmfs *fs, const node *n)
-{
-    char name[256];
-
-    if (n->kind == N_IMPORT_FILE && report_name(n->name, name, sizeof name))
-        return vrm_import_report_delete(fs->v, n->coll, name);
-    if (n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
-        sql_name(n->name, name, sizeof name)) {
-        int rc = vrm_analytics_custom_delete(fs->v, name);
-
-        if (rc == 0)
-            custom_changed(fs, name);
-        return rc;
-    }
-    return n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE ? -EACCES : -EISDIR;
+        views_changed(fs);
 }
 
 /* ---- tools' temporary files in vendors/<v>/ (fs->vscratch, fs->mu) ------- */
@@ -2660,369 +2269,334 @@ static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *
     return rc;
 }
 
-/* Open the files/ inode `vs` that `path` names.  Whether it has other names
- * is noted now, from what the lookup read (a link made later marks the
- * handle too, see handles_linked), so that writes to a file with one name
- * cost nothing more. */
-static int open_file(const char *path, const vrm_stat *vs, struct fuse_file_info *fi)
+/* ---- the vendors' files ------------------------------------------------------------ */
+
+/* The text of a vendor's read-only or writable file: *text (free()), *len,
+ * *mtime_ns. */
+static int vendor_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *mtime_ns)
 {
-    vrmfs *fs = FS();
+    vrm_identity *id = NULL;
+    int rc;
+
+    *text = NULL;
+    *len = 0;
+    *mtime_ns = (int64_t)fs->mounted.tv_sec * 1000000000 + fs->mounted.tv_nsec;
+    if (removed(fs, n))
+        return -ENOENT;
+    switch (n->kind) {
+    case N_VENDOR_JSON:
+        return vrm_vendor_get(fs->v, n->vendor, text, len, NULL, mtime_ns);
+    case N_GRANTS:
+        return vrm_grants_get(fs->v, n->vendor, text, len, mtime_ns);
+    case N_IDENTITY:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            rc = vrm_identity_derive(fs->v, n->vendor, &id);
+        if (rc == 0)
+            rc = vrm_identity_json(id, text, len);
+        vrm_identity_free(id);
+        return rc;
+    case N_ACCESSLOG:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            rc = vrm_accesslog_read(fs->v, n->vendor, text, len);
+        *mtime_ns = now_ns();
+        return rc;
+    case N_RECEIPT:
+        rc = vendor_check(fs, n);
+        return rc != 0 ? rc : vrm_receipt_get(fs->v, n->vendor, n->num, n->jws, text, len);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int vendors_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    char *text = NULL;
+    size_t len;
+    int64_t t;
+    uint64_t size;
+    int rc;
+
+    (void)path;
+    switch (n->kind) {
+    case N_VENDORS:
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_VENDOR:
+    case N_RECEIPTS:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            fill_dir(fs, st, n->kind == N_VENDOR ? 0700 : 0500);
+        return rc;
+    case N_VENDOR_SCRATCH:
+        return vs_getattr(fs, n, st);
+    case N_ACCESSLOG:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            rc = vrm_accesslog_size(fs->v, n->vendor, &size);
+        if (rc == 0) {
+            struct timespec ts;
+
+            now(&ts);
+            fill_file(fs, st, 0400, (size_t)size, ts, ts);
+        }
+        return rc;
+    default:
+        /* libvrm has no size of these without their text */
+        rc = vendor_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0)
+            fill_file(fs, st, n->kind == N_VENDOR_JSON || n->kind == N_GRANTS ? 0600 : 0400,
+                      len, ns_to_ts(t), ns_to_ts(t));
+        return rc;
+    }
+}
+
+static int fill_receipt(void *ctx, int64_t num)
+{
+    fill_ctx *c = ctx;
+    char name[48];
+
+    snprintf(name, sizeof name, "%lld.jws", (long long)num);
+    if (c->filler(c->buf, name, NULL, 0, 0))
+        return 1;
+    snprintf(name, sizeof name, "%lld.json", (long long)num);
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+static int vendors_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    node f = *n;
+    int rc;
+
+    (void)d;
+    (void)off;
+    if (n->kind != N_VENDORS && n->kind != N_VENDOR && n->kind != N_RECEIPTS)
+        return -ENOTDIR;
+    rc = vendors_getattr(fs, NULL, n, &(struct stat){0});
+    if (rc != 0)
+        return rc;
+    fill_dots(c);
+    switch (n->kind) {
+    case N_VENDORS:
+        return vrm_vendor_list(fs->v, fill_name, c);
+    case N_VENDOR:
+        rc = vendor_check(fs, n);
+        if (rc != 0)
+            return rc;
+        f.kind = N_VENDOR_JSON;
+        if (!removed(fs, &f))
+            c->filler(c->buf, "vendor.json", NULL, 0, 0);
+        c->filler(c->buf, "identity.json", NULL, 0, 0);
+        f.kind = N_GRANTS;
+        if (!removed(fs, &f))
+            c->filler(c->buf, "grants.json", NULL, 0, 0);
+        c->filler(c->buf, "access.log", NULL, 0, 0);
+        c->filler(c->buf, "receipts", NULL, 0, 0);
+        vs_list(fs, n->vendor, c);
+        return 0;
+    default:
+        rc = vendor_check(fs, n);
+        return rc != 0 ? rc : vrm_receipt_list(fs->v, n->vendor, fill_receipt, c);
+    }
+}
+
+/* vendor.json or grants.json: a snapshot to read, or an H_VTEXT to write;
+ * `create`: made again after rm. */
+static int vtext_open(vrmfs *fs, const node *n, struct fuse_file_info *fi, int create)
+{
     int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
-    uint64_t ino = vs->ino;
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t;
     handle *h;
 
     if (writable && fs->read_only)
         return -EROFS;
-    h = handle_new(H_FILE, NULL, writable);
-    if (h == NULL)
-        return -ENOMEM;
-    h->ino = ino;
-    h->append = (fi->flags & O_APPEND) != 0;
-    h->linked = vs->nlink > 1;
-    rc = vrm_files_open(fs->v, ino);
-    if (rc == 0 && writable && (fi->flags & O_TRUNC)) {
-        rc = vrm_files_truncate(fs->v, ino, 0);
-        if (rc == 0 && h->linked)
-            names_changed(fs, ino, path);
-    }
-    if (rc != 0) {
-        if (rc != -ENOENT)
-            vrm_files_release(fs->v, ino);
-        handle_free(h);
+    if (create) {
+        /* made again after rm: starts empty, committed once written */
+        if (!writable)
+            return -EACCES;
+        if ((rc = vendor_check(fs, n)) != 0)
+            return rc;
+        set_removed(fs, n, 0);
+    } else if (!writable || !(fi->flags & O_TRUNC)) {
+        rc = vendor_text(fs, n, &text, &len, &t);
+        if (rc != 0)
+            return rc;
+    } else if ((rc = vendor_check(fs, n)) != 0) {
         return rc;
     }
+    if (!writable)
+        return snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+    h = handle_new(H_VTEXT, n, 1);
+    if (h == NULL) {
+        free(text);
+        return -ENOMEM;
+    }
+    h->buf = text;
+    h->len = h->cap = len;
+    /* emptied by O_TRUNC: committed once something is written (a
+     * shell's `> file` closes a copy of the descriptor first) */
+    h->dirty = create || (fi->flags & O_TRUNC) != 0;
     fi->fh = (uint64_t)(uintptr_t)h;
-    fi->keep_cache = 0;
+    fi->direct_io = 1;
     return 0;
 }
 
-static int open_node(const char *path, struct fuse_file_info *fi)
+static int vendors_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
 {
-    vrmfs *fs = FS();
-    vrm_stat vs;
-    node n;
-    int rc = node_parse(path, &n);
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t;
+    int rc;
 
-    if (rc != 0)
-        return rc;
-    fi->fh = 0;
-    switch (n.kind) {
-    case N_README:
-    case N_ERRLOG: {
-        /* Read from a copy taken now (reads may come without a path). */
-        handle *h;
-
+    (void)path;
+    switch (n->kind) {
+    case N_VENDOR_JSON:
+    case N_GRANTS:
+        return vtext_open(fs, n, fi, 0);
+    case N_VENDOR_SCRATCH:
+        return vs_open(fs, n, fi, 0);
+    case N_IDENTITY:
+    case N_ACCESSLOG:
+    case N_RECEIPT:
         if ((fi->flags & O_ACCMODE) != O_RDONLY)
             return -EACCES;
-        h = handle_new(H_SNAPSHOT, &n, 0);
-        if (h == NULL)
-            return -ENOMEM;
-        pthread_mutex_lock(&fs->mu);
-        rc = n.kind == N_README ? buf_write(h, sizeof readme, readme, sizeof readme - 1, 0)
-                                : buf_write(h, ERRLOG_MAX, fs->errlog ? fs->errlog : "",
-                                            fs->errlen, 0);
-        pthread_mutex_unlock(&fs->mu);
-        if (rc < 0) {
-            handle_free(h);
-            return rc;
-        }
-        fi->fh = (uint64_t)(uintptr_t)h;
-        fi->direct_io = 1;
-        return 0;
-    }
-    case N_RECORD:
-    case N_SCRATCH:
-        return open_text(&n, fi, 0);
-    case N_FILES:
-        rc = vrm_files_resolve(fs->v, n.rest, &vs);
-        if (rc != 0)
-            return rc;
-        if (S_ISDIR(vs.mode))
-            return -EISDIR;
-        return open_file(path, &vs, fi);
+        rc = vendor_text(fs, n, &text, &len, &t);
+        return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
     default:
-        if (IS_MSG(n.kind))
-            return msg_open(fs, &n, fi);
-        if (IS_DATA(n.kind))
-            return data_open(fs, path, &n, fi);
-        if (n.kind >= N_VIEW_ANALYTICS)
-            return view_data_open(fs, path, &n, fi);
-        if (n.kind >= N_VENDORS)
-            return vendor_open(fs, path, &n, fi, 0);
         return -EISDIR;
     }
 }
 
-static int create_node(const char *path, mode_t mode, struct fuse_file_info *fi)
+static int vendors_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                          struct fuse_file_info *fi)
 {
-    vrmfs *fs = FS();
-    vrm_stat vs;
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc == -ENOENT)
-        return node_trash_reserved(path) ? trash_refuse(fs, path) : -EACCES;
-    if (rc != 0)
-        return rc;
-    if (fs->read_only)
-        return -EROFS;
-    fi->fh = 0;
-    switch (n.kind) {
-    case N_RECORD:
-    case N_SCRATCH:
-        rc = vrm_collection_exists(fs->v, n.coll);
-        if (rc <= 0)
-            return rc < 0 ? rc : -ENOENT;
-        if ((n.kind == N_RECORD ? vrm_record_name_valid(n.name)
-                                : vrm_scratch_name_valid(n.name)) != 0)
-            return refuse(path, -EINVAL);
-        return open_text(&n, fi, 1);
-    case N_FILES:
-        if (n.trash == 1)
-            return trash_refuse(fs, path);
-        rc = vrm_files_create(fs->v, n.rest, mode, fs->uid, fs->gid, &vs);
-        if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
-            rc = vrm_files_resolve(fs->v, n.rest, &vs);
-            if (rc == 0 && S_ISDIR(vs.mode))
-                rc = -EISDIR;
-        }
-        return rc != 0 ? rc : open_file(path, &vs, fi);
+    (void)path;
+    (void)mode;
+    switch (n->kind) {
     case N_VENDOR_JSON:
     case N_GRANTS:
-        if (!removed(fs, &n))
+        if (!removed(fs, n))
             return -EEXIST;
-        return vendor_open(fs, path, &n, fi, 1);
-    case N_OUTBOX_MSG:
-        return msg_create(fs, path, &n, fi);
+        return vtext_open(fs, n, fi, 1);
     case N_VENDOR_SCRATCH:
-        return vendor_open(fs, path, &n, fi, 1);
-    case N_IMPORT_FILE:
-    case N_ANALYTICS_FILE:
-        return data_create(fs, path, &n, fi);
+        return vs_open(fs, n, fi, 1);
     default:
-        return IS_VIEW(n.kind) ? -EROFS : -EACCES;
+        return -EACCES;
     }
 }
 
-/* A handle outside files/ keeps the st_ino of the path it was opened by,
- * for fstat(), which comes without a path (nullpath_ok). */
-static void handle_ino(const char *path, struct fuse_file_info *fi)
+static int vendors_mkdir(vrmfs *fs, const char *path, const node *n, mode_t mode)
 {
-    handle *h = HANDLE(fi);
-
-    if (h != NULL && h->kind != H_FILE)
-        h->ino = node_ino(path);
-}
-
-static int op_open(const char *path, struct fuse_file_info *fi)
-{
-    int rc = open_node(path, fi);
-
-    if (rc == 0)
-        handle_ino(path, fi);
-    return rc;
-}
-
-static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-    int rc = create_node(path, mode, fi);
-
-    if (rc == 0)
-        handle_ino(path, fi);
-    return rc;
-}
-
-/* ---- data ------------------------------------------------------------------ */
-
-static int op_read(const char *path, char *buf, size_t size, off_t off,
-                   struct fuse_file_info *fi)
-{
-    vrmfs *fs = FS();
-    handle *h = HANDLE(fi);
-    node n;
     int rc;
 
-    if (h != NULL && h->kind == H_FILE) {
-        if (off < 0)
-            return -EINVAL;
-        return (int)vrm_files_read(fs->v, h->ino, buf, size, (uint64_t)off);
-    }
-    if (h != NULL) {
-        pthread_mutex_lock(&h->mu);
-        rc = 0;
-        if (h->kind == H_VIEW && off == 0 && !h->fresh)
-            rc = view_reread(fs, h);
-        h->fresh = 0;
-        if (rc == 0)
-            rc = buf_read(h->buf, h->len, buf, size, off);
-        pthread_mutex_unlock(&h->mu);
-        return rc;
-    }
-    rc = path ? node_parse(path, &n) : -EBADF;
-    if (rc != 0)
-        return rc;
-    switch (n.kind) {
-    case N_README:
-        return buf_read(readme, sizeof readme - 1, buf, size, off);
-    case N_ERRLOG:
-        pthread_mutex_lock(&fs->mu);
-        rc = buf_read(fs->errlog, fs->errlen, buf, size, off);
-        pthread_mutex_unlock(&fs->mu);
-        return rc;
-    default:
-        return -EBADF;
-    }
+    (void)mode;
+    if (n->kind != N_VENDOR)
+        return n->kind == N_VENDORS ? -EEXIST : -EACCES;
+    set_removed(fs, n, 0);
+    rc = vrm_vendor_create(fs->v, n->vendor);
+    return rc == -EINVAL ? refuse(path, rc) : rc;
 }
 
-static int op_write(const char *path, const char *data, size_t size, off_t off,
-                    struct fuse_file_info *fi)
+static int vendors_rmdir(vrmfs *fs, const node *n)
 {
-    vrmfs *fs = FS();
-    handle *h = HANDLE(fi);
     int rc;
 
-    (void)path;
-    if (h == NULL || !h->writable)
-        return -EBADF;
-    if (h->kind == H_FILE) {
-        ssize_t n;
-
-        if (off < 0)
-            return -EINVAL;
-        n = h->append ? vrm_files_append(fs->v, h->ino, data, size)
-                      : vrm_files_write(fs->v, h->ino, data, size, (uint64_t)off);
-        if (n > 0 && h->linked)
-            h->changed = 1;   /* the other names learn of it at flush */
-        return (int)n;
-    }
-    pthread_mutex_lock(&h->mu);
-    rc = buf_write(h, text_max(h), data, size, off);
-    if (rc >= 0)
-        h->dirty = h->written = 1;
-    pthread_mutex_unlock(&h->mu);
-    return rc;
-}
-
-static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
-{
-    vrmfs *fs = FS();
-    handle *h = HANDLE(fi);
-    vrm_stat vs;
-    node n;
-    int rc;
-
-    if (size < 0)
-        return -EINVAL;
-    if (fs->read_only)
-        return -EROFS;
-    if (h != NULL && h->kind == H_FILE) {
-        rc = vrm_files_truncate(fs->v, h->ino, (uint64_t)size);
-        if (rc == 0 && h->linked)
-            names_changed(fs, h->ino, path);
-        return rc;
-    }
-    if (h != NULL && h->writable) {
-        pthread_mutex_lock(&h->mu);
-        rc = buf_truncate(&h->buf, &h->len, &h->cap, text_max(h), size);
-        if (rc == 0)
-            h->dirty = h->written = 1;
-        pthread_mutex_unlock(&h->mu);
-        return rc;
-    }
-    rc = path ? node_parse(path, &n) : -EBADF;
-    if (rc != 0)
-        return rc;
-    if (n.kind == N_FILES) {
-        rc = vrm_files_resolve(fs->v, n.rest, &vs);
-        if (rc == 0)
-            rc = vrm_files_truncate(fs->v, vs.ino, (uint64_t)size);
-        if (rc == 0 && vs.nlink > 1)
-            names_changed(fs, vs.ino, path);
-        return rc;
-    }
-    if (n.kind == N_RECORD || n.kind == N_SCRATCH) {
-        /* truncate(2) by path: read, cut, store (a record must stay valid). */
-        char *text = NULL;
-        size_t len = 0, cap;
-
-        rc = n.kind == N_RECORD ? vrm_record_get(fs->v, n.coll, n.name, &text, &len, NULL)
-                                : vrm_scratch_get(fs->v, n.coll, n.name, &text, &len, NULL);
-        if (rc != 0)
-            return rc;
-        cap = len;
-        if ((uint64_t)size != len) {
-            rc = buf_truncate(&text, &len, &cap, n.kind == N_RECORD ? RECORD_MAX
-                                                                    : VRM_SCRATCH_MAX, size);
-            if (rc == 0)
-                rc = n.kind == N_RECORD
-                         ? vrm_record_put(fs->v, n.coll, n.name, text, len, VRM_PUT_REPLACE, NULL)
-                         : vrm_scratch_put(fs->v, n.coll, n.name, text, len);
-            if (rc == 0 && n.kind == N_RECORD)
-                view_record_changed(fs, n.coll, n.name);
-            if (rc == -EINVAL)
-                rc = refuse(path, rc);
+    switch (n->kind) {
+    case N_VENDOR:
+        /* vendors/<v> holds only files computed from the vault: removing
+         * the folder revokes the grants (with a receipt) and the vendor */
+        rc = vrm_vendor_delete(fs->v, n->vendor);
+        if (rc == 0) {
+            view_changed_now(fs, n->vendor);
+            set_removed(fs, n, 0);
+            vs_remove(fs, n->vendor, NULL);
         }
-        free(text);
         return rc;
+    case N_RECEIPTS:
+        return vendor_check(fs, n);   /* goes with its vendor (rm -r) */
+    default:
+        return -EACCES;
     }
-    return n.kind == N_README || n.kind == N_ERRLOG ? -EACCES : -EISDIR;
 }
 
-/* The mount path of a records/ handle, for messages (flush and release may
- * come without a path). */
-static const char *handle_path(const handle *h, char *buf, size_t size)
+static int vendors_unlink(vrmfs *fs, const node *n)
 {
-    snprintf(buf, size, "/records/%s/%s%s", h->n.coll, h->n.name,
-             h->kind == H_RECORD ? ".json" : "");
-    return buf;
+    int rc;
+
+    switch (n->kind) {
+    case N_GRANTS:
+        return grants_unlink(fs, n);
+    case N_VENDOR_SCRATCH:
+        return vs_remove(fs, n->vendor, n->name);
+    case N_VENDOR_JSON:
+        rc = vendor_check(fs, n);
+        if (rc == 0 && removed(fs, n))
+            rc = -ENOENT;
+        if (rc == 0)
+            set_removed(fs, n, 1);   /* the vendor stays as it is */
+        return rc;
+    case N_IDENTITY:
+    case N_ACCESSLOG:
+    case N_RECEIPT:
+        /* these go with their vendor only: rm -r vendors/<v> then removes
+         * the folder, which removes the vendor */
+        return vendors_getattr(fs, NULL, n, &(struct stat){0});
+    default:
+        return -EISDIR;
+    }
 }
 
-/* Commit a text handle.  Handle mutex held.  A descriptor opened with
- * O_CREAT or O_TRUNC but not yet written to commits nothing: a shell's
- * `> file` opens, duplicates and closes one before the program writes
- * through the other. */
-static int commit(const char *path, handle *h)
+/* Only a temporary file is renamed (b may be in another tree). */
+static int vendors_rename(vrmfs *fs, const char *from, const char *to, const node *a,
+                          const node *b, unsigned flags)
 {
-    vrmfs *fs = FS();
-    char where[400];
+    (void)from;
+    if (a->kind != N_VENDOR_SCRATCH)
+        return -EACCES;
+    return flags & RENAME_EXCHANGE ? -EINVAL : vs_rename(fs, to, a, b);
+}
+
+/* Commit vendor.json or grants.json from a handle.  Handle mutex held. */
+static int commit_vendor(vrmfs *fs, const char *path, handle *h)
+{
+    char where[200], reason[700];
+    int64_t receipt = 0;
     int rc;
 
     if (!h->writable || !h->dirty || !h->written)
         return 0;
-    if (h->kind == H_SCRATCH) {
-        rc = vrm_scratch_put(fs->v, h->n.coll, h->n.name, h->buf, h->len);
-        if (rc == 0)
-            h->dirty = 0;
-        return rc;
+    h->dirty = 0;
+    if (h->n.kind == N_VENDOR_JSON)
+        rc = vrm_vendor_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len);
+    else
+        rc = vrm_grants_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, &receipt);
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/vendors/%s/%s", h->n.vendor,
+                 h->n.kind == N_VENDOR_JSON ? "vendor.json" : "grants.json");
+        path = where;
     }
-    rc = vrm_record_put(fs->v, h->n.coll, h->n.name, h->buf ? h->buf : "", h->len, 0, NULL);
-    h->dirty = 0;  /* one refusal per close; a later write tries again */
     if (rc != 0) {
-        char reason[600];
-
-        snprintf(reason, sizeof reason, "%s; the record is unchanged", vrm_error_message());
-        vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), reason);
+        snprintf(reason, sizeof reason, "%s; %s unchanged", vrm_error_message(),
+                 h->n.kind == N_VENDOR_JSON ? "the vendor is" : "the grants are");
+        vrmfs_refusal(fs, path, reason);
         return rc;
     }
+    inval_queue(fs, path);
+    if (receipt > 0)
+        view_changed_now(fs, h->n.vendor);
     return 0;
 }
 
-static int op_flush(const char *path, struct fuse_file_info *fi)
+static int vendors_commit(vrmfs *fs, const char *path, handle *h)
 {
-    vrmfs *fs = FS();
-    handle *h = HANDLE(fi);
-    int rc, listed, changed, unmade;
+    int rc;
 
-    if (h != NULL && h->kind == H_FILE) {
-        /* files/ data is committed by each write; other names of the file
-         * show what was written once it is closed (or synced) */
-        if (h->linked && atomic_exchange(&h->changed, 0))
-            names_changed(fs, h->ino, path);
-        return 0;
-    }
-    if (h == NULL)
-        return 0;
-    if (h->kind == H_VSCRATCH) {
+    switch (h->kind) {
+    case H_VSCRATCH:
         pthread_mutex_lock(&h->mu);
         rc = h->writable && h->dirty ? vs_put(fs, h->n.vendor, h->n.name, h->buf ? h->buf : "",
                                               h->len) : 0;
@@ -3030,312 +2604,1281 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
             h->dirty = 0;
         pthread_mutex_unlock(&h->mu);
         return rc;
-    }
-    if (h->kind == H_VTEXT || h->kind == H_OUTBOX || h->kind == H_IMPORT ||
-        h->kind == H_CUSTOM) {
+    case H_VTEXT:
         pthread_mutex_lock(&h->mu);
-        rc = h->kind == H_VTEXT ? commit_vendor(path, h)
-             : h->kind == H_OUTBOX ? commit_message(path, h) : commit_data(path, h);
+        rc = commit_vendor(fs, path, h);
         pthread_mutex_unlock(&h->mu);
         return rc;
+    default:
+        return 0;                     /* a snapshot */
     }
-    pthread_mutex_lock(&h->mu);
-    changed = h->writable && h->dirty && h->written;
-    rc = commit(path, h);
-    listed = rc == 0 && h->kind == H_RECORD && h->created && !h->dirty;
-    unmade = rc != 0 && h->kind == H_RECORD && h->created;
-    pthread_mutex_unlock(&h->mu);
-    if (changed && rc == 0 && h->kind == H_RECORD) {
-        /* Its size is now that of the pretty text, not of what was written. */
-        char where[400];
-
-        inval_queue(fs, handle_path(h, where, sizeof where));
-        view_record_changed(fs, h->n.coll, h->n.name);
-    }
-    if (listed) {  /* committed: from now on listed from the vault */
-        pthread_mutex_lock(&fs->mu);
-        pending_remove(fs, h);
-        pthread_mutex_unlock(&fs->mu);
-    }
-    if (unmade) {
-        /* A new record refused at its first commit never existed: its name
-         * goes now, not at the release that follows close() asynchronously,
-         * and the kernel forgets the entry its create was given (GIO stats
-         * the copy after the failed close).  A later write through another
-         * descriptor still commits it. */
-        char where[400];
-
-        pthread_mutex_lock(&fs->mu);
-        pending_remove(fs, h);
-        pthread_mutex_unlock(&fs->mu);
-        where[0] = '!';
-        handle_path(h, where + 1, sizeof where - 1);
-        inval_queue(fs, where);
-        inval_wait(fs);
-    }
-    return rc;
 }
 
-static int op_release(const char *path, struct fuse_file_info *fi)
+static void vendors_forget(vrmfs *fs)
 {
-    vrmfs *fs = FS();
-    handle *h = HANDLE(fi);
-    char where[400];
+    while (fs->vscratch != NULL) {
+        vscratch *next = fs->vscratch->next;
 
-    if (h == NULL)
-        return 0;
-    if (h->kind == H_FILE) {
-        vrm_files_release(fs->v, h->ino);
-    } else {
-        if (h->kind == H_RECORD && h->writable && h->dirty && !h->written)
-            vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), h->created
-                                        ? "an empty file is not a record; nothing was kept"
-                                        : "emptied but never written; the record is unchanged");
-        pthread_mutex_lock(&fs->mu);
-        if (h->created)
-            pending_remove(fs, h);
-        pthread_mutex_unlock(&fs->mu);
+        free(fs->vscratch->buf);
+        free(fs->vscratch);
+        fs->vscratch = next;
     }
-    handle_free(h);
+    while (fs->nremoved > 0)
+        free(fs->removed[--fs->nremoved]);
+    free(fs->removed);
+    fs->removed = NULL;
+}
+
+const struct tree_ops vendors_tree = {
+    .getattr = vendors_getattr,
+    .readdir = vendors_readdir,
+    .open = vendors_open,
+    .create = vendors_create,
+    .mkdir = vendors_mkdir,
+    .rmdir = vendors_rmdir,
+    .unlink = vendors_unlink,
+    .rename = vendors_rename,
+    .commit = vendors_commit,
+    .tick = expire_grants,
+    .forget = vendors_forget,
+};
+
+/*
+ * ==== tree_views: views/<vendor>/, exactly what that vendor may see now,
+ * read-only: records/<collection>/<name>.json, the granted fields of each
+ * record, and analytics/<topic>/<file>, the granted results (each with a
+ * signed .jws beside it).  A --view mount (node.h) has one vendor's view at
+ * its root, with modes for sharing.
+ *
+ * Everything here is computed by libvrm on each request; every open is a
+ * read by the vendor, logged in vendors/<vendor>/access.log and counted
+ * against the grant's max_reads.  A view file is read from a copy computed
+ * at open and again at each later read from offset 0 (H_VIEW), so that a
+ * long-lived reader sees grants change; it goes through the page cache,
+ * its size kept true by invalidations.  The kernel is told to forget every
+ * name of a view it was given (fs->viewnames) when the vendor's grants
+ * change (view_changed), and a record's entries in every view when the
+ * record changes (view_record_changed), so that a revoked field is gone at
+ * once.  The views of the vendors read lately are kept (fs->views).
+ */
+
+/* ---- the view cache (fs->views, fs->mu) ------------------------------------------ */
+
+/* `vendor`'s view as it is now, from the cache or made anew: 0 and *out
+ * (a reference: vrm_view_free it), or a negative errno. */
+static int view_get(vrmfs *fs, const char *vendor, vrm_view **out)
+{
+    vrm_view *view = NULL;
+    unsigned i;
+    int rc;
+
+    pthread_mutex_lock(&fs->mu);
+    for (i = 0; i < sizeof fs->views / sizeof fs->views[0] && view == NULL; i++)
+        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0 &&
+            vrm_view_current(fs->views[i].view))
+            view = vrm_view_ref(fs->views[i].view);
+    pthread_mutex_unlock(&fs->mu);
+    if (view != NULL) {
+        *out = view;
+        return 0;
+    }
+    rc = vrm_view_make(fs->v, vendor, &view);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&fs->mu);
+    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++)
+        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0)
+            break;
+    if (i == sizeof fs->views / sizeof fs->views[0])
+        i = fs->views_next++ % (sizeof fs->views / sizeof fs->views[0]);
+    vrm_view_free(fs->views[i].view);
+    snprintf(fs->views[i].vendor, sizeof fs->views[i].vendor, "%s", vendor);
+    fs->views[i].view = vrm_view_ref(view);
+    pthread_mutex_unlock(&fs->mu);
+    *out = view;
     return 0;
 }
 
-static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+/* Modes: a --view mount is meant to be shared (with -o allow_other). */
+static mode_t view_mode(int dir)
 {
-    int rc = op_flush(path, fi);
-
-    (void)datasync;
-    return rc != 0 ? rc : vrm_vault_sync(FS()->v);
+    if (node_view() != NULL)
+        return dir ? 0555 : 0444;
+    return dir ? 0500 : 0400;
 }
 
-static int op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+/* ---- what the kernel holds of views (fs->viewnames, fs->mu) ---------------------- */
+
+/* The kernel must forget what it knows of `vendor`'s view. */
+typedef struct taken {
+    char **paths;
+    size_t n, cap;
+} taken;
+
+static void take_path(void *ctx, const char *path)
 {
-    (void)path;
-    (void)datasync;
-    (void)fi;
-    return vrm_vault_sync(FS()->v);
-}
+    taken *t = ctx;
 
-/* ---- attributes ---------------------------------------------------------- */
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **p = realloc(t->paths, cap * sizeof *p);
 
-/* Records keep their own times and modes, and every file belongs to the
- * mounting user; tools that copy attributes (cp -a, rsync -a) must not fail
- * for it, so these succeed without effect outside files/. */
-static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-    vrmfs *fs = FS();
-    struct stat st;
-    uint64_t ino = 0;
-    int linked = 0;
-    node n;
-    int rc = files_target(fs, path, fi, &n, &ino, &linked);
-
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        rc = fs->read_only ? -EROFS : vrm_files_chmod(fs->v, ino, mode);
-        if (rc == 0 && linked)
-            names_changed(fs, ino, path);
-        return rc;
+        if (p == NULL)
+            return;   /* its entry expires by itself within a second */
+        t->paths = p;
+        t->cap = cap;
     }
-    return op_getattr(path, &st, fi);
-}
-
-static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
-{
-    vrmfs *fs = FS();
-    struct stat st;
-
-    if ((uid != (uid_t)-1 && uid != fs->uid) || (gid != (gid_t)-1 && gid != fs->gid))
-        return -EPERM;
-    return op_getattr(path, &st, fi);
-}
-
-static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
-{
-    vrmfs *fs = FS();
-    struct stat st;
-    uint64_t ino = 0;
-    int linked = 0;
-    node n;
-    int rc = files_target(fs, path, fi, &n, &ino, &linked);
-
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        rc = fs->read_only ? -EROFS : vrm_files_utimens(fs->v, ino, tv);
-        if (rc == 0 && linked)
-            names_changed(fs, ino, path);
-        return rc;
+    if ((t->paths[t->n] = malloc(strlen(path) + 2)) != NULL) {
+        t->paths[t->n][0] = '!';
+        strcpy(t->paths[t->n] + 1, path);
+        t->n++;
     }
-    if (n.kind == N_SCRATCH && !fs->read_only) {
-        int64_t t = now_ns();
+}
 
-        if (tv != NULL && tv[1].tv_nsec == UTIME_OMIT)
-            return op_getattr(path, &st, fi);
-        if (tv != NULL && tv[1].tv_nsec != UTIME_NOW)
-            t = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
-        return vrm_scratch_touch(fs->v, n.coll, n.name, t);
+static size_t depth(const char *path)
+{
+    size_t d = 0;
+
+    for (; *path; path++)
+        d += *path == '/';
+    return d;
+}
+
+static int shallower_first(const void *a, const void *b)
+{
+    size_t da = depth(*(char *const *)a), db = depth(*(char *const *)b);
+
+    return da < db ? -1 : da > db;
+}
+
+/* Remember that the kernel was given the view path `path`. */
+static void view_seen(vrmfs *fs, const char *path)
+{
+    pthread_mutex_lock(&fs->mu);
+    nameset_add(&fs->viewnames, path);   /* -ENOMEM: expires within a second */
+    pthread_mutex_unlock(&fs->mu);
+}
+
+static void view_changed(vrmfs *fs, const char *vendor)
+{
+    char prefix[32 + VRM_VENDOR_MAX], top[32 + VRM_VENDOR_MAX];
+    taken t = {NULL, 0, 0};
+    size_t i;
+
+    if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
+        return;
+    if (node_view() != NULL) {
+        snprintf(prefix, sizeof prefix, "/");
+        snprintf(top, sizeof top, "!/records");
+    } else {
+        snprintf(prefix, sizeof prefix, "/views/%s/", vendor);
+        snprintf(top, sizeof top, "!/views/%s", vendor);
     }
-    return op_getattr(path, &st, fi);
+    pthread_mutex_lock(&fs->mu);
+    nameset_take(&fs->viewnames, prefix, take_path, &t);
+    pthread_mutex_unlock(&fs->mu);
+    /* the queue is served last in, first out: the deepest names go first,
+     * then the folders above them */
+    if (t.n > 1)
+        qsort(t.paths, t.n, sizeof *t.paths, shallower_first);
+    inval_queue(fs, top);
+    if (node_view() == NULL) {
+        snprintf(top, sizeof top, "!/views/%s/records", vendor);
+        inval_queue(fs, top);
+        snprintf(top, sizeof top, "!/views/%s/analytics", vendor);
+        inval_queue(fs, top);
+    } else {
+        inval_queue(fs, "!/analytics");
+    }
+    for (i = 0; i < t.n; i++) {
+        inval_queue(fs, t.paths[i]);
+        inval_queue(fs, t.paths[i] + 1);   /* and its attributes and pages */
+        free(t.paths[i]);
+    }
+    free(t.paths);
 }
 
-static int op_statfs(const char *path, struct statvfs *st)
+typedef struct record_change {
+    vrmfs *fs;
+    const char *coll, *name;
+    int queued;
+} record_change;
+
+static int record_changed_fn(void *ctx, const char *vendor)
 {
-    (void)path;
-    return vrm_files_statfs(FS()->v, st);
+    record_change *rcg = ctx;
+    char path[PATH_MAX];
+    int known;
+
+    if (node_view() != NULL && strcmp(node_view(), vendor) != 0)
+        return 0;
+    if (node_view() != NULL)
+        snprintf(path, sizeof path, "/records/%s/%s.json", rcg->coll, rcg->name);
+    else
+        snprintf(path, sizeof path, "/views/%s/records/%s/%s.json", vendor, rcg->coll,
+                 rcg->name);
+    pthread_mutex_lock(&rcg->fs->mu);
+    known = nameset_has(&rcg->fs->viewnames, path);
+    pthread_mutex_unlock(&rcg->fs->mu);
+    if (known) {
+        inval_queue(rcg->fs, path);
+        rcg->queued = 1;
+    }
+    return 0;
 }
 
-/* ---- extended attributes: files/ only -------------------------------------- */
-
-/* The files/ inode of an xattr request (and files_target's *linked, if
- * `linked` is not NULL): 0, or -ENOTSUP elsewhere. */
-static int xattr_ino(const char *path, uint64_t *ino, int *linked)
+/* Record coll/name changed: the kernel drops what it holds of it in any
+ * view (its size there changed too), before the change returns. */
+void view_record_changed(vrmfs *fs, const char *coll, const char *name)
 {
-    int other;
-    node n;
-    int rc = files_target(FS(), path, NULL, &n, ino, linked != NULL ? linked : &other);
+    record_change rcg = {fs, coll, name, 0};
+    size_t known;
 
-    return rc == 1 ? 0 : rc == 0 ? -ENOTSUP : rc;
+    /* the usual case, no view file looked up: no vendor to ask about */
+    pthread_mutex_lock(&fs->mu);
+    known = fs->viewnames.len;
+    pthread_mutex_unlock(&fs->mu);
+    if (known == 0)
+        return;
+    vrm_vendor_list(fs->v, record_changed_fn, &rcg);
+    if (rcg.queued)
+        inval_wait(fs);
 }
 
-static int op_setxattr(const char *path, const char *name, const char *value, size_t size,
-                       int flags)
+void view_changed_now(vrmfs *fs, const char *vendor)
 {
-    uint64_t ino = 0;
-    int linked = 0;
-    int rc = xattr_ino(path, &ino, &linked);
+    view_changed(fs, vendor);
+    inval_wait(fs);
+}
 
-    if (rc == 0 && FS()->read_only)
-        rc = -EROFS;
-    if (rc == 0)
-        rc = vrm_files_setxattr(FS()->v, ino, name, value, size, flags);
-    if (rc == 0 && linked)
-        names_changed(FS(), ino, path);   /* its ctime */
+static int view_changed_fn(void *ctx, const char *vendor)
+{
+    view_changed(ctx, vendor);
+    return 0;
+}
+
+void views_changed(vrmfs *fs)
+{
+    vrm_vendor_list(fs->v, view_changed_fn, fs);
+}
+
+void view_collection_changed(vrmfs *fs, const char *coll)
+{
+    (void)coll;
+    views_changed(fs);
+    inval_wait(fs);
+}
+
+/* ---- attributes and listings ---------------------------------------------------- */
+
+/* views/<vendor>/analytics/... */
+static int analytics_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    vrm_view *view = NULL;
+    char apath[600], *text = NULL;
+    size_t len = 0;
+    int64_t t = 0;
+    int rc = view_get(fs, n->vendor, &view);
+
+    if (rc != 0)
+        return rc;
+    switch (n->kind) {
+    case N_VIEW_ANALYTICS:
+    case N_VIEW_ATOPIC:
+        if (!vrm_view_has_analytics(view, n->kind == N_VIEW_ANALYTICS ? "" : n->coll)) {
+            rc = -ENOENT;
+        } else {
+            fill_dir(fs, st, view_mode(1));
+            if (path != NULL && n->kind == N_VIEW_ATOPIC)
+                view_seen(fs, path);
+        }
+        break;
+    default:
+        /* libvrm has no size of a result without its text */
+        snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
+        rc = vrm_view_analytics_get(fs->v, view, apath, &text, &len, &t);
+        free(text);
+        if (rc == 0) {
+            fill_file(fs, st, view_mode(0), len, ns_to_ts(t), ns_to_ts(t));
+            if (path != NULL)
+                view_seen(fs, path);
+        }
+        break;
+    }
+    vrm_view_free(view);
     return rc;
 }
 
-/* user.vrm.visible-to of a record: the vendors that can see any of it. */
-#define VISIBLE_TO "user.vrm.visible-to"
-
-static int visible_to(const node *n, char *value, size_t size)
+static int views_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
 {
-    char *list = NULL;
-    size_t len = 0;
-    int rc = vrm_view_visible_to(FS()->v, n->coll, n->name, &list, &len);
-
-    if (rc == 0 && len > INT_MAX)
-        rc = -E2BIG;
-    if (rc == 0 && size > 0 && len > size)
-        rc = -ERANGE;
-    if (rc == 0 && size > 0)
-        memcpy(value, list, len);
-    free(list);
-    return rc != 0 ? rc : (int)len;
-}
-
-static int op_getxattr(const char *path, const char *name, char *value, size_t size)
-{
-    uint64_t ino = 0;
-    node n;
+    vrm_record_info info;
+    vrm_view *view = NULL;
     int rc;
 
-    if (path != NULL && strcmp(name, VISIBLE_TO) == 0 && node_parse(path, &n) == 0 &&
-        n.kind == N_RECORD)
-        return visible_to(&n, value, size);
-    rc = xattr_ino(path, &ino, NULL);
-
-    if (rc == -ENOTSUP)
-        return -ENODATA;  /* nothing is set outside files/ */
-    return rc != 0 ? rc : vrm_files_getxattr(FS()->v, ino, name, value, size);
-}
-
-static int op_listxattr(const char *path, char *list, size_t size)
-{
-    uint64_t ino = 0;
-    int rc = xattr_ino(path, &ino, NULL);
-
-    if (rc == -ENOTSUP)
+    switch (n->kind) {
+    case N_VIEWS:
+        fill_dir(fs, st, 0500);
         return 0;
-    return rc != 0 ? rc : vrm_files_listxattr(FS()->v, ino, list, size);
+    case N_VIEW:
+    case N_VIEW_RECORDS:
+        rc = vendor_check(fs, n);
+        if (rc == 0)
+            fill_dir(fs, st, view_mode(1));
+        return rc;
+    case N_VIEW_COLL:
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0)
+            rc = vrm_view_has_collection(fs->v, view, n->coll);
+        vrm_view_free(view);
+        if (rc == 1) {
+            fill_dir(fs, st, view_mode(1));
+            if (path != NULL)
+                view_seen(fs, path);
+        }
+        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+    case N_VIEW_RECORD:
+        rc = view_get(fs, n->vendor, &view);
+        if (rc == 0)
+            rc = vrm_view_stat(fs->v, view, n->coll, n->name, &info);
+        vrm_view_free(view);
+        if (rc == 0) {
+            fill_file(fs, st, view_mode(0), (size_t)info.size, ns_to_ts(info.updated_ns),
+                      ns_to_ts(info.updated_ns));
+            if (path != NULL)
+                view_seen(fs, path);
+        }
+        return rc;
+    default:
+        return analytics_getattr(fs, path, n, st);
+    }
 }
 
-static int op_removexattr(const char *path, const char *name)
+/* A later read of a view file from its start: compute it again. */
+static int view_reread(vrmfs *fs, handle *h)
 {
-    uint64_t ino = 0;
-    int linked = 0;
-    int rc = xattr_ino(path, &ino, &linked);
+    vrm_view *view = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    uint64_t g = vrm_grants_generation(), d = vrm_facts_generation(h->n.coll);
+    int rc;
 
-    if (rc == 0 && FS()->read_only)
-        rc = -EROFS;
+    /* nothing changed since: the text stands (the kernel may drop its
+     * pages and read from 0 again, e.g. when this very open used up a
+     * max_reads and the grant's end invalidated the view) */
+    if (g == h->grants_gen && d == h->data_gen)
+        return 0;
+    rc = view_get(fs, h->n.vendor, &view);
+
     if (rc == 0)
-        rc = vrm_files_removexattr(FS()->v, ino, name);
-    if (rc == 0 && linked)
-        names_changed(FS(), ino, path);
+        rc = vrm_view_record(fs->v, view, h->n.coll, h->n.name, &text, &len, NULL);
+    vrm_view_free(view);
+    if (rc == -ENOENT)
+        return -EACCES;   /* no longer granted */
+    if (rc != 0)
+        return rc;
+    free(h->buf);
+    h->buf = text;
+    h->len = h->cap = len;
+    h->grants_gen = g;
+    h->data_gen = d;
+    return 0;
+}
+
+/* An open view file: the kernel asks before reading again once the
+ * attributes were dropped, so the text is computed anew, and its size is
+ * the file's (0 once nothing of it is granted). */
+static int views_fgetattr(vrmfs *fs, handle *h, struct stat *st)
+{
+    struct timespec ts;
+    int rc;
+
+    if (h->kind != H_VIEW)
+        return TREE_DEFAULT;          /* an analytics file: by its path */
+    pthread_mutex_lock(&h->mu);
+    if (!h->fresh) {
+        rc = view_reread(fs, h);
+        if (rc == -EACCES) {
+            h->len = 0;
+            rc = 0;
+        }
+        h->fresh = rc == 0;
+    }
+    now(&ts);
+    fill_file(fs, st, view_mode(0), h->len, ts, ts);
+    pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+typedef struct afill {
+    fill_ctx *c;
+    const char *topic;                /* NULL: list topics */
+    char last[64];                    /* the last topic listed */
+} afill;
+
+static int fill_view_analytics(void *ctx, const char *file)
+{
+    afill *a = ctx;
+    const char *slash = strchr(file, '/'), *dot;
+    char jws[300];
+
+    if (slash == NULL)
+        return 0;
+    if (a->topic == NULL) {
+        size_t n = (size_t)(slash - file);
+
+        if (n >= sizeof a->last || (strncmp(a->last, file, n) == 0 && a->last[n] == '\0'))
+            return 0;
+        memcpy(a->last, file, n);
+        a->last[n] = '\0';
+        return a->c->filler(a->c->buf, a->last, NULL, 0, 0) ? 1 : 0;
+    }
+    if (strncmp(file, a->topic, (size_t)(slash - file)) != 0 ||
+        a->topic[slash - file] != '\0')
+        return 0;
+    if (a->c->filler(a->c->buf, slash + 1, NULL, 0, 0))
+        return 1;
+    dot = strrchr(slash + 1, '.');
+    snprintf(jws, sizeof jws, "%.*s.jws", (int)(dot ? dot - slash - 1 : (long)strlen(slash + 1)),
+             slash + 1);
+    return a->c->filler(a->c->buf, jws, NULL, 0, 0) ? 1 : 0;
+}
+
+static int views_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    vrm_view *view = NULL;
+    afill a = {c, n->kind == N_VIEW_ATOPIC ? n->coll : NULL, ""};
+    int rc;
+
+    (void)d;
+    (void)off;
+    if (n->kind == N_VIEW_RECORD || n->kind == N_VIEW_AFILE)
+        return -ENOTDIR;
+    rc = views_getattr(fs, NULL, n, &(struct stat){0});
+    if (rc != 0)
+        return rc;
+    fill_dots(c);
+    if (n->kind == N_VIEWS)
+        return vrm_vendor_list(fs->v, fill_name, c);
+    rc = view_get(fs, n->vendor, &view);
+    if (rc != 0)
+        return rc;
+    switch (n->kind) {
+    case N_VIEW:
+        c->filler(c->buf, "records", NULL, 0, 0);
+        if (vrm_view_has_analytics(view, ""))
+            c->filler(c->buf, "analytics", NULL, 0, 0);
+        break;
+    case N_VIEW_RECORDS:
+        rc = vrm_view_collections(fs->v, view, fill_name, c);
+        break;
+    case N_VIEW_COLL:
+        rc = vrm_view_has_collection(fs->v, view, n->coll);
+        if (rc == 0)
+            rc = -ENOENT;
+        if (rc == 1) {
+            c->suffix = ".json";
+            rc = vrm_view_records(fs->v, view, n->coll, fill_name, c);
+        }
+        break;
+    default:                          /* analytics/, analytics/<topic>/ */
+        rc = vrm_view_analytics(view, fill_view_analytics, &a);
+        break;
+    }
+    vrm_view_free(view);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- reading -------------------------------------------------------------------- */
+
+/* The command name of process `pid`, for the access log. */
+static void process_name(pid_t pid, char *out, size_t size)
+{
+    char path[64];
+    FILE *f;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    f = fopen(path, "re");
+    if (f != NULL) {
+        n = fread(out, 1, size - 1, f);
+        fclose(f);
+    }
+    while (n > 0 && out[n - 1] == '\n')
+        n--;
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, size, "?");
+}
+
+static int record_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    struct fuse_context *ctx = fuse_get_context();
+    vrm_view *view = NULL;
+    char comm[64], *text = NULL;
+    size_t len = 0;
+    int lapsed = 0, rc;
+
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return -EACCES;
+    process_name(ctx->pid, comm, sizeof comm);
+    if (view_get(fs, n->vendor, &view) != 0)
+        view = NULL;   /* the call reads the grants itself */
+    rc = vrm_view_open_file(fs->v, view, n->vendor, n->coll, n->name, ctx->pid, ctx->uid, comm,
+                            &text, &len, NULL, &lapsed);
+    vrm_view_free(view);
+    if (rc != 0 && rc != -ENOENT)
+        return refuse(path, rc);
+    if (lapsed)
+        view_changed(fs, n->vendor);
+    if (rc == 0 && node_view() == NULL) {
+        char log[32 + VRM_VENDOR_MAX];
+
+        snprintf(log, sizeof log, "/vendors/%s/access.log", n->vendor);
+        inval_queue(fs, log);   /* its size grew */
+    }
+    if (rc == 0 && (rc = snapshot_handle(fi, H_VIEW, n, text, len)) == 0) {
+        /* after the open's own count: its lapse does not make it stale */
+        HANDLE(fi)->grants_gen = vrm_grants_generation();
+        HANDLE(fi)->data_gen = vrm_facts_generation(n->coll);
+    }
     return rc;
 }
 
-static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static int analytics_open(vrmfs *fs, const char *path, const node *n,
+                          struct fuse_file_info *fi)
 {
-    /* Writes of up to 1 MiB (the kernel's default is 128 KiB): one
-     * transaction each, so a large file is written in 8 times fewer. */
-    conn->max_write = 1u << 20;
-    /* Inode numbers.  The high-level API gives the kernel a node id per
-     * path, so with use_ino off every name of a hard-linked file would show
-     * an inode number of its own, and cp -a, rsync -H, du and tar would take
-     * them for different files.  With use_ino on, st_ino is ours: a files/
-     * inode's own number (1 to 2^35, lib/files.h), and for everything else
-     * a stable hash of the path that can never equal one (node_ino in
-     * node.h), given by getattr, readdir (fill_ino) and fstat (handle_ino)
-     * alike.  Node ids stay libfuse's: inval_entry learns a directory's from
-     * a file handle (node_id), and names_changed has the kernel forget the
-     * attributes of a file's other names when it changes. */
-    cfg->use_ino = 1;
-    /* A record's size changes when its text is committed at close() (to its
-     * pretty-printed length), after tools may have set times or modes on the
-     * open descriptor: flush has those attributes invalidated. */
-    cfg->entry_timeout = 1.0;
-    cfg->attr_timeout = 1.0;
-    cfg->negative_timeout = 0.0;
-    /* A file removed while open is renamed to .fuse_hiddenNNN by libfuse
-     * and removed at its last close, so that fstat() and read() on it
-     * still find it by path. */
-    cfg->hard_remove = 0;
-    cfg->nullpath_ok = 1;       /* open files are reached by their handle */
-    /* before the first request: node_parse reads it without a lock */
-    if (node_view() == NULL)
-        node_set_trash((unsigned)FS()->uid);
-    return FS();
+    struct fuse_context *ctx = fuse_get_context();
+    vrm_view *view = NULL;
+    char apath[600], comm[64], *text = NULL;
+    size_t len = 0;
+    int lapsed = 0, rc;
+
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return -EACCES;
+    rc = view_get(fs, n->vendor, &view);
+    if (rc != 0)
+        return rc;
+    process_name(ctx->pid, comm, sizeof comm);
+    snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
+    rc = vrm_view_analytics_open(fs->v, view, apath, ctx->pid, ctx->uid, comm, &text, &len,
+                                 &lapsed);
+    vrm_view_free(view);
+    if (rc != 0 && rc != -ENOENT)
+        return refuse(path, rc);
+    if (lapsed)
+        view_changed(fs, n->vendor);
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
 }
 
-const struct fuse_operations vrmfs_ops = {
-    .init = op_init,
-    .getattr = op_getattr,
-    .readlink = op_readlink,
-    .mkdir = op_mkdir,
-    .unlink = op_unlink,
-    .rmdir = op_rmdir,
-    .symlink = op_symlink,
-    .rename = op_rename,
-    .link = op_link,
-    .chmod = op_chmod,
-    .chown = op_chown,
-    .truncate = op_truncate,
-    .open = op_open,
-    .read = op_read,
-    .write = op_write,
-    .statfs = op_statfs,
-    .flush = op_flush,
-    .release = op_release,
-    .fsync = op_fsync,
-    .setxattr = op_setxattr,
-    .getxattr = op_getxattr,
-    .listxattr = op_listxattr,
-    .removexattr = op_removexattr,
-    .opendir = op_opendir,
-    .readdir = op_readdir,
-    .releasedir = op_releasedir,
-    .fsyncdir = op_fsyncdir,
-    .create = op_create,
-    .utimens = op_utimens,
+static int views_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    if (n->kind == N_VIEW_RECORD)
+        return record_open(fs, path, n, fi);
+    if (n->kind == N_VIEW_AFILE)
+        return analytics_open(fs, path, n, fi);
+    return -EISDIR;
+}
+
+static int views_read(vrmfs *fs, handle *h, char *buf, size_t size, off_t off)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&h->mu);
+    if (h->kind == H_VIEW && off == 0 && !h->fresh)
+        rc = view_reread(fs, h);
+    h->fresh = 0;
+    if (rc == 0)
+        rc = buf_read(h->buf, h->len, buf, size, off);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+/* mkdir of a name that is not there: views/ is read-only all the same. */
+static int views_mkdir_unknown(vrmfs *fs, const char *path, int rc)
+{
+    (void)fs;
+    (void)path;
+    return rc == -ENOENT ? -EROFS : rc;
+}
+
+static void views_forget(vrmfs *fs)
+{
+    unsigned i;
+
+    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++) {
+        vrm_view_free(fs->views[i].view);
+        fs->views[i].view = NULL;
+    }
+    nameset_release(&fs->viewnames);
+}
+
+const struct tree_ops views_tree = {
+    .getattr = views_getattr,
+    .readdir = views_readdir,
+    .open = views_open,
+    .mkdir_unknown = views_mkdir_unknown,
+    .fgetattr = views_fgetattr,
+    .fread = views_read,
+    .forget = views_forget,
+    .read_only = 1,
+    .rename_rank = 1,
+};
+
+/*
+ * ==== tree_messages: outbox/, sent/ and inbox/, a folder per vendor in each.
+ *
+ * A message is written as a new file NAME.json in outbox/<vendor>/ and
+ * queued when it is closed (H_OUTBOX); from then on it is ID.pending.json
+ * there until the delivery threads (deliver.c) have sent it, then
+ * sent/<vendor>/ID.json.  outbox/all/ broadcasts.  rm of a pending message
+ * cancels it.  Replies are inbox/<vendor>/ID.json (rm forgets one),
+ * rejected files inbox/.rejected/.  What went out and what came in is
+ * otherwise read-only.
+ */
+
+#define PENDING_SUFFIX ".pending.json"
+
+/* The id of a name "ID.pending.json" into id (size VRM_MESSAGE_ID_LEN + 1),
+ * or 0 if it is not one. */
+static int pending_id(const char *name, char *id, size_t size)
+{
+    size_t n = strlen(name), s = sizeof PENDING_SUFFIX - 1;
+
+    if (n <= s || n - s >= size || strcmp(name + n - s, PENDING_SUFFIX) != 0)
+        return 0;
+    memcpy(id, name, n - s);
+    id[n - s] = '\0';
+    return 1;
+}
+
+/* A vendor of outbox/ (or "all"), sent/ or inbox/: 0 or -ENOENT. */
+static int msg_vendor_check(vrmfs *fs, const node *n)
+{
+    if ((n->kind == N_OUTBOX_VENDOR || n->kind == N_OUTBOX_MSG) && strcmp(n->vendor, "all") == 0)
+        return 0;
+    return vendor_check(fs, n);
+}
+
+/* The text of a message file: *text (free()), *len, *time_ns. */
+static int msg_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *time_ns)
+{
+    char id[VRM_MESSAGE_ID_LEN + 8];
+
+    switch (n->kind) {
+    case N_OUTBOX_MSG:
+        if (!pending_id(n->name, id, sizeof id))
+            return -ENOENT;
+        return vrm_outbox_get(fs->v, n->vendor, id, 0, text, len, time_ns);
+    case N_SENT_MSG:
+        return vrm_outbox_get(fs->v, n->vendor, n->name, 1, text, len, time_ns);
+    case N_INBOX_MSG:
+        return vrm_inbox_get(fs->v, n->vendor, n->name, text, len, time_ns);
+    case N_REJECTED_MSG:
+        return vrm_inbox_rejected_get(fs->v, n->name, text, len, time_ns);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int messages_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t = 0;
+    int rc;
+
+    (void)path;
+    switch (n->kind) {
+    case N_OUTBOX:
+        fill_dir(fs, st, 0700);
+        return 0;
+    case N_SENT:
+    case N_INBOX:
+    case N_REJECTED:
+        fill_dir(fs, st, 0500);
+        return 0;
+    case N_OUTBOX_VENDOR:
+    case N_SENT_VENDOR:
+    case N_INBOX_VENDOR:
+        rc = msg_vendor_check(fs, n);
+        if (rc == 0)
+            fill_dir(fs, st, n->kind == N_OUTBOX_VENDOR ? 0700 : 0500);
+        return rc;
+    default:
+        /* libvrm has no size of a message without its text */
+        rc = msg_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0)
+            fill_file(fs, st, n->kind == N_INBOX_MSG ? 0600 : 0400, len, ns_to_ts(t),
+                      ns_to_ts(t));
+        return rc;
+    }
+}
+
+static int fill_pending(void *ctx, const char *id)
+{
+    fill_ctx *c = ctx;
+    char name[VRM_MESSAGE_ID_LEN + sizeof PENDING_SUFFIX + 8];
+
+    snprintf(name, sizeof name, "%s%s", id, PENDING_SUFFIX);
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_json(void *ctx, const char *id)
+{
+    fill_ctx *c = ctx;
+    char name[300];
+
+    snprintf(name, sizeof name, "%s.json", id);
+    return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
+}
+
+static int messages_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    int rc;
+
+    (void)d;
+    (void)off;
+    switch (n->kind) {
+    case N_OUTBOX_MSG:
+    case N_SENT_MSG:
+    case N_INBOX_MSG:
+    case N_REJECTED_MSG:
+        return -ENOTDIR;
+    default:
+        break;
+    }
+    rc = messages_getattr(fs, NULL, n, &(struct stat){0});
+    if (rc != 0)
+        return rc;
+    fill_dots(c);
+    switch (n->kind) {
+    case N_OUTBOX:
+        c->filler(c->buf, "all", NULL, 0, 0);
+        /* fall through */
+    case N_SENT:
+        rc = vrm_vendor_list(fs->v, fill_name, c);
+        break;
+    case N_INBOX:
+        c->filler(c->buf, ".rejected", NULL, 0, 0);
+        rc = vrm_vendor_list(fs->v, fill_name, c);
+        break;
+    case N_OUTBOX_VENDOR:
+        rc = strcmp(n->vendor, "all") == 0
+                 ? 0 : vrm_outbox_list(fs->v, n->vendor, 0, fill_pending, c);
+        break;
+    case N_SENT_VENDOR:
+        rc = vrm_outbox_list(fs->v, n->vendor, 1, fill_json, c);
+        break;
+    case N_INBOX_VENDOR:
+        rc = vrm_inbox_list(fs->v, n->vendor, fill_json, c);
+        break;
+    default:                          /* N_REJECTED */
+        rc = vrm_inbox_rejected_list(fs->v, fill_json, c);
+        break;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* A new message file: "NAME.json" in outbox/<vendor>/, written, then
+ * queued at close.  Other names (an editor's swap file) are refused. */
+static int messages_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                           struct fuse_file_info *fi)
+{
+    size_t len = strlen(n->name);
+    char id[VRM_MESSAGE_ID_LEN + 8];
+    handle *h;
+    int rc;
+
+    (void)mode;
+    if (n->kind != N_OUTBOX_MSG)
+        return -EACCES;
+    rc = msg_vendor_check(fs, n);
+    if (rc != 0)
+        return rc;
+    if (pending_id(n->name, id, sizeof id))
+        return -EEXIST;
+    if (len <= 5 || strcmp(n->name + len - 5, ".json") != 0 || n->name[0] == '.') {
+        vrm_error(EACCES, "a message is written as a NAME.json file");
+        return refuse(path, -EACCES);
+    }
+    h = handle_new(H_OUTBOX, n, 1);
+    if (h == NULL)
+        return -ENOMEM;
+    h->dirty = 1;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
+}
+
+static int messages_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int64_t t;
+    int rc;
+
+    (void)path;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return n->kind == N_OUTBOX_MSG || n->kind == N_INBOX_MSG ? -EACCES : -EROFS;
+    if (n->kind != N_OUTBOX_MSG && n->kind != N_SENT_MSG && n->kind != N_INBOX_MSG &&
+        n->kind != N_REJECTED_MSG)
+        return -EISDIR;
+    rc = msg_text(fs, n, &text, &len, &t);
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+}
+
+static int queued_fn(void *ctx, const char *id)
+{
+    (void)ctx;
+    (void)id;
+    return 0;
+}
+
+/* Queue the message of an H_OUTBOX handle (a snapshot commits nothing). */
+static int messages_commit(vrmfs *fs, const char *path, handle *h)
+{
+    char where[400], reason[700];
+    int rc = 0;
+
+    pthread_mutex_lock(&h->mu);
+    if (!h->dirty || !h->written)
+        goto out;
+    h->dirty = 0;
+    rc = vrm_outbox_submit(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, queued_fn, NULL);
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/outbox/%s/%s", h->n.vendor, h->n.name);
+        path = where;
+    }
+    if (rc < 0) {
+        snprintf(reason, sizeof reason, "%s; nothing was queued", vrm_error_message());
+        vrmfs_refusal(fs, path, reason);
+        goto out;
+    }
+    rc = 0;
+    vrmfs_deliver_wake(fs);
+out:
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int messages_unlink(vrmfs *fs, const node *n)
+{
+    char id[VRM_MESSAGE_ID_LEN + 8];
+
+    switch (n->kind) {
+    case N_OUTBOX_MSG:
+        if (!pending_id(n->name, id, sizeof id))
+            return -ENOENT;
+        return vrm_outbox_cancel(fs->v, n->vendor, id);   /* a pending one is cancelled */
+    case N_INBOX_MSG:
+        return vrm_inbox_delete(fs->v, n->vendor, n->name);
+    case N_SENT_MSG:
+    case N_REJECTED_MSG:
+        return -EACCES;   /* the record of what went out and what came in */
+    default:
+        return -EISDIR;
+    }
+}
+
+const struct tree_ops messages_tree = {
+    .getattr = messages_getattr,
+    .readdir = messages_readdir,
+    .open = messages_open,
+    .create = messages_create,
+    .unlink = messages_unlink,
+    .commit = messages_commit,
+};
+
+/*
+ * ==== tree_data: import/ and analytics/.
+ *
+ * import/<collection>/: a file copied in is held in its handle (H_IMPORT)
+ * and imported at close (vrm_import: one transaction); it then is gone,
+ * and NAME.report.json (NAME: the file's name less its last extension)
+ * says what happened.  mkdir makes a collection, as in records/.
+ *
+ * analytics/<topic>/<file>: results computed by libvrm on open.
+ * analytics/custom/NAME.sql is written by the person (H_CUSTOM, stored at
+ * close) and NAME.json, NAME.csv or NAME.error.txt hold its result.
+ */
+
+#define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
+#define REPORT_SUFFIX ".report.json"
+
+static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
+                                     NULL};
+
+/* Is `t` a folder of analytics/? */
+static int topic_known(const char *t)
+{
+    int i;
+
+    for (i = 0; topics[i] != NULL; i++)
+        if (strcmp(topics[i], t) == 0)
+            return 1;
+    return 0;
+}
+
+/* NAME of "NAME.report.json", or 0. */
+static int report_name(const char *file, char *out, size_t size)
+{
+    size_t n = strlen(file), s = sizeof REPORT_SUFFIX - 1;
+
+    if (n <= s || n - s >= size || strcmp(file + n - s, REPORT_SUFFIX) != 0)
+        return 0;
+    memcpy(out, file, n - s);
+    out[n - s] = '\0';
+    return 1;
+}
+
+/* NAME (for its report) of an imported file: less its last extension. */
+static void import_base(const char *file, char *out, size_t size)
+{
+    const char *dot = strrchr(file, '.');
+    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
+
+    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), file);
+}
+
+/* "topic/file" of an analytics node. */
+static void analytics_path(const node *n, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", n->coll, n->name);
+}
+
+/* The custom query NAME of "NAME.sql", or 0. */
+static int sql_name(const char *file, char *out, size_t size)
+{
+    size_t n = strlen(file);
+
+    if (n <= 4 || n - 4 >= size || strcmp(file + n - 4, ".sql") != 0)
+        return 0;
+    memcpy(out, file, n - 4);
+    out[n - 4] = '\0';
+    return 1;
+}
+
+/* Is `n` a custom query, analytics/custom/NAME.sql?  Its NAME into name[256]. */
+static int custom_query(const node *n, char *name)
+{
+    return n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
+           sql_name(n->name, name, 256);
+}
+
+static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *t)
+{
+    char name[256], path[600];
+
+    switch (n->kind) {
+    case N_IMPORT_FILE:
+        if (!report_name(n->name, name, sizeof name))
+            return -ENOENT;
+        return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
+    case N_ANALYTICS_FILE:
+        if (strcmp(n->coll, "custom") == 0 && sql_name(n->name, name, sizeof name))
+            return vrm_analytics_custom_get(fs->v, name, text, len, t);
+        analytics_path(n, path, sizeof path);
+        return vrm_analytics_get(fs->v, path, text, len, t);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    char *text = NULL, name[256];
+    size_t len = 0;
+    int64_t t = 0;
+    int rc;
+
+    (void)path;
+    switch (n->kind) {
+    case N_IMPORT:
+    case N_ANALYTICS:
+        fill_dir(fs, st, n->kind == N_IMPORT ? 0700 : 0500);
+        return 0;
+    case N_IMPORT_COLL:
+        rc = vrm_collection_exists(fs->v, n->coll);
+        if (rc == 1)
+            fill_dir(fs, st, 0700);
+        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+    case N_ANALYTICS_TOPIC:
+        if (!topic_known(n->coll))
+            return -ENOENT;
+        fill_dir(fs, st, strcmp(n->coll, "custom") == 0 ? 0700 : 0500);
+        return 0;
+    default:
+        if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
+            return -ENOENT;
+        /* libvrm has no size of a report or a result without its text */
+        rc = data_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0)
+            fill_file(fs, st, custom_query(n, name) ? 0600 : 0400, len, ns_to_ts(t),
+                      ns_to_ts(t));
+        return rc;
+    }
+}
+
+typedef struct prefix_fill {
+    fill_ctx *c;
+    const char *prefix;               /* of names to list, stripped */
+    const char *suffix;               /* added */
+} prefix_fill;
+
+static int fill_report(void *ctx, const char *name)
+{
+    fill_ctx *c = ctx;
+    char full[300];
+
+    snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
+    return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_topic_file(void *ctx, const char *path)
+{
+    prefix_fill *pf = ctx;
+    size_t n = strlen(pf->prefix);
+
+    if (strncmp(path, pf->prefix, n) != 0 || path[n] != '/')
+        return 0;
+    return pf->c->filler(pf->c->buf, path + n + 1, NULL, 0, 0) ? 1 : 0;
+}
+
+/* A custom query and those of its result files there are (libvrm has no
+ * way to tell which without computing them). */
+static int fill_custom(void *ctx, const char *name)
+{
+    vrmfs *fs = FS();
+    fill_ctx *c = ctx;
+    static const char *const exts[] = {".json", ".csv", ".error.txt"};
+    char full[300], path[320], *text = NULL;
+    size_t i, len;
+
+    snprintf(full, sizeof full, "%s.sql", name);
+    if (c->filler(c->buf, full, NULL, 0, 0))
+        return 1;
+    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        snprintf(path, sizeof path, "custom/%s%s", name, exts[i]);
+        int64_t t;
+
+        if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
+            c->filler(c->buf, path + 7, NULL, 0, 0)) {
+            free(text);
+            return 1;
+        }
+        free(text);
+        text = NULL;
+    }
+    return 0;
+}
+
+static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    prefix_fill pf = {c, n->coll, ""};
+    int i, rc;
+
+    (void)d;
+    (void)off;
+    if (n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE)
+        return -ENOTDIR;
+    rc = data_getattr(fs, NULL, n, &(struct stat){0});
+    if (rc != 0)
+        return rc;
+    fill_dots(c);
+    switch (n->kind) {
+    case N_IMPORT:
+        rc = vrm_collection_list(fs->v, fill_name, c);
+        break;
+    case N_IMPORT_COLL:
+        rc = vrm_import_reports(fs->v, n->coll, fill_report, c);
+        break;
+    case N_ANALYTICS:
+        for (i = 0; topics[i] != NULL; i++)
+            c->filler(c->buf, topics[i], NULL, 0, 0);
+        break;
+    default:                          /* N_ANALYTICS_TOPIC */
+        if (strcmp(n->coll, "custom") == 0) {
+            rc = vrm_analytics_custom_list(fs->v, fill_custom, c);
+            break;
+        }
+        for (i = 0; vrm_analytics_files[i] != NULL && rc == 0; i++)
+            rc = fill_topic_file(&pf, vrm_analytics_files[i]);
+        break;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* A file copied into import/<coll>/ or a query written as custom/NAME.sql. */
+static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                       struct fuse_file_info *fi)
+{
+    char name[256];
+    handle *h;
+    int rc;
+
+    (void)mode;
+    if (n->kind == N_IMPORT_FILE) {
+        rc = vrm_collection_exists(fs->v, n->coll);
+        if (rc <= 0)
+            return rc < 0 ? rc : -ENOENT;
+        if (report_name(n->name, name, sizeof name) || n->name[0] == '.') {
+            vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
+                      "hidden file)");
+            return refuse(path, -EACCES);
+        }
+        h = handle_new(H_IMPORT, n, 1);
+        if (h != NULL)
+            h->max = IMPORT_MAX;
+    } else if (custom_query(n, name)) {
+        h = handle_new(H_CUSTOM, n, 1);
+    } else {
+        return -EACCES;
+    }
+    if (h == NULL)
+        return -ENOMEM;
+    h->dirty = 1;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
+}
+
+static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    char *text = NULL, name[256];
+    size_t len = 0;
+    int64_t t;
+    handle *h;
+
+    (void)path;
+    if (n->kind != N_IMPORT_FILE && n->kind != N_ANALYTICS_FILE)
+        return -EISDIR;
+    if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
+        return -ENOENT;
+    if (writable) {
+        /* only a custom query can be rewritten */
+        if (!custom_query(n, name))
+            return -EACCES;
+        if (fs->read_only)
+            return -EROFS;
+        if (!(fi->flags & O_TRUNC) && (rc = data_text(fs, n, &text, &len, &t)) != 0)
+            return rc;
+        h = handle_new(H_CUSTOM, n, 1);
+        if (h == NULL) {
+            free(text);
+            return -ENOMEM;
+        }
+        h->buf = text;
+        h->len = h->cap = len;
+        h->dirty = (fi->flags & O_TRUNC) != 0;
+        fi->fh = (uint64_t)(uintptr_t)h;
+        fi->direct_io = 1;
+        return 0;
+    }
+    rc = data_text(fs, n, &text, &len, &t);
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+}
+
+/* A custom query changed: the kernel forgets its result files. */
+static void custom_changed(vrmfs *fs, const char *name)
+{
+    static const char *const exts[] = {".json", ".csv", ".error.txt"};
+    char path[300];
+    size_t i;
+
+    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, exts[i]);
+        inval_queue(fs, path);
+        inval_queue(fs, path + 1);
+    }
+    inval_wait(fs);
+}
+
+/* Import the file of an H_IMPORT handle, or store the query of an H_CUSTOM
+ * one.  Handle mutex held. */
+static int commit_data(vrmfs *fs, const char *path, handle *h)
+{
+    char where[600], reason[700], name[256], *report = NULL;
+    size_t rlen;
+    int rc;
+
+    if (!h->dirty || !h->written)
+        return 0;
+    h->dirty = 0;
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/%s/%s/%s", h->kind == H_IMPORT ? "import" : "analytics",
+                 h->n.coll, h->n.name);
+        path = where;
+    }
+    if (h->kind == H_IMPORT) {
+        import_base(h->n.name, name, sizeof name);
+        rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
+                        &report, &rlen);
+        free(report);
+        if (rc == 0) {
+            view_collection_changed(fs, h->n.coll);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%s; nothing was imported", vrm_error_message());
+    } else {
+        sql_name(h->n.name, name, sizeof name);
+        rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
+        if (rc == 0) {
+            custom_changed(fs, name);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%s; the query is unchanged", vrm_error_message());
+    }
+    vrmfs_refusal(fs, path, reason);
+    return rc;
+}
+
+static int data_commit(vrmfs *fs, const char *path, handle *h)
+{
+    int rc;
+
+    pthread_mutex_lock(&h->mu);
+    rc = commit_data(fs, path, h);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int data_unlink(vrmfs *fs, const node *n)
+{
+    char name[256];
+
+    if (n->kind == N_IMPORT_FILE && report_name(n->name, name, sizeof name))
+        return vrm_import_report_delete(fs->v, n->coll, name);
+    if (custom_query(n, name)) {
+        int rc = vrm_analytics_custom_delete(fs->v, name);
+
+        if (rc == 0)
+            custom_changed(fs, name);
+        return rc;
+    }
+    return n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE ? -EACCES : -EISDIR;
+}
+
+/* mkdir import/<collection> makes the collection. */
+static int data_mkdir(vrmfs *fs, const char *path, const node *n, mode_t mode)
+{
+    int rc;
+
+    (void)mode;
+    if (n->kind != N_IMPORT_COLL)
+        return -EACCES;
+    rc = vrm_collection_create(fs->v, n->coll);
+    return rc == -EINVAL ? refuse(path, rc) : rc;
+}
+
+const struct tree_ops data_tree = {
+    .getattr = data_getattr,
+    .readdir = data_readdir,
+    .open = data_open,
+    .create = data_create,
+    .mkdir = data_mkdir,
+    .unlink = data_unlink,
+    .commit = data_commit,
 };

@@ -49,6 +49,7 @@ handle *handle_new(enum handle_kind kind, const node *n, int writable)
         h->n = *n;
     h->n.rest = NULL;  /* points into a path that is gone after the call */
     h->writable = writable;
+    h->max = RECORD_MAX;
     pthread_mutex_init(&h->mu, NULL);
     pthread_mutex_lock(&open_mu);
     h->open_next = open_handles;
@@ -210,7 +211,7 @@ void fill_dir(vrmfs *fs, struct stat *st, mode_t mode)
 }
 
 void fill_file(vrmfs *fs, struct stat *st, mode_t mode, size_t size,
-                      struct timespec mtime, struct timespec ctime)
+               struct timespec mtime, struct timespec ctime)
 {
     st->st_mode = S_IFREG | mode;
     st->st_nlink = 1;
@@ -221,6 +222,12 @@ void fill_file(vrmfs *fs, struct stat *st, mode_t mode, size_t size,
     st->st_blksize = 4096;
     st->st_mtim = st->st_atim = mtime;
     st->st_ctim = ctime;
+}
+
+void fill_dots(fill_ctx *c)
+{
+    c->filler(c->buf, ".", NULL, 0, 0);
+    c->filler(c->buf, "..", NULL, 0, 0);
 }
 
 int hidden_by_libfuse(const char *name)
@@ -253,15 +260,64 @@ int emit(fill_ctx *c, const char *shown, const char *key, const struct stat *st)
     return 0;
 }
 
-int part_begin(fill_ctx *c, int part, int resume_part, const char *resume_after)
+/* A listing's parts, as d->part keeps them: the dots, then parts[i] is
+ * PART_MAIN + i. */
+enum { PART_DOTS, PART_MAIN };
+
+/* Enter part `part` of a listing with offsets: 1 if it is to be walked
+ * (c->after set to where in it to start), 0 if the walk resumes later. */
+static int part_begin(fill_ctx *c, int part, int resume_part, const char *resume_after)
 {
     c->part = part;
     c->after = part == resume_part ? resume_after : NULL;
     return part >= resume_part;
 }
 
+dirh *dirh_new(const char *path)
+{
+    size_t len = strlen(path);
+    dirh *d = malloc(sizeof *d + len + 1);
+
+    if (d == NULL)
+        return NULL;
+    d->off = 0;
+    d->part = PART_DOTS;
+    d->last[0] = '\0';
+    memcpy(d->path, path, len + 1);
+    return d;
+}
+
+int list_in_parts(vrmfs *fs, fill_ctx *c, dirh *d, off_t off, const part_fn *parts,
+                  int nparts, const void *arg)
+{
+    int rpart = PART_DOTS, rc = 0, i;
+    const char *rafter = NULL;
+    char after[sizeof d->last];
+
+    c->d = d;
+    if (off != 0 && off == d->off) {   /* where the last readdir stopped */
+        rpart = d->part;
+        snprintf(after, sizeof after, "%s", d->last);
+        rafter = after;
+        c->n = off;
+    } else {                           /* the start, or a seekdir */
+        c->n = 0;
+        c->skip = off;
+    }
+    if (part_begin(c, PART_DOTS, rpart, rafter)) {
+        if (c->after == NULL && emit(c, ".", ".", NULL) != 0)
+            return 0;
+        if ((c->after == NULL || strcmp(c->after, ".") == 0) && emit(c, "..", "..", NULL) != 0)
+            return 0;
+    }
+    for (i = 0; i < nparts && rc == 0; i++)
+        if (part_begin(c, PART_MAIN + i, rpart, rafter))
+            rc = parts[i](fs, c, arg);
+    return rc < 0 ? rc : 0;
+}
+
 int snapshot_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n,
-                           char *text, size_t len)
+                    char *text, size_t len)
 {
     handle *h = handle_new(kind, n, 0);
 

@@ -1,7 +1,8 @@
 /*
- * tree.h: what the trees of the mount share, inside the daemon: open file
- * handles, text buffers, attributes, directory listings, invalidations and
- * the error log.
+ * tree.h: the trees of the mount, inside the daemon: the operations each
+ * one serves (struct tree_ops), and what they share: open file handles,
+ * text buffers, attributes, directory listings, invalidations, the error
+ * log.
  *
  * Locks (mountfs.h has the threads): a handle's own `mu` guards it and is
  * taken after fs->mu when both are held; open_mu (tree.c), which guards the
@@ -21,6 +22,121 @@
 
 #define RECORD_MAX (16u << 20)        /* largest record text accepted */
 #define ERRLOG_MAX (256u << 10)       /* errors.log keeps its newest bytes */
+
+typedef struct fill_ctx fill_ctx;     /* a listing being filled (below) */
+typedef struct dirh dirh;             /* an open directory (below) */
+
+/* ---- the trees -----------------------------------------------------------------
+ * Each tree of the mount (node.h: T_ROOT...) serves its paths with one
+ * tree_ops.  ops.c parses the path of a request once and calls the op of
+ * the node's tree, or for a request on an open file the op of the tree
+ * that opened it (h->n.tree).  An op a tree leaves NULL answers as its
+ * comment says, for every node of that tree.  Ops return 0 or a negative
+ * errno unless said otherwise; where said, TREE_DEFAULT asks for the NULL
+ * answer for this node.  Paths are the request's; `n` is node_parse's. */
+#define TREE_DEFAULT 1
+
+struct tree_ops {
+    /* ---- requests on a path */
+    int (*getattr)(vrmfs *fs, const char *path, const node *n, struct stat *st);
+                                      /* NULL: -ENOENT; path may be NULL */
+    int (*readdir)(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off);
+                                      /* ".", ".." and the entries; d: the open
+                                         directory, or NULL.  NULL: -ENOTDIR */
+    int (*open)(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi);
+                                      /* a handle in fi->fh.  NULL: -EISDIR */
+    int (*create)(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                  struct fuse_file_info *fi);            /* NULL: -EACCES */
+    int (*mkdir)(vrmfs *fs, const char *path, const node *n, mode_t mode);
+                                      /* NULL: -EACCES */
+    int (*rmdir)(vrmfs *fs, const node *n);              /* NULL: -EACCES */
+    int (*unlink)(vrmfs *fs, const node *n);             /* NULL: -EISDIR */
+    int (*rename)(vrmfs *fs, const char *from, const char *to, const node *a,
+                  const node *b, unsigned flags);
+                                      /* a to b, either of them in this tree (see
+                                         rename_rank).  NULL: -EACCES */
+    int (*truncate)(vrmfs *fs, const char *path, const node *n, off_t size);
+                                      /* NULL: -EISDIR */
+    int (*chmod)(vrmfs *fs, const char *path, const node *n, mode_t mode);
+    int (*utimens)(vrmfs *fs, const char *path, const node *n, const struct timespec tv[2]);
+                                      /* NULL, or utimens' TREE_DEFAULT: nothing
+                                         changes (tools that copy attributes must
+                                         not fail): as getattr answers */
+    int (*readlink)(vrmfs *fs, const node *n, char *buf, size_t size);
+                                      /* NULL: -EINVAL */
+    int (*symlink)(vrmfs *fs, const char *target, const char *path, const node *n);
+                                      /* NULL: -EACCES */
+    int (*link)(vrmfs *fs, const char *to, const node *a, const node *b);
+                                      /* both ends in this tree.  NULL, or ends in
+                                         two trees: -EXDEV if either tree has a
+                                         link, else -EPERM */
+    int (*setxattr)(vrmfs *fs, const char *path, const node *n, const char *name,
+                    const char *value, size_t size, int flags);   /* NULL: -ENOTSUP */
+    int (*getxattr)(vrmfs *fs, const node *n, const char *name, char *value, size_t size);
+                                      /* the size.  NULL: -ENODATA */
+    int (*listxattr)(vrmfs *fs, const node *n, char *list, size_t size);
+                                      /* the size.  NULL: 0 */
+    int (*removexattr)(vrmfs *fs, const char *path, const node *n, const char *name);
+                                      /* NULL: -ENOTSUP */
+    uint64_t (*ino)(vrmfs *fs, const node *n);
+                                      /* the st_ino of a listed entry (0: unknown).
+                                         NULL: node_ino of its path */
+    /* a path in this tree that names nothing (node_parse said rc), for mkdir
+     * and for a new file (create, symlink, the target of link and rename):
+     * the errno, logged where that helps.  NULL: -EACCES for -ENOENT, else rc */
+    int (*mkdir_unknown)(vrmfs *fs, const char *path, int rc);
+    int (*create_unknown)(vrmfs *fs, const char *path, int rc);
+
+    /* ---- requests on a handle this tree made (open, create) */
+    int (*fgetattr)(vrmfs *fs, handle *h, struct stat *st);
+                                      /* NULL, TREE_DEFAULT: a handle being written
+                                         or whose path is gone shows its text's
+                                         size, else the path's getattr answers */
+    int (*fread)(vrmfs *fs, handle *h, char *buf, size_t size, off_t off);
+                                      /* bytes read.  NULL: from its text */
+    int (*fwrite)(vrmfs *fs, handle *h, const char *data, size_t size, off_t off);
+                                      /* bytes written.  NULL: into its text */
+    int (*ftruncate)(vrmfs *fs, const char *path, handle *h, off_t size);
+                                      /* NULL: its text, if open for writing,
+                                         else by path */
+    int (*fchmod)(vrmfs *fs, const char *path, handle *h, mode_t mode);
+    int (*futimens)(vrmfs *fs, const char *path, handle *h, const struct timespec tv[2]);
+                                      /* NULL: by path */
+    int (*commit)(vrmfs *fs, const char *path, handle *h);
+                                      /* at each close (flush); path may be
+                                         NULL.  NULL: 0 */
+    void (*release)(vrmfs *fs, const char *path, handle *h);
+                                      /* before the handle is freed */
+
+    /* ---- the daemon */
+    void (*tick)(vrmfs *fs);          /* once a second (inval.c) */
+    void (*forget)(vrmfs *fs);        /* free the tree's state (after the loop) */
+
+    int read_only;                    /* every mkdir, rmdir, unlink, create and
+                                         rename in it: -EROFS */
+    int rename_rank;                  /* a rename is the tree's of whichever end
+                                         ranks higher, the source's if neither:
+                                         a tree that ranks answers for every
+                                         rename that touches it */
+};
+
+/* The trees, by enum tree_id (ops.c), and each tree's own. */
+extern const struct tree_ops *const trees[T_COUNT];
+extern const struct tree_ops root_tree, records_tree, files_tree, vendors_tree, views_tree,
+    messages_tree, data_tree;
+
+/* What one tree asks of another.  tree_vendors.c: 0 if the vendor of `n`
+ * is registered, else -ENOENT (or an error). */
+int vendor_check(vrmfs *fs, const node *n);
+
+/* tree_views.c: the kernel must forget what it holds of a view: `vendor`'s
+ * (returning once it has), everyone's, everyone's that show record
+ * coll/name, everyone's after a bulk change of `coll` (returning once it
+ * has). */
+void view_changed_now(vrmfs *fs, const char *vendor);
+void views_changed(vrmfs *fs);
+void view_record_changed(vrmfs *fs, const char *coll, const char *name);
+void view_collection_changed(vrmfs *fs, const char *coll);
 
 static inline vrmfs *FS(void)
 {
@@ -77,6 +193,7 @@ struct handle {
                                          the last flush */
     char *buf;                        /* the text, len bytes of it */
     size_t len, cap;
+    size_t max;                       /* the longest it may grow (RECORD_MAX) */
     int writable;                     /* opened for writing */
     int dirty;                        /* changed since the last commit */
     int written;                      /* write() or ftruncate() seen */
@@ -115,7 +232,7 @@ int snapshot_handle(struct fuse_file_info *fi, enum handle_kind kind, const node
                     char *text, size_t len);
 
 /* ---- text buffers -------------------------------------------------------------
- * A handle's text grows up to `max` bytes: more is -EFBIG. */
+ * A text grows up to `max` bytes: more is -EFBIG. */
 
 /* Write data[0..size) at `off` into h's text: the bytes written. */
 int buf_write(handle *h, size_t max, const char *data, size_t size, off_t off);
@@ -149,16 +266,14 @@ void fill_file(vrmfs *fs, struct stat *st, mode_t mode, size_t size, struct time
  * (rm -r unlinks between two getdents) shift nothing.  A readdir at any
  * other offset (seekdir) walks from the start and skips that many.  The
  * kernel sends one readdir of an open directory at a time. */
-enum { PART_DOTS, PART_MAIN, PART_PENDING, PART_SCRATCH };
-
-typedef struct dirh {
+struct dirh {
     off_t off;                        /* offset of the last entry given, 0: none */
     int part;                         /* its part */
     char last[VRM_FILES_NAME_MAX + 1];/* its name (records: without .json) */
     char path[];                      /* the directory */
-} dirh;
+};
 
-typedef struct fill_ctx {
+struct fill_ctx {
     void *buf;
     fuse_fill_dir_t filler;
     const char *suffix;
@@ -170,7 +285,14 @@ typedef struct fill_ctx {
     off_t skip;                       /* entries numbered up to this are not given */
     int part;                         /* the part being walked */
     const char *after;                /* in it, give the names after this (NULL: all) */
-} fill_ctx;
+};
+
+/* A new open directory `path`, nothing of it given yet (free() it), or
+ * NULL if out of memory. */
+dirh *dirh_new(const char *path);
+
+/* "." and ".." of a listing without offsets. */
+void fill_dots(fill_ctx *c);
 
 /* A file removed while open lives on as .fuse_hiddenNNN until its last
  * close (see op_init); its name is gone for the person, so listings skip it. */
@@ -185,9 +307,15 @@ int fill_name(void *ctx, const char *name);
  * (NULL: name only).  Returns 1 once libfuse's buffer is full. */
 int emit(fill_ctx *c, const char *shown, const char *key, const struct stat *st);
 
-/* Enter part `part` of a listing with offsets: 1 if it is to be walked
- * (c->after set to where in it to start), 0 if the walk resumes later. */
-int part_begin(fill_ctx *c, int part, int resume_part, const char *resume_after);
+/* One part of a listing with offsets: its entries in name order after
+ * c->after (all if NULL), each given with emit().  1 once the buffer is
+ * full, or a negative errno. */
+typedef int (*part_fn)(vrmfs *fs, fill_ctx *c, const void *arg);
+
+/* List the open directory d from offset `off`: ".", "..", then parts[0],
+ * parts[1]... (arg: theirs). */
+int list_in_parts(vrmfs *fs, fill_ctx *c, dirh *d, off_t off, const part_fn *parts,
+                  int nparts, const void *arg);
 
 /* ---- invalidations (inval.c) ------------------------------------------------
  * Queue `path` for the invalidation thread (mountfs.h): its cached
@@ -201,8 +329,5 @@ void inval_queue(vrmfs *fs, const char *path);
  * Safe in a handler: the thread's own requests go to the other threads of
  * the loop. */
 void inval_wait(vrmfs *fs);
-
-/* Once a second, from the invalidation thread (ops.c, for now). */
-void expire_grants(vrmfs *fs);
 
 #endif
