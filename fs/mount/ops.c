@@ -54,18 +54,6 @@ void vrmfs_release_state(vrmfs *fs)
 
 /* ---- attributes ---------------------------------------------------------- */
 
-/* An open text's attributes: what has been written so far. */
-static int text_getattr(vrmfs *fs, handle *h, struct stat *st)
-{
-    struct timespec ts;
-
-    now(&ts);
-    pthread_mutex_lock(&h->mu);
-    fill_file(fs, st, 0600, h->len, ts, ts);
-    pthread_mutex_unlock(&h->mu);
-    return 0;
-}
-
 static int getattr_node(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     vrmfs *fs = FS();
@@ -77,13 +65,17 @@ static int getattr_node(const char *path, struct stat *st, struct fuse_file_info
     if (h != NULL && handle_tree(h)->fgetattr != NULL &&
         (rc = handle_tree(h)->fgetattr(fs, h, st)) != TREE_DEFAULT)
         return rc;
-    if (path == NULL && h != NULL)    /* removed while open */
-        return text_getattr(fs, h, st);
+    if (path == NULL && h != NULL) {  /* removed while open */
+        fill_text(fs, h, st);
+        return 0;
+    }
     rc = path ? node_parse(path, &n) : -EBADF;
     if (rc != 0)
         return rc;
-    if (h != NULL && h->writable)
-        return text_getattr(fs, h, st);
+    if (h != NULL && h->writable) {   /* being written: what it holds so far */
+        fill_text(fs, h, st);
+        return 0;
+    }
     return trees[n.tree]->getattr(fs, path, &n, st);
 }
 
@@ -249,19 +241,16 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 
 /* ---- changes of names ------------------------------------------------------ */
 
-/* mkdir, or a new file (create, symlink, link's and rename's targets), of
- * a path that names nothing (node_parse said rc): its tree answers. */
-static int mkdir_unknown(vrmfs *fs, const char *path, const node *n, int rc)
+/* mkdir (`dir`), or a new file (create, symlink, link's and rename's
+ * targets), of a path that names nothing (node_parse said rc): its tree
+ * answers. */
+static int unknown(vrmfs *fs, const char *path, const node *n, int rc, int dir)
 {
-    if (trees[n->tree]->mkdir_unknown != NULL)
-        return trees[n->tree]->mkdir_unknown(fs, path, rc);
-    return rc == -ENOENT ? -EACCES : rc;
-}
+    const struct tree_ops *t = trees[n->tree];
+    int (*fn)(vrmfs *, const char *, int) = dir ? t->mkdir_unknown : t->create_unknown;
 
-static int create_unknown(vrmfs *fs, const char *path, const node *n, int rc)
-{
-    if (trees[n->tree]->create_unknown != NULL)
-        return trees[n->tree]->create_unknown(fs, path, rc);
+    if (fn != NULL)
+        return fn(fs, path, rc);
     return rc == -ENOENT ? -EACCES : rc;
 }
 
@@ -273,14 +262,15 @@ static int op_mkdir(const char *path, mode_t mode)
     int rc = node_parse(path, &n);
 
     if (rc != 0)
-        return mkdir_unknown(fs, path, &n, rc);
+        return unknown(fs, path, &n, rc, 1);
     t = trees[n.tree];
     if (fs->read_only || t->read_only)
         return -EROFS;
     return t->mkdir != NULL ? t->mkdir(fs, path, &n, mode) : -EACCES;
 }
 
-static int op_rmdir(const char *path)
+/* rmdir (`dir`) and unlink. */
+static int remove_path(const char *path, int dir)
 {
     vrmfs *fs = FS();
     const struct tree_ops *t;
@@ -292,22 +282,19 @@ static int op_rmdir(const char *path)
     t = trees[n.tree];
     if (fs->read_only || t->read_only)
         return -EROFS;
-    return t->rmdir != NULL ? t->rmdir(fs, &n) : -EACCES;
+    if (dir)
+        return t->rmdir != NULL ? t->rmdir(fs, &n) : -EACCES;
+    return t->unlink != NULL ? t->unlink(fs, &n) : -EISDIR;
+}
+
+static int op_rmdir(const char *path)
+{
+    return remove_path(path, 1);
 }
 
 static int op_unlink(const char *path)
 {
-    vrmfs *fs = FS();
-    const struct tree_ops *t;
-    node n;
-    int rc = node_parse(path, &n);
-
-    if (rc != 0)
-        return rc;
-    t = trees[n.tree];
-    if (fs->read_only || t->read_only)
-        return -EROFS;
-    return t->unlink != NULL ? t->unlink(fs, &n) : -EISDIR;
+    return remove_path(path, 0);
 }
 
 static int op_symlink(const char *target, const char *path)
@@ -317,7 +304,7 @@ static int op_symlink(const char *target, const char *path)
     int rc = node_parse(path, &n);
 
     if (rc != 0)
-        return create_unknown(fs, path, &n, rc);
+        return unknown(fs, path, &n, rc, 0);
     if (trees[n.tree]->symlink == NULL)
         return -EACCES;
     return trees[n.tree]->symlink(fs, target, path, &n);
@@ -345,7 +332,7 @@ static int op_link(const char *from, const char *to)
     if ((rc = node_parse(from, &a)) != 0)
         return rc;
     if ((rc = node_parse(to, &b)) != 0)
-        return create_unknown(fs, to, &b, rc);
+        return unknown(fs, to, &b, rc, 0);
     ta = trees[a.tree];
     tb = trees[b.tree];
     if (ta == tb && ta->link != NULL)
@@ -365,7 +352,7 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
     if ((rc = node_parse(from, &a)) != 0)
         return rc;
     if ((rc = node_parse(to, &b)) != 0)
-        return create_unknown(fs, to, &b, rc);
+        return unknown(fs, to, &b, rc, 0);
     if (fs->read_only)
         return -EROFS;
     t = trees[b.tree]->rename_rank > trees[a.tree]->rename_rank ? trees[b.tree] : trees[a.tree];
@@ -409,7 +396,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     int rc = node_parse(path, &n);
 
     if (rc != 0)
-        return create_unknown(fs, path, &n, rc);
+        return unknown(fs, path, &n, rc, 0);
     if (fs->read_only)
         return -EROFS;
     fi->fh = 0;

@@ -128,6 +128,17 @@ int refuse(const char *path, int err)
     return err;
 }
 
+int name_less(const char *name, const char *suffix, char *out, size_t size)
+{
+    size_t n = strlen(name), s = strlen(suffix);
+
+    if (n <= s || n - s >= size || strcmp(name + n - s, suffix) != 0)
+        return 0;
+    memcpy(out, name, n - s);
+    out[n - s] = '\0';
+    return 1;
+}
+
 /* ---- text buffers ------------------------------------------------------ */
 
 static int buf_reserve(char **buf, size_t *cap, size_t need, size_t max)
@@ -230,6 +241,16 @@ void fill_dots(fill_ctx *c)
     c->filler(c->buf, "..", NULL, 0, 0);
 }
 
+void fill_text(vrmfs *fs, handle *h, struct stat *st)
+{
+    struct timespec ts;
+
+    now(&ts);
+    pthread_mutex_lock(&h->mu);
+    fill_file(fs, st, 0600, h->len, ts, ts);
+    pthread_mutex_unlock(&h->mu);
+}
+
 int hidden_by_libfuse(const char *name)
 {
     return strncmp(name, ".fuse_hidden", 12) == 0;
@@ -314,6 +335,19 @@ int list_in_parts(vrmfs *fs, fill_ctx *c, dirh *d, off_t off, const part_fn *par
         if (part_begin(c, PART_MAIN + i, rpart, rafter))
             rc = parts[i](fs, c, arg);
     return rc < 0 ? rc : 0;
+}
+
+int text_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n, size_t max)
+{
+    handle *h = handle_new(kind, n, 1);
+
+    if (h == NULL)
+        return -ENOMEM;
+    h->max = max;
+    h->dirty = 1;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    return 0;
 }
 
 int snapshot_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n,

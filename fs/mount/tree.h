@@ -166,6 +166,10 @@ static inline int64_t now_ns(void)
 /* Log libvrm's refusal of `path` (vrm_error_message) and pass its errno on. */
 int refuse(const char *path, int err);
 
+/* NAME of a name "NAME<suffix>" (NAME not empty) into out[0..size): 1, or
+ * 0 if `name` is no such name or NAME does not fit. */
+int name_less(const char *name, const char *suffix, char *out, size_t size);
+
 /* ---- open files ---------------------------------------------------------------
  * An open file is a handle in fi->fh.  H_RECORD, H_SCRATCH: a record or a
  * scratch file of records/, its whole text held and committed at close.
@@ -226,6 +230,10 @@ void handles_free_all(void);
  * names: it just got one. */
 void handles_linked(uint64_t ino);
 
+/* Give `fi` a new handle of `kind` for a new file being written: empty,
+ * committed at its close, up to `max` bytes, read with direct I/O. */
+int text_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n, size_t max);
+
 /* Give `fi` a read-only handle of `kind` holding text[0..len) (taken over,
  * freed on failure). */
 int snapshot_handle(struct fuse_file_info *fi, enum handle_kind kind, const node *n,
@@ -249,6 +257,9 @@ int buf_read(const char *buf, size_t len, char *out, size_t size, off_t off);
 void fill_dir(vrmfs *fs, struct stat *st, mode_t mode);
 void fill_file(vrmfs *fs, struct stat *st, mode_t mode, size_t size, struct timespec mtime,
                struct timespec ctime);
+
+/* The attributes of h's text as it is now: what was written so far. */
+void fill_text(vrmfs *fs, handle *h, struct stat *st);
 
 /* ---- directories ------------------------------------------------------------ *
  * An open directory (fi->fh): its path, since with nullpath_ok readdir

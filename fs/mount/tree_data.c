@@ -24,6 +24,9 @@
 static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
                                      NULL};
 
+/* The files of a custom query's result, NAME and one of these. */
+static const char *const custom_results[] = {".json", ".csv", ".error.txt"};
+
 /* Is `t` a folder of analytics/? */
 static int topic_known(const char *t)
 {
@@ -38,13 +41,7 @@ static int topic_known(const char *t)
 /* NAME of "NAME.report.json", or 0. */
 static int report_name(const char *file, char *out, size_t size)
 {
-    size_t n = strlen(file), s = sizeof REPORT_SUFFIX - 1;
-
-    if (n <= s || n - s >= size || strcmp(file + n - s, REPORT_SUFFIX) != 0)
-        return 0;
-    memcpy(out, file, n - s);
-    out[n - s] = '\0';
-    return 1;
+    return name_less(file, REPORT_SUFFIX, out, size);
 }
 
 /* NAME (for its report) of an imported file: less its last extension. */
@@ -65,13 +62,7 @@ static void analytics_path(const node *n, char *out, size_t size)
 /* The custom query NAME of "NAME.sql", or 0. */
 static int sql_name(const char *file, char *out, size_t size)
 {
-    size_t n = strlen(file);
-
-    if (n <= 4 || n - 4 >= size || strcmp(file + n - 4, ".sql") != 0)
-        return 0;
-    memcpy(out, file, n - 4);
-    out[n - 4] = '\0';
-    return 1;
+    return name_less(file, ".sql", out, size);
 }
 
 /* Is `n` a custom query, analytics/custom/NAME.sql?  Its NAME into name[256]. */
@@ -167,15 +158,14 @@ static int fill_custom(void *ctx, const char *name)
 {
     vrmfs *fs = FS();
     fill_ctx *c = ctx;
-    static const char *const exts[] = {".json", ".csv", ".error.txt"};
     char full[300], path[320], *text = NULL;
     size_t i, len;
 
     snprintf(full, sizeof full, "%s.sql", name);
     if (c->filler(c->buf, full, NULL, 0, 0))
         return 1;
-    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        snprintf(path, sizeof path, "custom/%s%s", name, exts[i]);
+    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
+        snprintf(path, sizeof path, "custom/%s%s", name, custom_results[i]);
         int64_t t;
 
         if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
@@ -230,7 +220,6 @@ static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
                        struct fuse_file_info *fi)
 {
     char name[256];
-    handle *h;
     int rc;
 
     (void)mode;
@@ -243,20 +232,11 @@ static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
                       "hidden file)");
             return refuse(path, -EACCES);
         }
-        h = handle_new(H_IMPORT, n, 1);
-        if (h != NULL)
-            h->max = IMPORT_MAX;
-    } else if (custom_query(n, name)) {
-        h = handle_new(H_CUSTOM, n, 1);
-    } else {
-        return -EACCES;
+        return text_handle(fi, H_IMPORT, n, IMPORT_MAX);
     }
-    if (h == NULL)
-        return -ENOMEM;
-    h->dirty = 1;
-    fi->fh = (uint64_t)(uintptr_t)h;
-    fi->direct_io = 1;
-    return 0;
+    if (custom_query(n, name))
+        return text_handle(fi, H_CUSTOM, n, RECORD_MAX);
+    return -EACCES;
 }
 
 static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
@@ -299,12 +279,11 @@ static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_fil
 /* A custom query changed: the kernel forgets its result files. */
 static void custom_changed(vrmfs *fs, const char *name)
 {
-    static const char *const exts[] = {".json", ".csv", ".error.txt"};
     char path[300];
     size_t i;
 
-    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, exts[i]);
+    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
+        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, custom_results[i]);
         inval_queue(fs, path);
         inval_queue(fs, path + 1);
     }

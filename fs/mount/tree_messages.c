@@ -23,13 +23,7 @@
  * or 0 if it is not one. */
 static int pending_id(const char *name, char *id, size_t size)
 {
-    size_t n = strlen(name), s = sizeof PENDING_SUFFIX - 1;
-
-    if (n <= s || n - s >= size || strcmp(name + n - s, PENDING_SUFFIX) != 0)
-        return 0;
-    memcpy(id, name, n - s);
-    id[n - s] = '\0';
-    return 1;
+    return name_less(name, PENDING_SUFFIX, id, size);
 }
 
 /* A vendor of outbox/ (or "all"), sent/ or inbox/: 0 or -ENOENT. */
@@ -168,7 +162,6 @@ static int messages_create(vrmfs *fs, const char *path, const node *n, mode_t mo
 {
     size_t len = strlen(n->name);
     char id[VRM_MESSAGE_ID_LEN + 8];
-    handle *h;
     int rc;
 
     (void)mode;
@@ -183,13 +176,7 @@ static int messages_create(vrmfs *fs, const char *path, const node *n, mode_t mo
         vrm_error(EACCES, "a message is written as a NAME.json file");
         return refuse(path, -EACCES);
     }
-    h = handle_new(H_OUTBOX, n, 1);
-    if (h == NULL)
-        return -ENOMEM;
-    h->dirty = 1;
-    fi->fh = (uint64_t)(uintptr_t)h;
-    fi->direct_io = 1;
-    return 0;
+    return text_handle(fi, H_OUTBOX, n, RECORD_MAX);
 }
 
 static int messages_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)

@@ -60,17 +60,6 @@ static void pending_remove(vrmfs *fs, handle *h)
         }
 }
 
-/* The attributes of the text of `h`, a handle being written. */
-static void pending_attr(vrmfs *fs, handle *h, struct stat *st)
-{
-    struct timespec ts;
-
-    now(&ts);
-    pthread_mutex_lock(&h->mu);
-    fill_file(fs, st, 0600, h->len, ts, ts);
-    pthread_mutex_unlock(&h->mu);
-}
-
 static int records_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
 {
     vrm_record_info info;
@@ -105,7 +94,7 @@ static int records_getattr(vrmfs *fs, const char *path, const node *n, struct st
         pthread_mutex_lock(&fs->mu);
         h = pending_find(fs, n, H_RECORD);
         if (h != NULL) {
-            pending_attr(fs, h, st);
+            fill_text(fs, h, st);
             rc = 0;
         }
         pthread_mutex_unlock(&fs->mu);
@@ -114,7 +103,7 @@ static int records_getattr(vrmfs *fs, const char *path, const node *n, struct st
         pthread_mutex_lock(&fs->mu);
         h = pending_find(fs, n, H_SCRATCH);
         if (h != NULL)
-            pending_attr(fs, h, st);
+            fill_text(fs, h, st);
         pthread_mutex_unlock(&fs->mu);
         if (h != NULL)
             return 0;
