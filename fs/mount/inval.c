@@ -9,7 +9,6 @@
 #include "tree.h"
 
 #include <fuse_lowlevel.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>

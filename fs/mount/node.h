@@ -1,6 +1,6 @@
 /*
  * node.h: a path in the mounted tree, parsed once into what it names: its
- * node, and the tree of the mount it is in.
+ * node, and the tree of the mount that serves it.
  *
  * Which path is which node, and of which tree, is the route table at the
  * top of node.c.
@@ -29,7 +29,7 @@
 
 #include "vrm.h"
 
-/* The trees of the mount: the parts that each have their own rules. */
+/* The trees of the mount, each served by its own tree_ops (tree.h). */
 enum tree_id {
     T_ROOT,                           /* /, README.txt, .vrmfs/ */
     T_RECORDS,                        /* records/ */
@@ -91,7 +91,7 @@ enum node_kind {
 
 typedef struct node {
     enum node_kind kind;
-    enum tree_id tree;                     /* the tree it is in */
+    enum tree_id tree;                     /* the tree that serves it */
     char coll[VRM_COLLECTION_MAX + 1];     /* a collection, or an analytics topic */
     char name[256];                        /* a file's name (less .json where
                                               the route has "*.json") */

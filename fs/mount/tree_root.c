@@ -93,7 +93,7 @@ static int root_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
 
 static int root_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
 {
-    static const char *const folders[] = {"README.txt", ".vrmfs", "files", "records", "vendors",
+    static const char *const entries[] = {"README.txt", ".vrmfs", "files", "records", "vendors",
                                           "views", "outbox", "sent", "inbox", "import",
                                           "analytics"};
     vrm_stat vs;
@@ -108,8 +108,8 @@ static int root_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t of
         c->filler(c->buf, "errors.log", NULL, 0, 0);
         return 0;
     }
-    for (i = 0; i < sizeof folders / sizeof folders[0]; i++)
-        c->filler(c->buf, folders[i], NULL, 0, 0);
+    for (i = 0; i < sizeof entries / sizeof entries[0]; i++)
+        c->filler(c->buf, entries[i], NULL, 0, 0);
     if (node_trash_name()[0] != '\0' && vrm_files_resolve(fs->v, node_trash_name(), &vs) == 0)
         c->filler(c->buf, node_trash_name(), NULL, 0, 0);   /* once made */
     return 0;
