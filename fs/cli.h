@@ -6,6 +6,7 @@
 #define VRMFS_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes; documented in vrmfs.1 and README.md. */
 enum {
@@ -38,6 +39,30 @@ int cli_fail(int err);
 
 /* The exit code for a negative errno from libvrm. */
 int cli_exit_code(int err);
+
+/* The progress of a long command, as one line on standard error that each
+ * step rewrites: "WHAT: NN% (DONE of TOTAL UNIT)", DONE and TOTAL counted
+ * in units of 2^shift.  Shown only on a terminal and once the total reaches
+ * `min` (anything smaller is over at once); cleared when done, or by
+ * cli_progress_end before anything else is printed.
+ *
+ *   cli_progress p = {isatty(STDERR_FILENO), 0, "checking", "pages", 2048, 0};
+ *   vrm_vault_check(..., cli_progress_show, &p, ...); cli_progress_end(&p);
+ */
+typedef struct cli_progress {
+    int tty;              /* standard error is a terminal */
+    int shown;            /* a line is on the screen */
+    const char *what;
+    const char *unit;
+    uint64_t min;         /* a smaller total shows nothing */
+    unsigned shift;       /* DONE and TOTAL are shown >> shift */
+} cli_progress;
+
+/* A libvrm progress callback: ctx is a cli_progress. */
+void cli_progress_show(void *ctx, uint64_t done, uint64_t total);
+
+/* Clear the line, if one is shown. */
+void cli_progress_end(cli_progress *p);
 
 /* A passphrase (or recovery key) in sodium_malloc'd memory. */
 typedef struct secret {

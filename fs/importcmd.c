@@ -106,32 +106,6 @@ out:
     return rc;
 }
 
-typedef struct bar {
-    int tty;                              /* show progress on stderr */
-    int shown;
-} bar;
-
-static void bar_clear(bar *b)
-{
-    if (b->shown) {
-        fputs("\r\033[K", stderr);
-        b->shown = 0;
-    }
-}
-
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    bar *b = ctx;
-
-    if (!b->tty || total < (1 << 20))     /* under 1 MiB it is over at once */
-        return;
-    fprintf(stderr, "\rimporting: %3u%% (%llu of %llu MiB)", (unsigned)(done * 100 / total),
-            (unsigned long long)(done >> 20), (unsigned long long)(total >> 20));
-    b->shown = 1;
-    if (done == total)
-        bar_clear(b);
-}
-
 int cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -140,7 +114,8 @@ int cmd_import(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *passfile = NULL, *dir, *coll, *file, *name;
-    bar progress = {isatty(STDERR_FILENO), 0};
+    /* bytes, shown in MiB; under 1 MiB it is over at once */
+    cli_progress progress = {isatty(STDERR_FILENO), 0, "importing", "MiB", 1 << 20, 20};
     char *data = NULL, *report = NULL;
     size_t len, rlen;
     vrm_vault *v = NULL;
@@ -181,8 +156,8 @@ int cmd_import(int argc, char **argv)
         rc = cli_fail(rc);
         goto out;
     }
-    rc = vrm_import(v, coll, name, data, len, on_progress, &progress, &report, &rlen);
-    bar_clear(&progress);
+    rc = vrm_import(v, coll, name, data, len, cli_progress_show, &progress, &report, &rlen);
+    cli_progress_end(&progress);
     if (rc == -EINVAL) {
         fprintf(stderr, "vrmfs: %s: %s\n", file, vrm_error_message());
         rc = EXIT_BADINPUT;

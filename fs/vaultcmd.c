@@ -54,6 +54,27 @@ int cli_fail(int err)
     return cli_exit_code(err);
 }
 
+void cli_progress_show(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_progress *p = ctx;
+
+    if (!p->tty || total < p->min)
+        return;
+    fprintf(stderr, "\r%s: %3u%% (%llu of %llu %s)", p->what,
+            (unsigned)(done * 100 / total), (unsigned long long)(done >> p->shift),
+            (unsigned long long)(total >> p->shift), p->unit);
+    p->shown = 1;
+    if (done == total)
+        cli_progress_end(p);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->shown)
+        fputs("\r\033[K", stderr);
+    p->shown = 0;
+}
+
 static int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -283,42 +304,16 @@ static const char check_help[] =
     "  -q, --quiet        print nothing when all is well\n"
     "  -h, --help         show this help\n";
 
-typedef struct check_out {
-    int tty;              /* show progress on stderr */
-    int progress_shown;
-} check_out;
-
-static void clear_progress(check_out *o)
-{
-    if (o->progress_shown) {
-        fputs("\r\033[K", stderr);
-        o->progress_shown = 0;
-    }
-}
-
 static void check_bad(void *ctx, const char *what)
 {
-    clear_progress(ctx);
+    cli_progress_end(ctx);
     printf("%s\n", what);
 }
 
 static void check_note(void *ctx, const char *what)
 {
-    clear_progress(ctx);
+    cli_progress_end(ctx);
     fprintf(stderr, "note: %s\n", what);
-}
-
-static void check_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    check_out *o = ctx;
-
-    if (!o->tty || total < 2048)  /* under 8 MiB it is over at once */
-        return;
-    fprintf(stderr, "\rchecking: %3u%% (%llu of %llu pages)", (unsigned)(done * 100 / total),
-            (unsigned long long)done, (unsigned long long)total);
-    o->progress_shown = 1;
-    if (done == total)
-        clear_progress(o);
 }
 
 /* After a clean vrm_vault_check: open the vault read-only and verify the
@@ -359,12 +354,13 @@ static int check_access_logs(const char *dir, const secret *pass,
 /* What `vrmfs check` does once it has the passphrase: an exit code. */
 static int check_vault(const char *dir, const secret *pass, int quiet)
 {
-    check_out out = {isatty(STDERR_FILENO), 0};
-    vrm_check_report report = {check_bad, check_note, check_progress, &out};
+    /* under 2,048 pages (8 MiB) it is over at once */
+    cli_progress out = {isatty(STDERR_FILENO), 0, "checking", "pages", 2048, 0};
+    vrm_check_report report = {check_bad, check_note, cli_progress_show, &out};
     int rc;
 
     rc = vrm_vault_check(dir, pass->buf, pass->len, &report);
-    clear_progress(&out);
+    cli_progress_end(&out);
     if (rc == 0)
         rc = check_access_logs(dir, pass, &report);
     if (rc < 0)
@@ -716,46 +712,14 @@ static const char restore_help[] =
     "  -q, --quiet        print nothing when all is well\n"
     "  -h, --help         show this help\n";
 
-/* Progress of a long command on a terminal: "WHAT: NN% (DONE of TOTAL
- * UNIT)", shown only when the total reaches `min` (smaller is over at
- * once), cleared when done. */
-typedef struct progress_out {
-    int tty;
-    int shown;
-    const char *what;
-    const char *unit;
-    uint64_t min;
-} progress_out;
-
-static void progress_end(progress_out *o)
-{
-    if (o->shown)
-        fputs("\r\033[K", stderr);
-    o->shown = 0;
-}
-
-static void progress_show(void *ctx, uint64_t done, uint64_t total)
-{
-    progress_out *o = ctx;
-
-    if (!o->tty || total < o->min)
-        return;
-    fprintf(stderr, "\r%s: %3u%% (%llu of %llu %s)", o->what,
-            (unsigned)(done * 100 / total), (unsigned long long)done,
-            (unsigned long long)total, o->unit);
-    o->shown = 1;
-    if (done == total)
-        progress_end(o);
-}
-
 /* Copy `from` into the new directory `to`; an exit code. */
 static int copy_vault(const char *from, const char *to, const secret *pass, const char *what)
 {
     /* under 2,048 pages (8 MiB) it is over at once */
-    progress_out out = {isatty(STDERR_FILENO), 0, what, "pages", 2048};
-    int rc = vrm_vault_backup(from, pass->buf, pass->len, to, progress_show, &out);
+    cli_progress out = {isatty(STDERR_FILENO), 0, what, "pages", 2048, 0};
+    int rc = vrm_vault_backup(from, pass->buf, pass->len, to, cli_progress_show, &out);
 
-    progress_end(&out);
+    cli_progress_end(&out);
     return rc == 0 ? 0 : cli_fail(rc);
 }
 
@@ -925,7 +889,7 @@ int cmd_export(int argc, char **argv)
     };
     const char *passfile = NULL;
     int c, rc, yes = 0, quiet = 0;
-    progress_out out = {isatty(STDERR_FILENO), 0, "exporting", "items", 1000};
+    cli_progress out = {isatty(STDERR_FILENO), 0, "exporting", "items", 1000, 0};
     vrm_vault *v = NULL;
     char *snap = NULL;
     secret pass;
@@ -975,8 +939,8 @@ int cmd_export(int argc, char **argv)
     }
     secret_free(&pass);
     if (rc == 0) {
-        rc = vrm_export(v, argv[optind + 1], progress_show, &out);
-        progress_end(&out);
+        rc = vrm_export(v, argv[optind + 1], cli_progress_show, &out);
+        cli_progress_end(&out);
         if (vrm_vault_close(v) != 0 && rc == 0)
             rc = -EIO;
     }
@@ -1010,7 +974,7 @@ static const char compact_help[] =
 int cmd_compact(int argc, char **argv)
 {
     /* under 2,560 pages (one step) it is over at once */
-    progress_out out = {isatty(STDERR_FILENO), 0, "compacting", "free pages", 2560};
+    cli_progress out = {isatty(STDERR_FILENO), 0, "compacting", "free pages", 2560, 0};
     uint64_t before = 0, after = 0;
     vrm_vault *v = NULL;
     int rc, quiet = 0;
@@ -1021,8 +985,8 @@ int cmd_compact(int argc, char **argv)
     rc = vrm_vault_open(&v, argv[optind], pass.buf, pass.len, 0);
     secret_free(&pass);
     if (rc == 0) {
-        rc = vrm_vault_compact(v, progress_show, &out, &before, &after);
-        progress_end(&out);
+        rc = vrm_vault_compact(v, cli_progress_show, &out, &before, &after);
+        cli_progress_end(&out);
         if (vrm_vault_close(v) != 0 && rc == 0)
             rc = -EIO;
     }
@@ -1044,7 +1008,7 @@ int cmd_import_all(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     new_vault nv = {NULL, {NULL, -1}, {0, 0}};
-    progress_out out = {isatty(STDERR_FILENO), 0, "importing", "items", 1000};
+    cli_progress out = {isatty(STDERR_FILENO), 0, "importing", "items", 1000, 0};
     const char *from, *to;
     vrm_vault *v = NULL;
     struct stat sb;
@@ -1083,8 +1047,8 @@ int cmd_import_all(int argc, char **argv)
         rc = vrm_vault_open(&v, to, pass.buf, pass.len, 0);
         secret_free(&pass);
         if (rc == 0) {
-            rc = vrm_import_all(v, from, progress_show, &out);
-            progress_end(&out);
+            rc = vrm_import_all(v, from, cli_progress_show, &out);
+            cli_progress_end(&out);
             if (rc != 0)
                 rc = cli_fail(rc);
             if (vrm_vault_close(v) != 0 && rc == 0)

@@ -1153,23 +1153,21 @@ man_text() {
 
 @test "vrmfs(5) names every path of the mounted tree, the formats and the threat model" {
     command -v groff >/dev/null || skip "groff missing"
-    local text s comp nodeh=
+    local text s comp routes
     text=$(man_text vrmfs.5)
     for s in NAME SYNOPSIS DESCRIPTION "THE MOUNTED TREE" "THE VAULT DIRECTORY" MESSAGES \
         "CONSENT RECEIPTS" "ACCESS LOGS" "THE EXPORT DIRECTORY" "THREAT MODEL" "SEE ALSO"; do
         grep -qx "$s" <<<"$text" || { echo "no section $s"; return 1; }
     done
-    # every fixed part of every path node.h parses (placeholders <...> left out)
-    for s in "$SRCDIR/fs/mount/node.h" "$SRCDIR/fs/node.h"; do
-        [ -f "$s" ] && { nodeh=$s; break; }
-    done
-    [ -n "$nodeh" ] || { echo "no fs/mount/node.h or fs/node.h to take the paths from"; return 1; }
+    # every fixed part of every path of the daemon's route table (its
+    # patterns' * and ** left out; *.json read as .json)
+    routes=$(sed -n 's/^ *{"\(\/[^"]*\)", *N_[A-Z_]*,.*/\1/p' "$SRCDIR/fs/mount/node.c")
+    [ "$(wc -l <<<"$routes")" -ge 40 ] ||
+        { echo "fs/mount/node.c no longer lists the routes as this test reads them"; return 1; }
     while read -r comp; do
         has "$text" "$comp"
-    done < <(sed -n 's/^ \*   \(\/.*\)  *N_[A-Z_]*.*/\1/p' "$nodeh" |
-        grep -oE '/[^ ,]+' | tr '/' '\n' | sed 's/<[^>]*>//g' | grep -v '^$' | sort -u)
-    [ "$(sed -n 's/^ \*   \(\/.*\)  *N_[A-Z_]*.*/\1/p' "$nodeh" | wc -l)" -ge 30 ] ||
-        { echo "$nodeh no longer lists the paths as this test reads them"; return 1; }
+    done < <(tr '/' '\n' <<<"$routes" | sed 's/^\*\*$//; s/^\*$//; s/^\*\././' | grep -v '^$' |
+        sort -u)
     for f in vault.json vault.db vault.db-wal vault.db-shm vault.lock; do
         sed -n '/^THE VAULT DIRECTORY$/,/^MESSAGES$/p' <<<"$text" | grep -qE "^ +$f\$" ||
             { echo "$f not in THE VAULT DIRECTORY"; return 1; }

@@ -632,7 +632,7 @@ print(sorted(os.listxattr(p)), os.getxattr(p, "user.color"), os.getxattr(d, "use
 
 # A long directory comes in many readdir calls (about 27 entries with their
 # attributes per 4 KiB reply), each going on after the last name the one
-# before gave (fs/ops.c, dirh).  D is a folder of files/ or a collection of
+# before gave (fs/mount/tree.h, dirh).  D is a folder of files/ or a collection of
 # records/ (then the names end in .json).
 listing_check() {
     run py '

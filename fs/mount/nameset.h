@@ -1,6 +1,6 @@
 /*
  * nameset.h: a set of strings, for the names of view entries the kernel
- * has been told about (see ops.c, view_changed).
+ * has been told about (see tree_views.c, view_changed).
  *
  * Not thread-safe: the caller holds its own lock.  Strings are copied in.
  */

@@ -1,5 +1,6 @@
 /*
- * mountfs.h: the mounted filesystem's shared state and operations table.
+ * mountfs.h: the mounted filesystem's shared state and operations table
+ * (ops.c; the trees that serve it: tree.h).
  *
  * Threading: libfuse's multi-threaded loop calls the handlers concurrently.
  * libvrm serialises database access itself (the vault's mutex).  The state

@@ -1,0 +1,378 @@
+/*
+ * tree_data.c: import/ and analytics/.
+ *
+ * import/<collection>/: a file copied in is held in its handle (H_IMPORT)
+ * and imported at close (vrm_import: one transaction); it then is gone,
+ * and NAME.report.json (NAME: the file's name less its last extension)
+ * says what happened.  mkdir makes a collection, as in records/.
+ *
+ * analytics/<topic>/<file>: results computed by libvrm on open.
+ * analytics/custom/NAME.sql is written by the person (H_CUSTOM, stored at
+ * close) and NAME.json, NAME.csv or NAME.error.txt hold its result.
+ */
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
+#define REPORT_SUFFIX ".report.json"
+
+static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
+                                     NULL};
+
+/* The files of a custom query's result, NAME and one of these. */
+static const char *const custom_results[] = {".json", ".csv", ".error.txt"};
+
+/* Is `t` a folder of analytics/? */
+static int topic_known(const char *t)
+{
+    int i;
+
+    for (i = 0; topics[i] != NULL; i++)
+        if (strcmp(topics[i], t) == 0)
+            return 1;
+    return 0;
+}
+
+/* NAME of "NAME.report.json", or 0. */
+static int report_name(const char *file, char *out, size_t size)
+{
+    return name_less(file, REPORT_SUFFIX, out, size);
+}
+
+/* NAME (for its report) of an imported file: less its last extension. */
+static void import_base(const char *file, char *out, size_t size)
+{
+    const char *dot = strrchr(file, '.');
+    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
+
+    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), file);
+}
+
+/* "topic/file" of an analytics node. */
+static void analytics_path(const node *n, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", n->coll, n->name);
+}
+
+/* The custom query NAME of "NAME.sql", or 0. */
+static int sql_name(const char *file, char *out, size_t size)
+{
+    return name_less(file, ".sql", out, size);
+}
+
+/* Is `n` a custom query, analytics/custom/NAME.sql?  Its NAME into name[256]. */
+static int custom_query(const node *n, char *name)
+{
+    return n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
+           sql_name(n->name, name, 256);
+}
+
+static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *t)
+{
+    char name[256], path[600];
+
+    switch (n->kind) {
+    case N_IMPORT_FILE:
+        if (!report_name(n->name, name, sizeof name))
+            return -ENOENT;
+        return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
+    case N_ANALYTICS_FILE:
+        if (strcmp(n->coll, "custom") == 0 && sql_name(n->name, name, sizeof name))
+            return vrm_analytics_custom_get(fs->v, name, text, len, t);
+        analytics_path(n, path, sizeof path);
+        return vrm_analytics_get(fs->v, path, text, len, t);
+    default:
+        return -ENOENT;
+    }
+}
+
+static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
+{
+    char *text = NULL, name[256];
+    size_t len = 0;
+    int64_t t = 0;
+    int rc;
+
+    (void)path;
+    switch (n->kind) {
+    case N_IMPORT:
+    case N_ANALYTICS:
+        fill_dir(fs, st, n->kind == N_IMPORT ? 0700 : 0500);
+        return 0;
+    case N_IMPORT_COLL:
+        rc = vrm_collection_exists(fs->v, n->coll);
+        if (rc == 1)
+            fill_dir(fs, st, 0700);
+        return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+    case N_ANALYTICS_TOPIC:
+        if (!topic_known(n->coll))
+            return -ENOENT;
+        fill_dir(fs, st, strcmp(n->coll, "custom") == 0 ? 0700 : 0500);
+        return 0;
+    default:
+        if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
+            return -ENOENT;
+        /* libvrm has no size of a report or a result without its text */
+        rc = data_text(fs, n, &text, &len, &t);
+        free(text);
+        if (rc == 0)
+            fill_file(fs, st, custom_query(n, name) ? 0600 : 0400, len, ns_to_ts(t),
+                      ns_to_ts(t));
+        return rc;
+    }
+}
+
+typedef struct prefix_fill {
+    fill_ctx *c;
+    const char *prefix;               /* of names to list, stripped */
+    const char *suffix;               /* added */
+} prefix_fill;
+
+static int fill_report(void *ctx, const char *name)
+{
+    fill_ctx *c = ctx;
+    char full[300];
+
+    snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
+    return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
+}
+
+static int fill_topic_file(void *ctx, const char *path)
+{
+    prefix_fill *pf = ctx;
+    size_t n = strlen(pf->prefix);
+
+    if (strncmp(path, pf->prefix, n) != 0 || path[n] != '/')
+        return 0;
+    return pf->c->filler(pf->c->buf, path + n + 1, NULL, 0, 0) ? 1 : 0;
+}
+
+/* A custom query and those of its result files there are (libvrm has no
+ * way to tell which without computing them). */
+static int fill_custom(void *ctx, const char *name)
+{
+    vrmfs *fs = FS();
+    fill_ctx *c = ctx;
+    char full[300], path[320], *text = NULL;
+    size_t i, len;
+
+    snprintf(full, sizeof full, "%s.sql", name);
+    if (c->filler(c->buf, full, NULL, 0, 0))
+        return 1;
+    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
+        snprintf(path, sizeof path, "custom/%s%s", name, custom_results[i]);
+        int64_t t;
+
+        if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
+            c->filler(c->buf, path + 7, NULL, 0, 0)) {
+            free(text);
+            return 1;
+        }
+        free(text);
+        text = NULL;
+    }
+    return 0;
+}
+
+static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
+{
+    prefix_fill pf = {c, n->coll, ""};
+    int i, rc;
+
+    (void)d;
+    (void)off;
+    if (n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE)
+        return -ENOTDIR;
+    rc = data_getattr(fs, NULL, n, &(struct stat){0});
+    if (rc != 0)
+        return rc;
+    fill_dots(c);
+    switch (n->kind) {
+    case N_IMPORT:
+        rc = vrm_collection_list(fs->v, fill_name, c);
+        break;
+    case N_IMPORT_COLL:
+        rc = vrm_import_reports(fs->v, n->coll, fill_report, c);
+        break;
+    case N_ANALYTICS:
+        for (i = 0; topics[i] != NULL; i++)
+            c->filler(c->buf, topics[i], NULL, 0, 0);
+        break;
+    default:                          /* N_ANALYTICS_TOPIC */
+        if (strcmp(n->coll, "custom") == 0) {
+            rc = vrm_analytics_custom_list(fs->v, fill_custom, c);
+            break;
+        }
+        for (i = 0; vrm_analytics_files[i] != NULL && rc == 0; i++)
+            rc = fill_topic_file(&pf, vrm_analytics_files[i]);
+        break;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* A file copied into import/<coll>/ or a query written as custom/NAME.sql. */
+static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
+                       struct fuse_file_info *fi)
+{
+    char name[256];
+    int rc;
+
+    (void)mode;
+    if (n->kind == N_IMPORT_FILE) {
+        rc = vrm_collection_exists(fs->v, n->coll);
+        if (rc <= 0)
+            return rc < 0 ? rc : -ENOENT;
+        if (report_name(n->name, name, sizeof name) || n->name[0] == '.') {
+            vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
+                      "hidden file)");
+            return refuse(path, -EACCES);
+        }
+        return text_handle(fi, H_IMPORT, n, IMPORT_MAX);
+    }
+    if (custom_query(n, name))
+        return text_handle(fi, H_CUSTOM, n, RECORD_MAX);
+    return -EACCES;
+}
+
+static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
+{
+    int writable = (fi->flags & O_ACCMODE) != O_RDONLY, rc;
+    char *text = NULL, name[256];
+    size_t len = 0;
+    int64_t t;
+    handle *h;
+
+    (void)path;
+    if (n->kind != N_IMPORT_FILE && n->kind != N_ANALYTICS_FILE)
+        return -EISDIR;
+    if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
+        return -ENOENT;
+    if (writable) {
+        /* only a custom query can be rewritten */
+        if (!custom_query(n, name))
+            return -EACCES;
+        if (fs->read_only)
+            return -EROFS;
+        if (!(fi->flags & O_TRUNC) && (rc = data_text(fs, n, &text, &len, &t)) != 0)
+            return rc;
+        h = handle_new(H_CUSTOM, n, 1);
+        if (h == NULL) {
+            free(text);
+            return -ENOMEM;
+        }
+        h->buf = text;
+        h->len = h->cap = len;
+        h->dirty = (fi->flags & O_TRUNC) != 0;
+        fi->fh = (uint64_t)(uintptr_t)h;
+        fi->direct_io = 1;
+        return 0;
+    }
+    rc = data_text(fs, n, &text, &len, &t);
+    return rc != 0 ? rc : snapshot_handle(fi, H_SNAPSHOT, n, text, len);
+}
+
+/* A custom query changed: the kernel forgets its result files. */
+static void custom_changed(vrmfs *fs, const char *name)
+{
+    char path[300];
+    size_t i;
+
+    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
+        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, custom_results[i]);
+        inval_queue(fs, path);
+        inval_queue(fs, path + 1);
+    }
+    inval_wait(fs);
+}
+
+/* Import the file of an H_IMPORT handle, or store the query of an H_CUSTOM
+ * one.  Handle mutex held. */
+static int commit_data(vrmfs *fs, const char *path, handle *h)
+{
+    char where[600], reason[700], name[256], *report = NULL;
+    size_t rlen;
+    int rc;
+
+    if (!h->dirty || !h->written)
+        return 0;
+    h->dirty = 0;
+    if (path == NULL) {
+        snprintf(where, sizeof where, "/%s/%s/%s", h->kind == H_IMPORT ? "import" : "analytics",
+                 h->n.coll, h->n.name);
+        path = where;
+    }
+    if (h->kind == H_IMPORT) {
+        import_base(h->n.name, name, sizeof name);
+        rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
+                        &report, &rlen);
+        free(report);
+        if (rc == 0) {
+            view_collection_changed(fs, h->n.coll);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%s; nothing was imported", vrm_error_message());
+    } else {
+        sql_name(h->n.name, name, sizeof name);
+        rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
+        if (rc == 0) {
+            custom_changed(fs, name);
+            return 0;
+        }
+        snprintf(reason, sizeof reason, "%s; the query is unchanged", vrm_error_message());
+    }
+    vrmfs_refusal(fs, path, reason);
+    return rc;
+}
+
+static int data_commit(vrmfs *fs, const char *path, handle *h)
+{
+    int rc;
+
+    pthread_mutex_lock(&h->mu);
+    rc = commit_data(fs, path, h);
+    pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+static int data_unlink(vrmfs *fs, const node *n)
+{
+    char name[256];
+
+    if (n->kind == N_IMPORT_FILE && report_name(n->name, name, sizeof name))
+        return vrm_import_report_delete(fs->v, n->coll, name);
+    if (custom_query(n, name)) {
+        int rc = vrm_analytics_custom_delete(fs->v, name);
+
+        if (rc == 0)
+            custom_changed(fs, name);
+        return rc;
+    }
+    return n->kind == N_IMPORT_FILE || n->kind == N_ANALYTICS_FILE ? -EACCES : -EISDIR;
+}
+
+/* mkdir import/<collection> makes the collection. */
+static int data_mkdir(vrmfs *fs, const char *path, const node *n, mode_t mode)
+{
+    int rc;
+
+    (void)mode;
+    if (n->kind != N_IMPORT_COLL)
+        return -EACCES;
+    rc = vrm_collection_create(fs->v, n->coll);
+    return rc == -EINVAL ? refuse(path, rc) : rc;
+}
+
+const struct tree_ops data_tree = {
+    .getattr = data_getattr,
+    .readdir = data_readdir,
+    .open = data_open,
+    .create = data_create,
+    .mkdir = data_mkdir,
+    .unlink = data_unlink,
+    .commit = data_commit,
+};
