@@ -46,7 +46,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
 
-    vrm_view_free(f->view);
+    vrm_view_unref(f->view);
     vrm_vault_close(f->v);
     free(f->vault);
     tu_cleanup(f->tmp);
@@ -214,7 +214,7 @@ static void view_colls(vrm_vault *v, const char *vendor, names *ns)
 
     memset(ns, 0, sizeof *ns);
     assert_int_equal(vrm_view_collections(v, view, collect, ns), 0);
-    vrm_view_free(view);
+    vrm_view_unref(view);
 }
 
 static void view_recs(vrm_vault *v, const char *vendor, const char *coll, names *ns)
@@ -223,7 +223,7 @@ static void view_recs(vrm_vault *v, const char *vendor, const char *coll, names 
 
     memset(ns, 0, sizeof *ns);
     assert_int_equal(vrm_view_records(v, view, coll, collect, ns), 0);
-    vrm_view_free(view);
+    vrm_view_unref(view);
 }
 
 /* The view text of coll/name for vendor, or NULL with *rc (-ENOENT...). */
@@ -236,7 +236,7 @@ static char *view_rec(vrm_vault *v, const char *vendor, const char *coll, const 
     size_t len = 0;
     int rc = vrm_view_record(v, view, coll, name, &out, &len, &info);
 
-    vrm_view_free(view);
+    vrm_view_unref(view);
     if (rc_out != NULL)
         *rc_out = rc;
     if (rc != 0) {
@@ -1040,7 +1040,7 @@ static void test_grants_until_passes(void **state)
     /* a view holding it is stale, and is not used to open a file */
     assert_int_equal(vrm_view_current(view), 0);
     assert_int_equal(open_with(f->v, view, "acme", "profile", "me", &t, &rc), -ENOENT);
-    vrm_view_free(view);
+    vrm_view_unref(view);
     view_colls(f->v, "acme", &ns);
     assert_string_equal(ns.list, "");
     assert_null(view_rec(f->v, "acme", "profile", "me", &rc));
@@ -1269,11 +1269,11 @@ static void test_view_collections(void **state)
     /* a collection that no longer exists leaves the view */
     assert_int_equal(vrm_collection_delete(f->v, "emptyc"), 0);
     assert_int_equal(vrm_view_has_collection(f->v, view, "emptyc"), 0);
-    vrm_view_free(view);
+    vrm_view_unref(view);
     view_colls(f->v, "acme", &ns);
     assert_string_equal(ns.list, "profile");
     assert_int_equal(vrm_view_make(f->v, "nobody", &view), -ENOENT);
-    vrm_view_free(NULL);
+    vrm_view_unref(NULL);
 }
 
 static void test_view_records_projection(void **state)
@@ -1333,7 +1333,7 @@ static void test_view_records_projection(void **state)
     assert_int_equal(vrm_view_record(f->v, view, "profile", "other", &json, &len, NULL), 0);
     assert_json(json, "{\"email\": \"bo@x\"}");
     free(json);
-    vrm_view_free(view);
+    vrm_view_unref(view);
     view_recs(f->v, "acme", "profile", &ns);
     assert_string_equal(ns.list, "");
 
@@ -1453,7 +1453,7 @@ static void test_view_open_file_log(void **state)
     view = view_of(f->v, "acme");
     assert_int_equal(vrm_view_open_file(f->v, view, "acme", "profile", "Ünï cödé", 99, 0,
                                         "my \"tool\"", &json, &len, NULL, &lapsed), 0);
-    vrm_view_free(view);
+    vrm_view_unref(view);
     free(json);
     /* not in the view: -ENOENT and no line */
     assert_int_equal(open_file(f->v, "acme", "diet", "d1", "cat", NULL), -ENOENT);
@@ -1549,7 +1549,7 @@ static void test_view_cached(void **state)
     /* another reference keeps it alive past one free */
     ref = vrm_view_ref(view);
     assert_ptr_equal(ref, view);
-    vrm_view_free(ref);
+    vrm_view_unref(ref);
     assert_int_equal(vrm_view_current(view), 1);
 
     assert_int_equal(open_with(f->v, view, "acme", "profile", "me", &out, &lapsed), 0);
@@ -1566,19 +1566,19 @@ static void test_view_cached(void **state)
     assert_int_equal(open_with(f->v, view, "acme", "profile", "me", &out, &lapsed), -ENOENT);
 
     /* writing grants moves the generation on; an unchanged write need not */
-    gen = vrm_grants_generation();
+    gen = vrm_grants_generation(f->v);
     gput_ok(f->v, "bikeshop", "{\"grants\": [{\"fields\": [\"profile.name\"], \"purpose\": \"p\"}]}");
-    vrm_view_free(view);
+    vrm_view_unref(view);
     view = view_of(f->v, "bikeshop");
     assert_int_equal(vrm_view_current(view), 1);
     gput_ok(f->v, "bikeshop", "{\"grants\": []}");
-    assert_true(vrm_grants_generation() != gen);
+    assert_true(vrm_grants_generation(f->v) != gen);
     assert_int_equal(vrm_view_current(view), 0);
     assert_int_equal(vrm_view_current(other), 0);
     assert_int_equal(open_with(f->v, view, "bikeshop", "profile", "me", &out, &lapsed), -ENOENT);
     assert_int_equal(open_with(f->v, other, "bikeshop", "profile", "me", &out, &lapsed), -ENOENT);
-    vrm_view_free(view);
-    vrm_view_free(other);
+    vrm_view_unref(view);
+    vrm_view_unref(other);
 
     /* removing a vendor makes its views stale too */
     gput_ok(f->v, "bikeshop", "{\"grants\": [{\"fields\": [\"profile.name\"], \"purpose\": \"q\"}]}");
@@ -1587,7 +1587,7 @@ static void test_view_cached(void **state)
     assert_int_equal(vrm_vendor_delete(f->v, "bikeshop"), 0);
     assert_int_equal(vrm_view_current(view), 0);
     assert_int_equal(open_with(f->v, view, "bikeshop", "profile", "me", &out, &lapsed), -ENOENT);
-    vrm_view_free(view);
+    vrm_view_unref(view);
     /* and expiring grants */
     gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.name\"], \"purpose\": \"p\", "
                           "\"until\": \"2098-01-01T00:00:00Z\"}]}");
@@ -1596,7 +1596,112 @@ static void test_view_cached(void **state)
     assert_int_equal(vrm_grants_expire(f->v, 4070908800LL * 1000000000, NULL), 1);
     assert_int_equal(vrm_view_current(view), 0);
     assert_int_equal(open_with(f->v, view, "acme", "profile", "me", &out, &lapsed), -ENOENT);
-    vrm_view_free(view);
+    vrm_view_unref(view);
+}
+
+/* vrm_view_get keeps a vendor's view while it is current; the views and
+ * their freshness are the vault's own, so a second vault open in the same
+ * process changes nothing of the first. */
+static void test_view_cache_per_vault(void **state)
+{
+    fixture *f = *state;
+    vrm_view *a, *b, *c, *w;
+    char *vault2 = tu_make_vault(f->tmp, "other");
+    vrm_vault *v2 = tu_open(vault2);
+    uint64_t gen;
+
+    put(f->v, "profile", "me", "{\"email\": \"ada@example.org\"}");
+    assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
+    gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": \"p\"}]}");
+    assert_int_equal(vrm_view_get(f->v, "acme", &a), 0);
+    assert_int_equal(vrm_view_get(f->v, "acme", &b), 0);
+    assert_ptr_equal(a, b);           /* the cached one */
+    assert_int_equal(vrm_view_get(f->v, "nosuch", &c), -ENOENT);
+    assert_null(c);
+
+    /* the other vault's grants change: this vault's views stay current */
+    assert_int_equal(vrm_collection_create(v2, "profile"), 0);
+    assert_int_equal(vrm_vendor_create(v2, "acme"), 0);
+    gen = vrm_grants_generation(f->v);
+    gput_ok(v2, "acme", "{\"grants\": [{\"fields\": [\"profile.*\"], \"purpose\": \"q\"}]}");
+    assert_int_equal(vrm_grants_generation(f->v), gen);
+    assert_int_equal(vrm_view_current(a), 1);
+    assert_int_equal(vrm_view_get(v2, "acme", &w), 0);
+    assert_ptr_not_equal(w, a);       /* each vault its own views */
+    assert_int_equal(vrm_view_current(w), 1);
+    vrm_view_unref(w);
+
+    /* this vault's grants change: the cached view is stale, a new one made */
+    gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.*\"], \"purpose\": \"p\"}]}");
+    assert_int_equal(vrm_view_current(a), 0);
+    assert_int_equal(vrm_view_get(f->v, "acme", &c), 0);
+    assert_ptr_not_equal(c, a);
+    assert_int_equal(vrm_view_current(c), 1);
+    vrm_view_unref(a);
+    vrm_view_unref(b);
+    vrm_view_unref(c);
+    assert_int_equal(vrm_vault_close(v2), 0);
+    free(vault2);
+}
+
+/* A view file held open: its stamp says when its text must be computed
+ * again, and a re-read is neither logged nor counted. */
+static void test_view_file_stamp(void **state)
+{
+    fixture *f = *state;
+    vrm_view_stamp stamp;
+    char *text = NULL, *log;
+    size_t len = 0;
+    int lapsed = -1;
+
+    put(f->v, "profile", "me", "{\"email\": \"ada@example.org\", \"name\": \"Ada\"}");
+    put(f->v, "diet", "d1", "{\"date\": \"2026-11-02\", \"kcal\": 500}");
+    assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
+    gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": \"p\", "
+                          "\"max_reads\": 1}]}");
+    assert_int_equal(vrm_view_file_open(f->v, "acme", "profile", "me", 42, 1000, "cat", &text,
+                                        &len, &stamp, &lapsed), 0);
+    assert_json(text, "{\"email\": \"ada@example.org\"}");
+    assert_int_equal(len, strlen(text));
+    free(text);
+    /* the one read allowed: the open used up its grant, yet its own text
+     * stands for the reader holding it */
+    assert_int_equal(lapsed, 1);
+    assert_int_equal(vrm_view_file_reread(f->v, "acme", "profile", "me", &stamp, &text, &len),
+                     0);
+    assert_null(text);
+    log = access_log(f->v, "acme");
+    assert_int_equal(strlen(log) > 0, 1);
+    assert_null(strchr(strchr(log, '\n') + 1, '\n'));   /* one line: one read */
+    free(log);
+
+    gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": \"p\"}]}");
+    assert_int_equal(vrm_view_file_open(f->v, "acme", "profile", "me", 42, 1000, "cat", &text,
+                                        &len, &stamp, &lapsed), 0);
+    free(text);
+    assert_int_equal(lapsed, 0);
+    /* a change of another collection leaves the text standing */
+    put(f->v, "diet", "d1", "{\"date\": \"2026-11-02\", \"kcal\": 600}");
+    assert_int_equal(vrm_view_file_reread(f->v, "acme", "profile", "me", &stamp, &text, &len),
+                     0);
+    assert_null(text);
+    /* a change of the record: the new text, and then it stands again */
+    put(f->v, "profile", "me", "{\"email\": \"ada@example.com\", \"name\": \"Ada\"}");
+    assert_int_equal(vrm_view_file_reread(f->v, "acme", "profile", "me", &stamp, &text, &len),
+                     0);
+    assert_json(text, "{\"email\": \"ada@example.com\"}");
+    assert_int_equal(len, strlen(text));
+    free(text);
+    assert_int_equal(vrm_view_file_reread(f->v, "acme", "profile", "me", &stamp, &text, &len),
+                     0);
+    assert_null(text);
+    /* revoked: nothing of it is in the view any more */
+    gput_ok(f->v, "acme", "{\"grants\": []}");
+    assert_int_equal(vrm_view_file_reread(f->v, "acme", "profile", "me", &stamp, &text, &len),
+                     -ENOENT);
+    assert_null(text);
+    assert_int_equal(vrm_view_file_open(f->v, "acme", "profile", "me", 42, 1000, "cat", &text,
+                                        &len, &stamp, &lapsed), -ENOENT);
 }
 
 static void test_view_visible_to(void **state)
@@ -2322,7 +2427,7 @@ static void check_vendor(prop *pr, pvendor *pv, leaves *want, leaves *got)
             free(text);
         }
     }
-    vrm_view_free(view);
+    vrm_view_unref(view);
 }
 
 /* vrm_view_visible_to of some records against the oracle. */
@@ -2525,6 +2630,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_view_open_file_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_max_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_cached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_cache_per_vault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_file_stamp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_visible_to, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property_views, setup, teardown),
     };

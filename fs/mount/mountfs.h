@@ -71,13 +71,6 @@ typedef struct vrmfs {
      * invalidate, name by name (a folder pinned by an open file would come
      * back with its cached children otherwise). */
     nameset viewnames;
-    /* Views of the vendors read lately, reused while vrm_view_current()
-     * (each holds a reference; a slot is reused round robin). */
-    struct {
-        char vendor[VRM_VENDOR_MAX + 1];
-        vrm_view *view;
-    } views[8];
-    unsigned views_next;
     /* The delivery threads (deliver.c).  deliver_mu guards the fields
      * below it; deliver_gen moves on when a message is queued. */
     pthread_t deliver_threads[DELIVER_THREADS];

@@ -203,9 +203,7 @@ struct handle {
     int written;                      /* write() or ftruncate() seen */
     int created;                      /* H_RECORD: in fs->pending until committed */
     int fresh;                        /* H_VIEW: buf not read from offset 0 yet */
-    uint64_t grants_gen, data_gen;    /* H_VIEW: what buf was computed from
-                                         (vrm_grants_generation, and
-                                         vrm_facts_generation of its collection) */
+    vrm_view_stamp stamp;             /* H_VIEW: what buf was computed from */
     pthread_mutex_t mu;               /* guards this handle */
     handle *next;                     /* in fs->pending */
     handle *open_prev, *open_next;    /* in the list of open handles */

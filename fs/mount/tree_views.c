@@ -14,7 +14,7 @@
  * name of a view it was given (fs->viewnames) when the vendor's grants
  * change (view_changed), and a record's entries in every view when the
  * record changes (view_record_changed), so that a revoked field is gone at
- * once.  The views of the vendors read lately are kept (fs->views).
+ * once.  libvrm keeps the views of the vendors read lately (vrm_view_get).
  */
 #include "tree.h"
 
@@ -24,43 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the view cache (fs->views, fs->mu) ------------------------------------------ */
-
-/* `vendor`'s view as it is now, from the cache or made anew: 0 and *out
- * (a reference: vrm_view_free it), or a negative errno. */
-static int view_get(vrmfs *fs, const char *vendor, vrm_view **out)
-{
-    vrm_view *view = NULL;
-    unsigned i;
-    int rc;
-
-    pthread_mutex_lock(&fs->mu);
-    for (i = 0; i < sizeof fs->views / sizeof fs->views[0] && view == NULL; i++)
-        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0 &&
-            vrm_view_current(fs->views[i].view))
-            view = vrm_view_ref(fs->views[i].view);
-    pthread_mutex_unlock(&fs->mu);
-    if (view != NULL) {
-        *out = view;
-        return 0;
-    }
-    rc = vrm_view_make(fs->v, vendor, &view);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_lock(&fs->mu);
-    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++)
-        if (fs->views[i].view != NULL && strcmp(fs->views[i].vendor, vendor) == 0)
-            break;
-    if (i == sizeof fs->views / sizeof fs->views[0])
-        i = fs->views_next++ % (sizeof fs->views / sizeof fs->views[0]);
-    vrm_view_free(fs->views[i].view);
-    snprintf(fs->views[i].vendor, sizeof fs->views[i].vendor, "%s", vendor);
-    fs->views[i].view = vrm_view_ref(view);
-    pthread_mutex_unlock(&fs->mu);
-    *out = view;
-    return 0;
-}
 
 /* Modes: a --view mount is meant to be shared (with -o allow_other). */
 static mode_t view_mode(int dir)
@@ -241,7 +204,7 @@ static int analytics_getattr(vrmfs *fs, const char *path, const node *n, struct 
     char apath[600], *text = NULL;
     size_t len = 0;
     int64_t t = 0;
-    int rc = view_get(fs, n->vendor, &view);
+    int rc = vrm_view_get(fs->v, n->vendor, &view);
 
     if (rc != 0)
         return rc;
@@ -268,7 +231,7 @@ static int analytics_getattr(vrmfs *fs, const char *path, const node *n, struct 
         }
         break;
     }
-    vrm_view_free(view);
+    vrm_view_unref(view);
     return rc;
 }
 
@@ -289,10 +252,10 @@ static int views_getattr(vrmfs *fs, const char *path, const node *n, struct stat
             fill_dir(fs, st, view_mode(1));
         return rc;
     case N_VIEW_COLL:
-        rc = view_get(fs, n->vendor, &view);
+        rc = vrm_view_get(fs->v, n->vendor, &view);
         if (rc == 0)
             rc = vrm_view_has_collection(fs->v, view, n->coll);
-        vrm_view_free(view);
+        vrm_view_unref(view);
         if (rc == 1) {
             fill_dir(fs, st, view_mode(1));
             if (path != NULL)
@@ -300,10 +263,10 @@ static int views_getattr(vrmfs *fs, const char *path, const node *n, struct stat
         }
         return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
     case N_VIEW_RECORD:
-        rc = view_get(fs, n->vendor, &view);
+        rc = vrm_view_get(fs->v, n->vendor, &view);
         if (rc == 0)
             rc = vrm_view_stat(fs->v, view, n->coll, n->name, &info);
-        vrm_view_free(view);
+        vrm_view_unref(view);
         if (rc == 0) {
             fill_file(fs, st, view_mode(0), (size_t)info.size, ns_to_ts(info.updated_ns),
                       ns_to_ts(info.updated_ns));
@@ -316,34 +279,23 @@ static int views_getattr(vrmfs *fs, const char *path, const node *n, struct stat
     }
 }
 
-/* A later read of a view file from its start: compute it again. */
+/* A later read of a view file from its start: computed again if what it
+ * showed may have changed (vrm_view_file_reread); -EACCES once nothing of
+ * it is granted.  Handle mutex held. */
 static int view_reread(vrmfs *fs, handle *h)
 {
-    vrm_view *view = NULL;
     char *text = NULL;
     size_t len = 0;
-    uint64_t g = vrm_grants_generation(), d = vrm_facts_generation(h->n.coll);
-    int rc;
+    int rc = vrm_view_file_reread(fs->v, h->n.vendor, h->n.coll, h->n.name, &h->stamp, &text,
+                                  &len);
 
-    /* nothing changed since: the text stands (the kernel may drop its
-     * pages and read from 0 again, e.g. when this very open used up a
-     * max_reads and the grant's end invalidated the view) */
-    if (g == h->grants_gen && d == h->data_gen)
-        return 0;
-    rc = view_get(fs, h->n.vendor, &view);
-
-    if (rc == 0)
-        rc = vrm_view_record(fs->v, view, h->n.coll, h->n.name, &text, &len, NULL);
-    vrm_view_free(view);
     if (rc == -ENOENT)
         return -EACCES;   /* no longer granted */
-    if (rc != 0)
-        return rc;
+    if (rc != 0 || text == NULL)
+        return rc;        /* text NULL: nothing changed since, the text stands */
     free(h->buf);
     h->buf = text;
     h->len = h->cap = len;
-    h->grants_gen = g;
-    h->data_gen = d;
     return 0;
 }
 
@@ -422,7 +374,7 @@ static int views_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t o
     fill_dots(c);
     if (n->kind == N_VIEWS)
         return vrm_vendor_list(fs->v, fill_name, c);
-    rc = view_get(fs, n->vendor, &view);
+    rc = vrm_view_get(fs->v, n->vendor, &view);
     if (rc != 0)
         return rc;
     switch (n->kind) {
@@ -447,7 +399,7 @@ static int views_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t o
         rc = vrm_view_analytics(view, fill_view_analytics, &a);
         break;
     }
-    vrm_view_free(view);
+    vrm_view_unref(view);
     return rc < 0 ? rc : 0;
 }
 
@@ -476,7 +428,7 @@ static void process_name(pid_t pid, char *out, size_t size)
 static int record_open(vrmfs *fs, const char *path, const node *n, struct fuse_file_info *fi)
 {
     struct fuse_context *ctx = fuse_get_context();
-    vrm_view *view = NULL;
+    vrm_view_stamp stamp;
     char comm[64], *text = NULL;
     size_t len = 0;
     int lapsed = 0, rc;
@@ -484,11 +436,8 @@ static int record_open(vrmfs *fs, const char *path, const node *n, struct fuse_f
     if ((fi->flags & O_ACCMODE) != O_RDONLY)
         return -EACCES;
     process_name(ctx->pid, comm, sizeof comm);
-    if (view_get(fs, n->vendor, &view) != 0)
-        view = NULL;   /* the call reads the grants itself */
-    rc = vrm_view_open_file(fs->v, view, n->vendor, n->coll, n->name, ctx->pid, ctx->uid, comm,
-                            &text, &len, NULL, &lapsed);
-    vrm_view_free(view);
+    rc = vrm_view_file_open(fs->v, n->vendor, n->coll, n->name, ctx->pid, ctx->uid, comm, &text,
+                            &len, &stamp, &lapsed);
     if (rc != 0 && rc != -ENOENT)
         return refuse(path, rc);
     if (lapsed)
@@ -499,11 +448,8 @@ static int record_open(vrmfs *fs, const char *path, const node *n, struct fuse_f
         snprintf(log, sizeof log, "/vendors/%s/access.log", n->vendor);
         inval_queue(fs, log);   /* its size grew */
     }
-    if (rc == 0 && (rc = snapshot_handle(fi, H_VIEW, n, text, len)) == 0) {
-        /* after the open's own count: its lapse does not make it stale */
-        HANDLE(fi)->grants_gen = vrm_grants_generation();
-        HANDLE(fi)->data_gen = vrm_facts_generation(n->coll);
-    }
+    if (rc == 0 && (rc = snapshot_handle(fi, H_VIEW, n, text, len)) == 0)
+        HANDLE(fi)->stamp = stamp;
     return rc;
 }
 
@@ -518,14 +464,14 @@ static int analytics_open(vrmfs *fs, const char *path, const node *n,
 
     if ((fi->flags & O_ACCMODE) != O_RDONLY)
         return -EACCES;
-    rc = view_get(fs, n->vendor, &view);
+    rc = vrm_view_get(fs->v, n->vendor, &view);
     if (rc != 0)
         return rc;
     process_name(ctx->pid, comm, sizeof comm);
     snprintf(apath, sizeof apath, "%s/%s", n->coll, n->name);
     rc = vrm_view_analytics_open(fs->v, view, apath, ctx->pid, ctx->uid, comm, &text, &len,
                                  &lapsed);
-    vrm_view_free(view);
+    vrm_view_unref(view);
     if (rc != 0 && rc != -ENOENT)
         return refuse(path, rc);
     if (lapsed)
@@ -566,12 +512,6 @@ static int views_mkdir_unknown(vrmfs *fs, const char *path, int rc)
 
 static void views_forget(vrmfs *fs)
 {
-    unsigned i;
-
-    for (i = 0; i < sizeof fs->views / sizeof fs->views[0]; i++) {
-        vrm_view_free(fs->views[i].view);
-        fs->views[i].view = NULL;
-    }
     nameset_release(&fs->viewnames);
 }
 

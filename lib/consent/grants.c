@@ -39,16 +39,14 @@ const char *const vrm_grants_analytics[] = {
     "activity.summary", NULL,
 };
 
-static _Atomic uint64_t generation = 1;
-
-uint64_t vrm_grants_generation(void)
+uint64_t vrm_grants_generation(const vrm_vault *v)
 {
-    return generation;
+    return v->gen[VRM_GEN_GRANTS];
 }
 
-void vrm_grants_changed(void)
+void vrm_grants_changed(vrm_vault *v)
 {
-    generation++;
+    v->gen[VRM_GEN_GRANTS]++;
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -330,7 +328,7 @@ static int receipt(vrm_vault *v, const char *vendor, const rows *after, const ch
     cJSON *body = NULL, *force = NULL;
     int rc = vendor_body_locked(v, vendor, &body);
 
-    vrm_grants_changed();   /* before the change: a view made now is stale */
+    vrm_grants_changed(v);   /* before the change: a view made now is stale */
     if (rc == 0)
         rc = rows_in_force(after, now, 0, &force);
     if (rc == 0)

@@ -54,9 +54,9 @@ int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t le
  * (if not NULL): the next until still ahead, or 0 if none. */
 int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns);
 
-/* A number that changes whenever what is in force may have changed in this
- * process (grants written, expired, lapsed, revoked; vendors removed): a
+/* A number that changes whenever what is in force may have changed in the
+ * open vault (grants written, expired, lapsed, revoked; vendors removed): a
  * view made under one number is stale under another.  Thread-safe. */
-uint64_t vrm_grants_generation(void);
+uint64_t vrm_grants_generation(const vrm_vault *v);
 
 #endif

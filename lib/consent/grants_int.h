@@ -10,7 +10,7 @@
 #include "store/vault_int.h"
 
 /* Move the generation on (vrm_grants_generation). */
-void vrm_grants_changed(void);
+void vrm_grants_changed(vrm_vault *v);
 
 /* The grant objects of `vendor` in force at now_ns, each with its stored
  * index as "_idx" (a number), in a new array (*out, cJSON_Delete). */

@@ -278,7 +278,7 @@ int vrm_vendor_delete(vrm_vault *v, const char *name)
     rc = vrm_tx_begin(v);
     if (rc != 0)
         goto out;
-    vrm_grants_changed();
+    vrm_grants_changed(v);
     rc = vrm_grants_revoke_all_locked(v, name, vrm_now_ns());
     if (rc == 0)
         rc = vrm_vault_stmt(v, "DELETE FROM grant_docs WHERE vendor = ?1", &st);

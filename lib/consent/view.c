@@ -3,6 +3,7 @@
  * view.h).
  */
 #include "consent/view.h"
+#include "data/facts.h"
 #include "base/clock.h"
 #include "consent/accesslog.h"
 #include "data/analytics.h"
@@ -21,6 +22,7 @@
 #include "consent/grants_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,7 @@ typedef struct vcoll {
 } vcoll;
 
 struct vrm_view {
+    const vrm_vault *v;               /* made of, and never outliving, this vault */
     char vendor[VRM_VENDOR_MAX + 1];
     vgrant *grants;                   /* in force when the view was made */
     size_t ngrants;
@@ -51,12 +54,12 @@ struct vrm_view {
     size_t ncolls;
     char **analytics;                 /* the analytics results of all of them */
     size_t nanalytics;
-    uint64_t gen;                     /* vrm_grants_generation() then */
+    uint64_t gen;                     /* vrm_grants_generation(v) then */
     int64_t expires_ns;               /* the first until in force, or 0 */
-    _Atomic int refs;                 /* vrm_view_ref / vrm_view_free */
+    _Atomic int refs;                 /* vrm_view_ref / vrm_view_unref */
 };
 
-void vrm_view_free(vrm_view *view)
+void vrm_view_unref(vrm_view *view)
 {
     size_t i;
 
@@ -90,7 +93,7 @@ int vrm_view_current(const vrm_view *view)
 {
     struct timespec ts;
 
-    if (view->gen != vrm_grants_generation())
+    if (view->gen != vrm_grants_generation(view->v))
         return 0;
     if (view->expires_ns == 0)
         return 1;
@@ -249,7 +252,8 @@ static int view_make_locked(vrm_vault *v, const char *vendor, int64_t now, vrm_v
     if (view == NULL)
         return -ENOMEM;
     view->refs = 1;
-    view->gen = vrm_grants_generation();
+    view->v = v;
+    view->gen = vrm_grants_generation(v);
     strcpy(view->vendor, vendor);
     rc = vrm_grants_in_force_locked(v, vendor, now, &force);
     cJSON_ArrayForEach(g, force) {
@@ -261,7 +265,7 @@ static int view_make_locked(vrm_vault *v, const char *vendor, int64_t now, vrm_v
     if (rc == 0)
         rc = index_paths(view);
     if (rc != 0) {
-        vrm_view_free(view);
+        vrm_view_unref(view);
         return rc;
     }
     *out = view;
@@ -276,6 +280,81 @@ int vrm_view_make(vrm_vault *v, const char *vendor, vrm_view **out)
     rc = view_make_locked(v, vendor, vrm_now_ns(), out);
     vrm_vault_unlock(v);
     return rc;
+}
+
+/* ---- the cache of views ------------------------------------------------ */
+
+#define VIEW_CACHE 8                  /* views kept, reused round robin */
+
+/* The views of the vendors read lately, in the vault's VRM_SLOT_VIEWS. */
+typedef struct view_cache {
+    pthread_mutex_t mu;               /* guards the fields below; a leaf lock */
+    struct {
+        char vendor[VRM_VENDOR_MAX + 1];
+        vrm_view *view;               /* a reference, or NULL */
+    } e[VIEW_CACHE];
+    unsigned next;                    /* the slot to reuse next */
+} view_cache;
+
+static void *view_cache_make(void)
+{
+    view_cache *c = calloc(1, sizeof *c);
+
+    if (c != NULL && pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static void view_cache_release(void *p)
+{
+    view_cache *c = p;
+    size_t i;
+
+    for (i = 0; i < VIEW_CACHE; i++)
+        vrm_view_unref(c->e[i].view);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int vrm_view_get(vrm_vault *v, const char *vendor, vrm_view **out)
+{
+    view_cache *c = vrm_vault_slot(v, VRM_SLOT_VIEWS, view_cache_make, view_cache_release);
+    vrm_view *view = NULL;
+    unsigned i;
+    int rc;
+
+    *out = NULL;
+    if (c != NULL) {
+        pthread_mutex_lock(&c->mu);
+        for (i = 0; i < VIEW_CACHE && view == NULL; i++)
+            if (c->e[i].view != NULL && strcmp(c->e[i].vendor, vendor) == 0 &&
+                vrm_view_current(c->e[i].view))
+                view = vrm_view_ref(c->e[i].view);
+        pthread_mutex_unlock(&c->mu);
+        if (view != NULL) {
+            *out = view;
+            return 0;
+        }
+    }
+    rc = vrm_view_make(v, vendor, &view);
+    if (rc != 0 || c == NULL) {
+        *out = view;
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    for (i = 0; i < VIEW_CACHE; i++)
+        if (c->e[i].view != NULL && strcmp(c->e[i].vendor, vendor) == 0)
+            break;
+    if (i == VIEW_CACHE)
+        i = c->next++ % VIEW_CACHE;
+    vrm_view_unref(c->e[i].view);
+    snprintf(c->e[i].vendor, sizeof c->e[i].vendor, "%s", vendor);
+    c->e[i].view = vrm_view_ref(view);
+    pthread_mutex_unlock(&c->mu);
+    *out = view;
+    return 0;
 }
 
 static int names_collection(const vrm_view *view, const char *coll)
@@ -522,7 +601,53 @@ unlock:
         *json = NULL;
         *len = 0;
     }
-    vrm_view_free(view);
+    vrm_view_unref(view);
+    return rc;
+}
+
+/* What the text of view file coll/name depends on, now. */
+static void stamp_of(const vrm_vault *v, const char *coll, vrm_view_stamp *stamp)
+{
+    stamp->grants = vrm_grants_generation(v);
+    stamp->data = vrm_facts_generation(v, coll);
+}
+
+int vrm_view_file_open(vrm_vault *v, const char *vendor, const char *coll, const char *name,
+                       pid_t pid, uid_t uid, const char *comm, char **json, size_t *len,
+                       vrm_view_stamp *stamp, int *lapsed)
+{
+    vrm_view *view = NULL;
+    int rc;
+
+    if (vrm_view_get(v, vendor, &view) != 0)
+        view = NULL;   /* vrm_view_open_file reads the grants itself */
+    rc = vrm_view_open_file(v, view, vendor, coll, name, pid, uid, comm, json, len, NULL,
+                            lapsed);
+    vrm_view_unref(view);
+    /* after the open's own count: a lapse it caused leaves its text as it is */
+    if (rc == 0)
+        stamp_of(v, coll, stamp);
+    return rc;
+}
+
+int vrm_view_file_reread(vrm_vault *v, const char *vendor, const char *coll, const char *name,
+                         vrm_view_stamp *stamp, char **json, size_t *len)
+{
+    vrm_view_stamp now;
+    vrm_view *view = NULL;
+    int rc;
+
+    *json = NULL;
+    *len = 0;
+    stamp_of(v, coll, &now);
+    if (now.grants == stamp->grants && now.data == stamp->data)
+        return 0;
+    rc = vrm_view_get(v, vendor, &view);
+    if (rc == 0)
+        rc = vrm_view_record(v, view, coll, name, json, len, NULL);
+    vrm_view_unref(view);
+    if (rc == 0)
+        *stamp = now;
     return rc;
 }
 
@@ -559,7 +684,7 @@ int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char *
              vrm_strbuf_adds(&seen, vendors.names[i]) != 0))
             rc = -ENOMEM;
         cJSON_Delete(p);
-        vrm_view_free(view);
+        vrm_view_unref(view);
     }
     if (rc == 0 && (*out = vrm_strbuf_detach(&seen, len)) == NULL)
         rc = -ENOMEM;

@@ -25,12 +25,19 @@ typedef struct vrm_view vrm_view;   /* opaque; read-only once made */
 
 /* A snapshot of `vendor`'s grants in force now.  0 and *out, -ENOENT for an
  * unknown vendor.  A view is reference-counted: vrm_view_ref takes another
- * reference, vrm_view_free drops one (NULL is fine); views are immutable,
- * so threads may share one. */
+ * reference, vrm_view_unref drops one (NULL is fine); views are immutable,
+ * so threads may share one.  A view never outlives its vault. */
 int vrm_view_make(vrm_vault *v, const char *vendor, vrm_view **out)
     __attribute__((warn_unused_result));
 vrm_view *vrm_view_ref(vrm_view *view);
-void vrm_view_free(vrm_view *view);
+void vrm_view_unref(vrm_view *view);
+
+/* `vendor`'s view now: one of the vault's cache of the views of the vendors
+ * read lately, while it is current (vrm_view_current), else made anew and
+ * kept there (8 of them, reused round robin).  0 and *out, a reference
+ * (vrm_view_unref), or as vrm_view_make.  Thread-safe. */
+int vrm_view_get(vrm_vault *v, const char *vendor, vrm_view **out)
+    __attribute__((warn_unused_result));
 
 /* 1 while nothing has changed what `view` shows: no grant of any vendor
  * written, ended or revoked since it was made (vrm_grants_generation) and
@@ -65,6 +72,35 @@ int vrm_view_open_file(vrm_vault *v, const vrm_view *view, const char *vendor,
                        const char *coll, const char *name, pid_t pid, uid_t uid,
                        const char *comm, char **json, size_t *len, vrm_record_info *info,
                        int *lapsed);
+
+/* ---- a view file held open ----------------------------------------------
+ * A reader that keeps views/VENDOR/records/COLL/NAME.json open and reads it
+ * again from the start (tail -f, a program polling its file) sees what is
+ * granted then: the text it was given carries a stamp of what it was
+ * computed from, and a read from the start computes it again only when the
+ * stamp no longer holds. */
+
+typedef struct vrm_view_stamp {
+    uint64_t grants;                  /* vrm_grants_generation then */
+    uint64_t data;                    /* vrm_facts_generation of the collection */
+} vrm_view_stamp;
+
+/* Open the file as vrm_view_open_file does (a read by (pid, uid, comm),
+ * logged and counted), through the cache of views: *json, *len, *lapsed as
+ * there, and *stamp, taken after the open's own count so that a grant the
+ * open itself used up leaves its text standing.  -ENOENT if it is not in
+ * the view. */
+int vrm_view_file_open(vrm_vault *v, const char *vendor, const char *coll, const char *name,
+                       pid_t pid, uid_t uid, const char *comm, char **json, size_t *len,
+                       vrm_view_stamp *stamp, int *lapsed) __attribute__((warn_unused_result));
+
+/* Read it again from the start, as the reader that opened it (not logged or
+ * counted again): 0 and *json NULL while *stamp holds (the text stands), or
+ * 0 and the new *json, *len with *stamp moved on; -ENOENT once the record
+ * is no longer in the view. */
+int vrm_view_file_reread(vrm_vault *v, const char *vendor, const char *coll, const char *name,
+                         vrm_view_stamp *stamp, char **json, size_t *len)
+    __attribute__((warn_unused_result));
 
 /* ---- analytics results granted by name (analytics.spending.by-month) ------
  * views/VENDOR/analytics/TOPIC/FILE is the result (analytics.h), the .json

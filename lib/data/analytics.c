@@ -313,11 +313,11 @@ static void custom_changed(vrm_vault *v)
 
 static void generations(vrm_vault *v, uint64_t gens[G_COUNT])
 {
-    gens[G_FINANCE] = vrm_facts_generation("finance");
-    gens[G_DIET] = vrm_facts_generation("diet");
-    gens[G_PURCHASES] = vrm_facts_generation("purchases");
-    gens[G_ACTIVITY] = vrm_facts_generation("activity");
-    gens[G_OTHER] = vrm_facts_generation("profile");   /* the slot of all others */
+    gens[G_FINANCE] = vrm_facts_generation(v, "finance");
+    gens[G_DIET] = vrm_facts_generation(v, "diet");
+    gens[G_PURCHASES] = vrm_facts_generation(v, "purchases");
+    gens[G_ACTIVITY] = vrm_facts_generation(v, "activity");
+    gens[G_OTHER] = vrm_facts_generation(v, "profile");   /* the slot of all others */
     gens[G_CUSTOM] = custom_generation(v);
 }
 

@@ -16,9 +16,10 @@ enum { F_FINANCE, F_DIET, F_PURCHASES, F_ACTIVITY, F_COUNT };
 
 static const char *const colls[F_COUNT] = {"finance", "diet", "purchases", "activity"};
 
-/* Per collection, moved on by every change (and for any other collection,
- * the last slot). */
-static _Atomic uint64_t generations[F_COUNT + 1];
+/* The vault's counters (vault_int.h): VRM_GEN_FACTS + i for collection i,
+ * moved on by every change of one of its records, and the one after them
+ * for any other collection. */
+_Static_assert(VRM_GEN_FACTS + F_COUNT < VRM_GEN_COUNT, "room for the facts' counters");
 
 static int which(const char *coll)
 {
@@ -35,11 +36,11 @@ int vrm_facts_collection(const char *coll)
     return which(coll) >= 0;
 }
 
-uint64_t vrm_facts_generation(const char *coll)
+uint64_t vrm_facts_generation(const vrm_vault *v, const char *coll)
 {
     int i = which(coll);
 
-    return generations[i < 0 ? F_COUNT : i];
+    return v->gen[VRM_GEN_FACTS + (i < 0 ? F_COUNT : i)];
 }
 
 /* A number: a JSON number, or a string that is one entirely. */
@@ -105,10 +106,10 @@ int vrm_facts_record_changed_locked(vrm_vault *v, const char *coll, const char *
     const char *date;
 
     if (c < 0) {
-        generations[F_COUNT]++;
+        v->gen[VRM_GEN_FACTS + F_COUNT]++;
         return 0;
     }
-    generations[c]++;
+    v->gen[VRM_GEN_FACTS + c]++;
     if (body == NULL) {
         rc = vrm_vault_stmt(v, "DELETE FROM facts WHERE collection = ?1 AND name = ?2", &st);
         if (rc != 0)

@@ -24,8 +24,8 @@
 /* 1 if `coll` is a conventional collection with facts. */
 int vrm_facts_collection(const char *coll);
 
-/* A number that changes whenever the records of `coll` change in this
- * process (cached results made under another are stale).  Thread-safe. */
-uint64_t vrm_facts_generation(const char *coll);
+/* A number that changes whenever the records of `coll` change in the open
+ * vault (cached results made under another are stale).  Thread-safe. */
+uint64_t vrm_facts_generation(const vrm_vault *v, const char *coll);
 
 #endif

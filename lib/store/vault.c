@@ -323,11 +323,14 @@ int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYB
 vrm_vault *vrm_vault_new(const char *dir, unsigned flags)
 {
     vrm_vault *v = calloc(1, sizeof *v);
+    int i;
 
     if (v == NULL)
         return NULL;
     v->lockfd = -1;
     v->flags = flags;
+    for (i = 0; i < VRM_GEN_COUNT; i++)
+        v->gen[i] = 1;
     v->stmts.slot = v->stmt_slots;
     v->stmts.cap = VRM_STMT_CACHE;
     v->dir = strdup(dir);

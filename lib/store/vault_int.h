@@ -57,7 +57,21 @@ typedef struct vrm_stmt_cache {
  * The store knows only the slots' numbers. */
 enum {
     VRM_SLOT_ANALYTICS,               /* the analytics' cache of results */
+    VRM_SLOT_VIEWS,                   /* the views of the vendors read lately */
     VRM_SLOT_COUNT
+};
+
+/* Counters of changes, each moved on inside the transaction of a change
+ * (mutex held) and read without the mutex by the caches above the store,
+ * which must not serve what a change made stale: a cached text made under
+ * one value is stale under another.  What moves each is said where it
+ * moves (grants.c, facts.c). */
+enum {
+    VRM_GEN_GRANTS,                   /* what is in force for any vendor */
+    VRM_GEN_FACTS,                    /* the first of facts.c's, one per
+                                         collection with facts and one for
+                                         all others */
+    VRM_GEN_COUNT = VRM_GEN_FACTS + 8
 };
 
 typedef struct vrm_slot {
@@ -107,6 +121,7 @@ struct vrm_vault {
     vrm_stmt_slot stmt_slots[VRM_STMT_CACHE];
     vrm_reader readers[VRM_READERS_MAX];  /* the first nreaders are open */
     int nreaders;                     /* set at open, read-only after */
+    _Atomic uint64_t gen[VRM_GEN_COUNT];  /* see VRM_GEN_*; start at 1 */
     pthread_mutex_t slots_mu;         /* guards slots; a leaf lock */
     vrm_slot slots[VRM_SLOT_COUNT];
     vrm_record_hook record_hook;      /* set once at open (vrm.c), then read-only */
