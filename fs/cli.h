@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit codes; documented in vrmfs.1 and README.md. */
+/* Exit codes; documented in vrmfs(1), EXIT STATUS. */
 enum {
     EXIT_DAMAGED = 1,     /* check or verify-log found damage (pages, structure,
                              a broken access log chain); vendor open: the
@@ -39,6 +39,10 @@ int cli_fail(int err);
 
 /* The exit code for a negative errno from libvrm. */
 int cli_exit_code(int err);
+
+/* Print "vrmfs CMD: " + the message and where to find help, and return
+ * EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The progress of a long command, as one line on standard error that each
  * step rewrites: "WHAT: NN% (DONE of TOTAL UNIT)", DONE and TOTAL counted

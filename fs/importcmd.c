@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,75 +31,26 @@ static const char import_help[] =
     "  -p, --passfile F   read the passphrase from the first line of F\n"
     "  -h, --help         show this help\n";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("vrmfs import: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'vrmfs import --help'.\n", stderr);
-    return EXIT_USAGE;
-}
-
 /* Read all of the regular file `path` into *out (malloc'd) and *len.  0, or
  * an exit code after printing why. */
 static int read_file(const char *path, char **out, size_t *len)
 {
-    size_t cap, used = 0;
-    char *buf = NULL, *nb;
     struct stat st;
-    ssize_t n;
-    int fd, rc = EXIT_NOINPUT;
+    int fd, rc;
 
     *out = NULL;
     *len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || fstat(fd, &st) != 0)
-        goto fail;
-    if (!S_ISREG(st.st_mode)) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(errno));
+        rc = EXIT_NOINPUT;
+    } else if (!S_ISREG(st.st_mode)) {
         fprintf(stderr, "vrmfs: %s: not a regular file\n", path);
-        goto out;
+        rc = EXIT_NOINPUT;
+    } else if ((rc = vrm_fd_read_all(fd, SIZE_MAX / 2, out, len)) != 0) {
+        fprintf(stderr, "vrmfs: %s: %s\n", path, rc == -ENOMEM ? "out of memory" : strerror(-rc));
+        rc = rc == -ENOMEM ? EXIT_ERROR : EXIT_NOINPUT;
     }
-    if ((uintmax_t)st.st_size > SIZE_MAX / 2 - 65536) {
-        errno = EFBIG;
-        goto fail;
-    }
-    cap = (size_t)st.st_size + 65536;     /* the file may grow while read */
-    for (;;) {
-        if (used == cap) {
-            cap *= 2;
-            if ((nb = realloc(buf, cap)) == NULL)
-                goto nomem;
-            buf = nb;
-        } else if (buf == NULL && (buf = malloc(cap)) == NULL) {
-            goto nomem;
-        }
-        n = read(fd, buf + used, cap - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto fail;
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    *out = buf;
-    *len = used;
-    buf = NULL;
-    rc = 0;
-    goto out;
-nomem:
-    fprintf(stderr, "vrmfs: %s: out of memory\n", path);
-    rc = EXIT_ERROR;
-    goto out;
-fail:
-    fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(errno));
-out:
-    free(buf);
     if (fd >= 0)
         close(fd);
     return rc;
@@ -131,19 +81,19 @@ int cmd_import(int argc, char **argv)
             fputs(import_help, stdout);
             return 0;
         default:
-            return usage_error("%s", "bad option");
+            return cli_usage_error("import", "%s", "bad option");
         }
     }
     if (optind != argc - 3)
-        return usage_error("%s", "expects VAULT COLLECTION FILE");
+        return cli_usage_error("import", "%s", "expects VAULT COLLECTION FILE");
     dir = argv[optind];
     coll = argv[optind + 1];
     file = argv[optind + 2];
     name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     if (vrm_collection_name_valid(coll) != 0)
-        return usage_error("%s", vrm_error_message());
+        return cli_usage_error("import", "%s", vrm_error_message());
     if (vrm_record_name_valid(name) != 0)
-        return usage_error("FILE's base name cannot name a report: %s", vrm_error_message());
+        return cli_usage_error("import", "FILE's base name cannot name a report: %s", vrm_error_message());
     rc = read_file(file, &data, &len);
     if (rc != 0)
         return rc;

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,79 +15,6 @@
 #include <unistd.h>
 
 #include "vrm.h"
-
-int cli_stdout_closed;
-
-int cli_exit_code(int err)
-{
-    switch (-err) {
-    case 0:
-        return 0;
-    case EKEYREJECTED:
-        return EXIT_PASSPHRASE;
-    case ENOENT:
-    case ENOTDIR:
-        return EXIT_NOVAULT;
-    case EPROTONOSUPPORT:
-        return EXIT_NEWER;
-    case EBADMSG:
-    case EUCLEAN:
-        return EXIT_TAMPERED;
-    case ENOSPC:
-    case EDQUOT:
-        return EXIT_NOSPACE;
-    case EBUSY:
-        return EXIT_BUSY;
-    case EEXIST:
-        return EXIT_EXISTS;
-    case EINVAL:
-        return EXIT_USAGE;
-    default:
-        return EXIT_ERROR;
-    }
-}
-
-int cli_fail(int err)
-{
-    fprintf(stderr, "vrmfs: %s\n", vrm_error_message());
-    return cli_exit_code(err);
-}
-
-void cli_progress_show(void *ctx, uint64_t done, uint64_t total)
-{
-    cli_progress *p = ctx;
-
-    if (!p->tty || total < p->min)
-        return;
-    fprintf(stderr, "\r%s: %3u%% (%llu of %llu %s)", p->what,
-            (unsigned)(done * 100 / total), (unsigned long long)(done >> p->shift),
-            (unsigned long long)(total >> p->shift), p->unit);
-    p->shown = 1;
-    if (done == total)
-        cli_progress_end(p);
-}
-
-void cli_progress_end(cli_progress *p)
-{
-    if (p->shown)
-        fputs("\r\033[K", stderr);
-    p->shown = 0;
-}
-
-static int usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "vrmfs %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'vrmfs %s --help'.\n", cmd);
-    return EXIT_USAGE;
-}
 
 /* A size in bytes with an optional K, M or G (binary) suffix. */
 static int parse_size(const char *s, unsigned long long *out)
@@ -193,12 +119,12 @@ static int new_vault_option(new_vault *nv, int c, const char *cmd)
         return 1;
     case 'O':
         if (parse_size(optarg, &n) != 0 || n == 0)
-            return -usage_error(cmd, "--kdf-ops: not a positive number: %s", optarg);
+            return -cli_usage_error(cmd, "--kdf-ops: not a positive number: %s", optarg);
         nv->limits.ops = n;
         return 1;
     case 'M':
         if (parse_size(optarg, &n) != 0 || n == 0 || n > SIZE_MAX)
-            return -usage_error(cmd, "--kdf-mem: not a size: %s", optarg);
+            return -cli_usage_error(cmd, "--kdf-mem: not a size: %s", optarg);
         nv->limits.mem = (size_t)n;
         return 1;
     default:
@@ -273,12 +199,12 @@ int cmd_init(int argc, char **argv)
             continue;
         }
         if (c != 'h')
-            return usage_error("init", "%s", "bad option");
+            return cli_usage_error("init", "%s", "bad option");
         fputs(init_help, stdout);
         return 0;
     }
     if (optind != argc - 1)
-        return usage_error("init", "%s", "expects one VAULT directory");
+        return cli_usage_error("init", "%s", "expects one VAULT directory");
     rc = new_vault_begin(&nv);
     if (rc == 0 && (rc = new_vault_create(&nv, argv[optind], &pass)) == 0)
         secret_free(&pass);
@@ -401,11 +327,11 @@ static int vault_and_passphrase(int argc, char **argv, const char *cmd, const ch
             fputs(help, stdout);
             return 0;
         default:
-            return usage_error(cmd, "%s", "bad option");
+            return cli_usage_error(cmd, "%s", "bad option");
         }
     }
     if (optind != argc - 1)
-        return usage_error(cmd, "%s", "expects one VAULT directory");
+        return cli_usage_error(cmd, "%s", "expects one VAULT directory");
     rc = secret_read(pass, passfile, "Passphrase: ", 0);
     return rc != 0 ? rc : -1;
 }
@@ -441,57 +367,22 @@ static const char verify_log_help[] =
  * and *len.  0, or an exit code after printing why. */
 static int slurp(const char *path, char **out, size_t *len)
 {
-    size_t cap = 0, used = 0;
-    char *buf = NULL;
     struct stat st;
-    int fd, rc = 0;
-    ssize_t n;
+    int fd, rc;
 
     *out = NULL;
     *len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || fstat(fd, &st) != 0)
-        goto fail;
-    if (!S_ISREG(st.st_mode)) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(errno));
+        rc = EXIT_ERROR;
+    } else if (!S_ISREG(st.st_mode)) {
         fprintf(stderr, "vrmfs: %s: not a regular file\n", path);
         rc = EXIT_USAGE;
-        goto out;
+    } else if ((rc = vrm_fd_read_all(fd, SIZE_MAX / 2, out, len)) != 0) {
+        fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(-rc));
+        rc = EXIT_ERROR;
     }
-    for (;;) {
-        if (cap - used < 2) {
-            size_t want = cap == 0 ? (size_t)st.st_size + 4096 : cap;
-            char *nb;
-
-            if (cap != 0 && want > SIZE_MAX / 2) {
-                errno = ENOMEM;
-                goto fail;
-            }
-            if (cap != 0)
-                want *= 2;
-            if ((nb = realloc(buf, want)) == NULL)
-                goto fail;
-            buf = nb;
-            cap = want;
-        }
-        n = read(fd, buf + used, cap - used - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto fail;
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    buf = NULL;
-    goto out;
-fail:
-    fprintf(stderr, "vrmfs: %s: %s\n", path, strerror(errno));
-    rc = EXIT_ERROR;
-out:
-    free(buf);
     if (fd >= 0)
         close(fd);
     return rc;
@@ -566,22 +457,22 @@ int cmd_verify_log(int argc, char **argv)
             fputs(verify_log_help, stdout);
             return 0;
         default:
-            return usage_error("verify-log", "%s", "bad option");
+            return cli_usage_error("verify-log", "%s", "bad option");
         }
     }
     if (optind != argc - 1)
-        return usage_error("verify-log", "%s", "expects one VAULT directory or log FILE");
+        return cli_usage_error("verify-log", "%s", "expects one VAULT directory or log FILE");
     arg = argv[optind];
     if (stat(arg, &st) != 0)
-        return usage_error("verify-log", "%s: %s", arg, strerror(errno));
+        return cli_usage_error("verify-log", "%s: %s", arg, strerror(errno));
     if (S_ISREG(st.st_mode)) {
         if (passfile != NULL)
-            return usage_error("verify-log", "%s is a log file: --passfile is for a vault",
+            return cli_usage_error("verify-log", "%s is a log file: --passfile is for a vault",
                                arg);
         return verify_log_file(arg);
     }
     if (!S_ISDIR(st.st_mode))
-        return usage_error("verify-log", "%s is neither a vault nor a regular file", arg);
+        return cli_usage_error("verify-log", "%s is neither a vault nor a regular file", arg);
     vj = malloc(strlen(arg) + sizeof "/vault.json");
     if (vj == NULL) {
         fprintf(stderr, "vrmfs: out of memory\n");
@@ -592,7 +483,7 @@ int cmd_verify_log(int argc, char **argv)
     is_vault = stat(vj, &st) == 0 && S_ISREG(st.st_mode);
     free(vj);
     if (!is_vault)
-        return usage_error("verify-log", "%s is a directory without vault.json, not a vault",
+        return cli_usage_error("verify-log", "%s is a directory without vault.json, not a vault",
                            arg);
     return verify_log_vault(arg, passfile);
 }
@@ -637,7 +528,7 @@ static int rekey(int argc, char **argv, int recover)
         case 'p':
         case 'r':
             if ((c == 'r') != recover)
-                return usage_error(cmd, "%s", recover ? "takes --recovery-file, not --passfile"
+                return cli_usage_error(cmd, "%s", recover ? "takes --recovery-file, not --passfile"
                                                       : "takes --passfile, not --recovery-file");
             oldfile = optarg;
             break;
@@ -648,11 +539,11 @@ static int rekey(int argc, char **argv, int recover)
             fputs(recover ? recover_help : passwd_help, stdout);
             return 0;
         default:
-            return usage_error(cmd, "%s", "bad option");
+            return cli_usage_error(cmd, "%s", "bad option");
         }
     }
     if (optind != argc - 1)
-        return usage_error(cmd, "%s", "expects one VAULT directory");
+        return cli_usage_error(cmd, "%s", "expects one VAULT directory");
     rc = secret_read(&old, oldfile, recover ? "Recovery key: " : "Current passphrase: ", 0);
     if (rc != 0)
         return rc;
@@ -744,7 +635,7 @@ static int backup_or_restore(int argc, char **argv, int restore)
             break;
         case 'c':
             if (restore)
-                return usage_error(cmd, "%s", "bad option");
+                return cli_usage_error(cmd, "%s", "bad option");
             check = 1;
             break;
         case 'q':
@@ -754,13 +645,13 @@ static int backup_or_restore(int argc, char **argv, int restore)
             fputs(restore ? restore_help : backup_help, stdout);
             return 0;
         default:
-            return usage_error(cmd, "%s", "bad option");
+            return cli_usage_error(cmd, "%s", "bad option");
         }
     }
     if (check && optind != argc - 1)
-        return usage_error(cmd, "%s", "--check expects one backup directory DEST");
+        return cli_usage_error(cmd, "%s", "--check expects one backup directory DEST");
     if (!check && optind != argc - 2)
-        return usage_error(cmd, "%s", restore ? "expects a BACKUP and a NEWVAULT directory"
+        return cli_usage_error(cmd, "%s", restore ? "expects a BACKUP and a NEWVAULT directory"
                                               : "expects a VAULT and a DEST directory");
     rc = secret_read(&pass, passfile, "Passphrase: ", 0);
     if (rc != 0)
@@ -909,11 +800,11 @@ int cmd_export(int argc, char **argv)
             fputs(export_help, stdout);
             return 0;
         default:
-            return usage_error("export", "%s", "bad option");
+            return cli_usage_error("export", "%s", "bad option");
         }
     }
     if (optind != argc - 2)
-        return usage_error("export", "%s", "expects a VAULT and a DIR directory");
+        return cli_usage_error("export", "%s", "expects a VAULT and a DIR directory");
     fprintf(stderr, "vrmfs: warning: the export writes the whole vault to %s in clear,\n"
             "  with the key of your pairwise identities: anyone who can read it can read\n"
             "  everything and speak to your vendors as you.  Keep it on an encrypted disk\n"
@@ -1029,11 +920,11 @@ int cmd_import_all(int argc, char **argv)
             fputs(import_all_help, stdout);
             return 0;
         default:
-            return usage_error("import-all", "%s", "bad option");
+            return cli_usage_error("import-all", "%s", "bad option");
         }
     }
     if (optind != argc - 2)
-        return usage_error("import-all", "%s", "expects an export DIR and a NEWVAULT directory");
+        return cli_usage_error("import-all", "%s", "expects an export DIR and a NEWVAULT directory");
     from = argv[optind];
     to = argv[optind + 1];
     if (stat(from, &sb) != 0 || !S_ISDIR(sb.st_mode)) {

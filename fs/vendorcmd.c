@@ -119,64 +119,22 @@ static int read_input(const char *sub, const char *path, size_t max, int too_lon
                       size_t *len)
 {
     const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
-    size_t cap = 0, used = 0;
-    char *buf = NULL, *nb;
     struct stat st;
-    int fd, rc = 0, err;
-    ssize_t n;
+    int fd, rc;
 
     *out = NULL;
     *len = 0;
     fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        err = errno;
-        rc = vendor_fail(sub, EXIT_NOINPUT, "%s: %s", name, strerror(err));
-        goto out;
-    }
-    if (S_ISDIR(st.st_mode)) {
+    if (fd < 0 || fstat(fd, &st) != 0)
+        rc = vendor_fail(sub, EXIT_NOINPUT, "%s: %s", name, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
         rc = vendor_fail(sub, EXIT_NOINPUT, "%s: a directory, not a file", name);
-        goto out;
-    }
-    for (;;) {
-        if (cap - used < 2) {
-            size_t want = cap == 0 ? 4096 : cap * 2;
-
-            if (want > max + 2)
-                want = max + 2;
-            if (want <= cap) {     /* more than max bytes have come */
-                rc = vendor_fail(sub, too_long, "%s: too long (more than %zu bytes)", name, max);
-                goto out;
-            }
-            nb = realloc(buf, want);
-            if (nb == NULL) {
-                rc = vendor_fail(sub, EXIT_ERROR, "out of memory");
-                goto out;
-            }
-            buf = nb;
-            cap = want;
-        }
-        n = read(fd, buf + used, cap - used - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = errno;
-            rc = vendor_fail(sub, EXIT_NOINPUT, "%s: %s", name, strerror(err));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    if (used > max) {
+    else if ((rc = vrm_fd_read_all(fd, max, out, len)) == -EFBIG)
         rc = vendor_fail(sub, too_long, "%s: too long (more than %zu bytes)", name, max);
-        goto out;
-    }
-    buf[used] = '\0';
-    *out = buf;
-    *len = used;
-    buf = NULL;
-out:
-    free(buf);
+    else if (rc == -ENOMEM)
+        rc = vendor_fail(sub, EXIT_ERROR, "out of memory");
+    else if (rc != 0)
+        rc = vendor_fail(sub, EXIT_NOINPUT, "%s: %s", name, strerror(-rc));
     if (fd > STDIN_FILENO)
         close(fd);
     return rc;

@@ -24,6 +24,7 @@
 #define VRM_H
 
 #include "base/error.h"
+#include "base/fileio.h"
 #include "store/vault.h"
 #include "store/maint.h"
 #include "data/records.h"

@@ -240,6 +240,50 @@ static void test_write_all(void **state)
     assert_int_equal(vrm_write_all(-1, "x", 1), -EBADF);
 }
 
+static void test_fd_read_all(void **state)
+{
+    char *tmp = tu_tempdir(), *path = vrm_path_join(tmp, "f"), *out = NULL;
+    int fds[2], fd;
+    size_t len = 0;
+
+    (void)state;
+    /* a pipe: read to its end, whatever fstat says of its size */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "hello, world", 12), 12);
+    close(fds[1]);
+    assert_int_equal(vrm_fd_read_all(fds[0], 12, &out, &len), 0);
+    assert_int_equal(len, 12);
+    assert_string_equal(out, "hello, world");
+    free(out);
+    close(fds[0]);
+    /* one byte more than allowed: refused, nothing handed back */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "hello, world", 12), 12);
+    close(fds[1]);
+    assert_int_equal(vrm_fd_read_all(fds[0], 11, &out, &len), -EFBIG);
+    assert_null(out);
+    assert_int_equal(len, 0);
+    close(fds[0]);
+    /* an empty file: an empty, terminated text */
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(vrm_fd_read_all(fd, 100, &out, &len), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(len, 0);
+    free(out);
+    /* a file read whole; vrm_file_read refuses one larger than its max */
+    assert_int_equal(vrm_write_all(fd, "0123456789", 10), 0);
+    close(fd);
+    assert_int_equal(vrm_file_read(AT_FDCWD, path, 10, &out, &len), 0);
+    assert_string_equal(out, "0123456789");
+    free(out);
+    assert_int_equal(vrm_file_read(AT_FDCWD, path, 9, &out, &len), -EFBIG);
+    assert_int_equal(vrm_file_read(AT_FDCWD, tmp, 9, &out, &len), -EINVAL);
+    assert_int_equal(vrm_fd_read_all(-1, 9, &out, &len), -EBADF);
+    free(path);
+    tu_cleanup(tmp);
+}
+
 /* ---- names and base64url ---------------------------------------------- */
 
 static void test_names(void **state)
@@ -310,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_file_write_new),
         cmocka_unit_test(test_file_replace),
         cmocka_unit_test(test_write_all),
+        cmocka_unit_test(test_fd_read_all),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_b64url),
     };

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "base/fileio.h"
+#include "base/strbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,50 +15,60 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int vrm_fd_read_all(int fd, size_t max, char **out, size_t *len)
+{
+    vrm_strbuf sb = VRM_STRBUF_INIT;
+    struct stat st;
+
+    *out = NULL;
+    *len = 0;
+    /* a regular file: room for it at once, and a little for growth */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= max && vrm_strbuf_grow(&sb, (size_t)st.st_size + 1) != 0)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n;
+
+        if (sb.alloc - sb.len < 2 && vrm_strbuf_grow(&sb, sb.alloc < 4096 ? 4096 : sb.alloc) != 0)
+            return -ENOMEM;
+        n = read(fd, sb.buf + sb.len, sb.alloc - sb.len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+
+            vrm_strbuf_release(&sb);
+            return -err;
+        }
+        if (n == 0)
+            break;
+        if ((size_t)n > max - sb.len) {
+            vrm_strbuf_release(&sb);
+            return -EFBIG;
+        }
+        vrm_strbuf_setlen(&sb, sb.len + (size_t)n);
+    }
+    *out = vrm_strbuf_detach(&sb, len);
+    return *out != NULL ? 0 : -ENOMEM;
+}
+
 int vrm_file_read(int dirfd, const char *name, size_t max, char **out, size_t *len)
 {
     struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc;
 
     *out = NULL;
     *len = 0;
     if (fd < 0)
         return -errno;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -EINVAL;
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return -EFBIG;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : 0;
-            break;
-        }
-        got += (size_t)n;
-    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = -EINVAL;
+    else if ((uint64_t)st.st_size > max)
+        rc = -EFBIG;
+    else
+        rc = vrm_fd_read_all(fd, max, out, len);
     close(fd);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return 0;
+    return rc;
 }
 
 int vrm_write_all(int fd, const void *buf, size_t len)

@@ -23,6 +23,13 @@
 int vrm_file_read(int dirfd, const char *name, size_t max, char **out, size_t *len)
     __attribute__((warn_unused_result));
 
+/* Read fd to its end (a pipe, a terminal, a file that may grow), at most
+ * `max` bytes: 0 with *out (malloc'd, NUL-terminated past *len bytes;
+ * free()) and *len; -EFBIG if more than `max` bytes come, -ENOMEM, or
+ * -errno of read.  The descriptor stays open. */
+int vrm_fd_read_all(int fd, size_t max, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+
 /* Write all of buf[0..len) to fd, going on after short writes and EINTR:
  * 0, -errno of write, or -EIO if it wrote nothing. */
 int vrm_write_all(int fd, const void *buf, size_t len) __attribute__((warn_unused_result));

@@ -98,7 +98,7 @@ int vrm_strbuf_addf(vrm_strbuf *sb, const char *fmt, ...)
 
 void vrm_strbuf_setlen(vrm_strbuf *sb, size_t len)
 {
-    if (len > sb->len || sb->alloc == 0)
+    if (len >= sb->alloc)             /* also the shared empty string */
         return;
     sb->len = len;
     sb->buf[len] = '\0';

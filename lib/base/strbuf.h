@@ -44,7 +44,9 @@ int vrm_strbuf_adds(vrm_strbuf *sb, const char *s);
 int vrm_strbuf_addch(vrm_strbuf *sb, char c);
 int vrm_strbuf_addf(vrm_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Keep the first `len` bytes (len <= sb->len). */
+/* Set the length to `len` and terminate there: fewer bytes than held, or
+ * more, after writing them into the room vrm_strbuf_grow made (as read()
+ * does).  len must be below sb->alloc; otherwise nothing changes. */
 void vrm_strbuf_setlen(vrm_strbuf *sb, size_t len);
 
 /* The bytes, malloc'd and NUL-terminated (an empty buffer gives ""), and
