@@ -6,8 +6,8 @@
  * derived from the vault's master key and the vendor's name alone: nothing
  * is stored, the same vendor always gets the same identity, and no two
  * vendors share one or can link them.  Derivation: a subkey of the master
- * key (vrm_vault_subkey, purpose "vrmpairw", id 0; or the root a vault
- * brought back from an export keeps, see vrm_vault_pairwise_root) keys a BLAKE2b hash
+ * key (purpose "vrmpairw", id 0; or the root a vault brought back from an
+ * export keeps: vrm_vault_pairwise_root gives either) keys a BLAKE2b hash
  * (crypto_generichash, 32 bytes) of the vendor name, which gives one
  * 32-byte seed per vendor; from it, as key of BLAKE2b over the empty
  * message under distinct 16-byte personal strings

@@ -249,12 +249,6 @@ const uint8_t *vrm_vault_id(const vrm_vault *v)
     return v->id;
 }
 
-int vrm_vault_subkey(const vrm_vault *v, uint8_t out[VRM_KEYBYTES], uint64_t id,
-                     const char purpose[8])
-{
-    return vrm_keyfile_subkey(out, v->master, id, purpose);
-}
-
 /* Subkey id under purpose "vrmpairw" (identity.h); one value for all
  * vendors, since the vendor name goes into the keyed hash. */
 #define PAIRWISE_SUBKEY_ID 0

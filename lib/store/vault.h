@@ -66,11 +66,6 @@ int vrm_vault_note(vrm_vault *v, const char *note);
  * database and sync both.  0 or a negative errno. */
 int vrm_vault_sync(vrm_vault *v);
 
-/* Derive a 32-byte subkey of the master key for `purpose` (8 characters,
- * e.g. "vrmpages") and `id`.  For libvrm's own modules. */
-int vrm_vault_subkey(const vrm_vault *v, uint8_t out[VRM_KEYBYTES],
-                     uint64_t id, const char purpose[8]);
-
 /* The vault's directory and its 16-byte id. */
 const char *vrm_vault_dir(const vrm_vault *v);
 const uint8_t *vrm_vault_id(const vrm_vault *v);
