@@ -2,7 +2,7 @@
 """vendor_interop.py: a vendor's side of vrmfs messages, written with code the
 project did not write: the Python standard library and PyNaCl (Debian:
 python3-nacl).  Nothing is imported from vrmfs; the format is the one
-vrmfs(5) and lib/envelope.h describe.
+vrmfs(5) and lib/msg/envelope.h describe.
 
     vendor_interop.py open SECRET_JSON FILE
         Open a message from the person (FILE) with the vendor's X25519
