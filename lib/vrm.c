@@ -27,7 +27,9 @@ int vrm_vault_open(vrm_vault **out, const char *dir, const char *pass, size_t pa
         int purged = vrm_files_purge_orphans(v);
 
         if (purged < 0) {
-            vrm_vault_close(v);
+            int closed = vrm_vault_close(v);
+
+            (void)closed;   /* the purge's error is the one to report */
             return purged;
         }
     }

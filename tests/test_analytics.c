@@ -1152,7 +1152,7 @@ static int bench(long n)
             free(out);
         }
     }
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     free(vault);
     tu_cleanup(tmp);
     return 0;

@@ -92,7 +92,7 @@ static void test_sigkill_rounds(void **state)
     (void)state;
     v = tu_open(vault);
     assert_int_equal(vrm_collection_create(v, "crash"), 0);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
 
     for (round = 0; round < rounds; round++) {
         int fds[2], status;
@@ -140,7 +140,7 @@ static void test_sigkill_rounds(void **state)
             free(want);
         }
         total += committed;
-        vrm_vault_close(v);
+        assert_int_equal(vrm_vault_close(v), 0);
         if (round % 10 == 9 || round == rounds - 1)
             assert_int_equal(vrm_vault_check(vault, TU_PASS, strlen(TU_PASS), NULL), 0);
     }

@@ -283,7 +283,7 @@ static void test_no_plaintext(void **state)
         assert_int_equal(read_back(v, 300, MARKER, &missing), 0);
         assert_int_equal(missing, 0);
     }
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
 }
 
 /* Pages 2, 2 + 812, ... of a vault hold its auto_vacuum pointer map: 811
@@ -329,7 +329,7 @@ static void flip_db_page(fixture *f, unsigned page, unsigned off, unsigned n)
     if (rc == 0) {
         bad = read_back(v, n, NULL, &missing);
         assert_int_equal(missing, 0);
-        vrm_vault_close(v);
+        assert_int_equal(vrm_vault_close(v), 0);
     } else {
         assert_int_equal(rc, -EBADMSG);
         bad = 1;
@@ -338,7 +338,7 @@ static void flip_db_page(fixture *f, unsigned page, unsigned off, unsigned n)
         /* The auto_vacuum pointer map is read by writes, not by reads. */
         assert_int_equal(vrm_vault_open(&v, f->vault, TU_PASS, strlen(TU_PASS), 0), 0);
         bad = big_put(v) == -EBADMSG;
-        vrm_vault_close(v);
+        assert_int_equal(vrm_vault_close(v), 0);
     }
     if (bad == 0)
         fail_msg("page %u flipped at %u: every read succeeded", page, off);
@@ -387,7 +387,7 @@ static void test_page_moved(void **state)
     assert_non_null(strstr(s.bad, "vault.db page 5 fails authentication"));
     v = tu_open(f->vault);
     assert_true(read_back(v, 400, NULL, &missing) > 0);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
 }
 
 static void test_page_from_other_vault(void **state)
@@ -436,14 +436,14 @@ static void test_wal_recovery_and_tamper(void **state)
     good = crash_image(f, "good");
     mid = crash_image(f, "mid");
     tail = crash_image(f, "tail");
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
 
     /* Recovery through the shim brings back every committed record. */
     assert_int_equal(check(good, &s), 0);
     w = tu_open(good);
     assert_int_equal(read_back(w, 20, NULL, &missing), 0);
     assert_int_equal(missing, 0);
-    vrm_vault_close(w);
+    assert_int_equal(vrm_vault_close(w), 0);
 
     /* A byte changed in an early frame, with commits after it: an error. */
     wal = tu_path(mid, "vault.db-wal");
@@ -467,7 +467,7 @@ static void test_wal_recovery_and_tamper(void **state)
     w = tu_open(tail);
     assert_int_equal(read_back(w, 19, NULL, &missing), 0);
     assert_int_equal(missing, 0);
-    vrm_vault_close(w);
+    assert_int_equal(vrm_vault_close(w), 0);
     free(wal);
 
     free(good);
@@ -484,7 +484,7 @@ static void test_wrong_passphrase(void **state)
     seen s;
 
     fill(v, 10, NULL);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     hash_file(vj, h1);
     hash_file(f->db, d1);
     v = NULL;
@@ -510,7 +510,7 @@ static void test_passwd_keeps_data(void **state)
     unsigned missing;
 
     fill(v, 10, NULL);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     hash_file(f->db, d1);
     assert_int_equal(vrm_vault_passwd(f->vault, TU_PASS, strlen(TU_PASS), "new pass", 8), 0);
     hash_file(f->db, d2);
@@ -520,7 +520,7 @@ static void test_passwd_keeps_data(void **state)
     assert_int_equal(vrm_vault_open(&v, f->vault, "new pass", 8, 0), 0);
     assert_int_equal(read_back(v, 10, NULL, &missing), 0);
     assert_int_equal(missing, 0);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     assert_int_equal(vrm_vault_passwd(f->vault, "new pass", 8, TU_PASS, strlen(TU_PASS)), 0);
 }
 
@@ -553,7 +553,7 @@ static void test_recovery_key(void **state)
     assert_int_equal(vrm_vault_recover(dir, key, "second", 6), 0);
     assert_int_equal(vrm_vault_open(&v, dir, "first", 5, 0), -EKEYREJECTED);
     assert_int_equal(vrm_vault_open(&v, dir, "second", 6, 0), 0);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     key[0] = key[0] == '0' ? '1' : '0';
     assert_int_equal(vrm_vault_recover(dir, key, "third", 5), -EKEYREJECTED);
     free(dir);
@@ -645,7 +645,7 @@ static void test_vault_json_tamper(void **state)
         tu_copy_file(orig, vj);
     }
     assert_int_equal(vrm_vault_open(&v, f->vault, TU_PASS, strlen(TU_PASS), 0), 0);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     free(text);
     free(vj);
     free(orig);
@@ -671,9 +671,9 @@ static void test_locked_while_open(void **state)
 
     assert_int_equal(vrm_vault_open(&w, f->vault, TU_PASS, strlen(TU_PASS), 0), -EBUSY);
     assert_int_equal(vrm_vault_check(f->vault, TU_PASS, strlen(TU_PASS), NULL), -EBUSY);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     w = tu_open(f->vault);
-    vrm_vault_close(w);
+    assert_int_equal(vrm_vault_close(w), 0);
 }
 
 /* The shim hands SQLite the same bytes whether it reads a whole page or a
@@ -727,7 +727,7 @@ static void test_partial_reads(void **state)
     assert_memory_equal(page2 + VRM_PAGE_SIZE - VRM_PAGE_RESERVE, zeros, VRM_PAGE_RESERVE);
     assert_int_equal(wp->pMethods->xRead(wp, page1, 24, 32), SQLITE_OK);
     assert_memory_equal(page1, buf, 24);  /* headers are plain */
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
 }
 
 /* Nothing but the database and its WAL may be opened: a rollback journal or
@@ -754,16 +754,20 @@ static void test_refuses_other_files(void **state)
     assert_int_not_equal(vrm_vault_exec(v, spill), 0);
     assert_int_equal(vrm_vault_exec(v, "PRAGMA temp_store=MEMORY"), 0);
 
-    /* Leaving WAL for a rollback journal: refused, the vault stays WAL. */
-    vrm_vault_exec(v, "PRAGMA journal_mode=DELETE");
-    vrm_vault_exec(v, "INSERT INTO collections VALUES ('after', 1)");
+    /* Leaving WAL for a rollback journal: refused, the vault stays WAL
+     * (whether the PRAGMA and the write after it report an error is not
+     * what is checked: that no journal file appears is). */
+    if (vrm_vault_exec(v, "PRAGMA journal_mode=DELETE") != 0)
+        vrm_error_clear();
+    if (vrm_vault_exec(v, "INSERT INTO collections VALUES ('after', 1)") != 0)
+        vrm_error_clear();
     assert_int_equal(tu_file_size(journal), -1);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
 
     v = tu_open(f->vault);
     assert_int_equal(read_back(v, 10, NULL, &missing), 0);
     assert_int_equal(missing, 0);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     assert_null(tu_find_in_tree(f->vault, MARKER, strlen(MARKER)));
     free(journal);
 }
@@ -841,7 +845,7 @@ static void test_spilling_transaction(void **state)
         assert_int_equal(sqlite3_column_int(st, 1), 1000);
         sqlite3_finalize(st);
         vrm_vault_unlock(w);
-        vrm_vault_close(w);
+        assert_int_equal(vrm_vault_close(w), 0);
         free(wal);
         free(img);
     }

@@ -91,7 +91,7 @@ static int setup(void **state)
     other = tu_make_vault(f->tmp, "other");
     v2 = tu_open(other);
     f->other = derive(v2, "acme");
-    vrm_vault_close(v2);
+    assert_int_equal(vrm_vault_close(v2), 0);
     free(other);
     f->k = vkeys();
     f->k2 = vkeys();
@@ -110,7 +110,7 @@ static int teardown(void **state)
     vrm_identity_free(f->other);
     vrm_identity_free(f->bolt);
     vrm_identity_free(f->acme);
-    vrm_vault_close(f->v);
+    assert_int_equal(vrm_vault_close(f->v), 0);
     free(f->vault);
     tu_cleanup(f->tmp);
     free(f);
@@ -930,8 +930,8 @@ static int write_fixtures(const char *dir)
     vrm_vendor_keys_free(k);
     vrm_identity_free(other);
     vrm_identity_free(id);
-    vrm_vault_close(v2);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v2), 0);
+    assert_int_equal(vrm_vault_close(v), 0);
     free(sec);
     free(kdir);
     return 0;
@@ -982,7 +982,7 @@ static int check_reply(const char *dir, const char *file)
     free(wire);
     free(pubpath);
     vrm_identity_free(id);
-    vrm_vault_close(v);
+    assert_int_equal(vrm_vault_close(v), 0);
     return rc;
 }
 

@@ -47,7 +47,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     vrm_view_unref(f->view);
-    vrm_vault_close(f->v);
+    assert_int_equal(vrm_vault_close(f->v), 0);
     free(f->vault);
     tu_cleanup(f->tmp);
     free(f);

@@ -94,7 +94,7 @@ static void test_identity_derive(void **state)
     vrm_identity_free(b);
     vrm_identity_free(a2);
     vrm_identity_free(a);
-    vrm_vault_close(v2);
+    assert_int_equal(vrm_vault_close(v2), 0);
     free(other);
 }
 

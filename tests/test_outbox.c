@@ -161,7 +161,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
 
-    vrm_vault_close(f->v);
+    assert_int_equal(vrm_vault_close(f->v), 0);
     vrm_vendor_keys_free(f->acme);
     free(f->spool);
     free(f->vault);

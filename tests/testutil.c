@@ -96,7 +96,7 @@ int tu_teardown(void **state)
 {
     tu_fixture *f = *state;
 
-    vrm_vault_close(f->v);
+    assert_int_equal(vrm_vault_close(f->v), 0);
     free(f->vault);
     tu_cleanup(f->tmp);
     free(f);

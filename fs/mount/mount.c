@@ -188,7 +188,8 @@ static int serve(const char *vault, const char *mnt, secret *pass, const char *o
             else
                 snprintf(msg, sizeof msg, "%s", vrm_error_message());
             report(fd, EXIT_USAGE, msg);
-            vrm_vault_close(fs.v);
+            if (vrm_vault_close(fs.v) != 0)   /* read-only: nothing to lose */
+                vrm_error_clear();
             free(fs.vault_dir);
             return EXIT_USAGE;
         }
@@ -238,23 +239,17 @@ static int serve(const char *vault, const char *mnt, secret *pass, const char *o
         char note[PATH_MAX + 64];
 
         snprintf(note, sizeof note, "mounted at %s by process %ld", mnt, (long)getpid());
-        vrm_vault_note(fs.v, note);
+        if (vrm_vault_note(fs.v, note) != 0)   /* others wait for the lock instead */
+            vrmfs_log(&fs, LOG_WARNING, "cannot note the mount in vault.lock: %s",
+                      vrm_error_message());
     }
     report(fd, 0, NULL);
 
     fs.fuse = f;
-    if (vrmfs_inval_start(&fs) != 0) {
-        if (foreground)
-            fprintf(stderr, "vrmfs: no invalidation thread; sizes may lag a second\n");
-        else
-            syslog(LOG_WARNING, "no invalidation thread; sizes may lag a second");
-    }
-    if (vrmfs_deliver_start(&fs) != 0) {
-        if (foreground)
-            fprintf(stderr, "vrmfs: no delivery threads; messages wait for the next mount\n");
-        else
-            syslog(LOG_WARNING, "no delivery threads; messages wait for the next mount");
-    }
+    if (vrmfs_inval_start(&fs) != 0)
+        vrmfs_log(&fs, LOG_WARNING, "no invalidation thread; sizes may lag a second");
+    if (vrmfs_deliver_start(&fs) != 0)
+        vrmfs_log(&fs, LOG_WARNING, "no delivery threads; messages wait for the next mount");
     loop = fuse_loop_cfg_create();
     if (loop != NULL)
         fuse_loop_cfg_set_max_threads(loop, 16);
@@ -262,7 +257,10 @@ static int serve(const char *vault, const char *mnt, secret *pass, const char *o
     fuse_loop_cfg_destroy(loop);
     vrmfs_deliver_stop(&fs);
     vrmfs_inval_stop(&fs);
-    vrm_vault_note(fs.v, NULL);  /* closing: a new mount may wait for us */
+    /* closing: a new mount may wait for us */
+    if (vrm_vault_note(fs.v, NULL) != 0)
+        vrmfs_log(&fs, LOG_WARNING, "cannot clear the note in vault.lock: %s",
+                  vrm_error_message());
     fuse_remove_signal_handlers(fuse_get_session(f));
 unmount:
     fuse_unmount(f);
@@ -271,10 +269,7 @@ out:
     fuse_opt_free_args(&args);
     free(fsopts);
     if (vrm_vault_close(fs.v) != 0) {
-        if (foreground)
-            fprintf(stderr, "vrmfs: closing the vault: %s\n", vrm_error_message());
-        else
-            syslog(LOG_ERR, "closing the vault: %s", vrm_error_message());
+        vrmfs_log(&fs, LOG_ERR, "closing the vault: %s", vrm_error_message());
         rc = EXIT_ERROR;
     }
     if (!foreground)

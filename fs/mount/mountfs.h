@@ -86,6 +86,11 @@ typedef struct vrmfs {
 /* The operations for fuse_new(); private data is a vrmfs. */
 extern const struct fuse_operations vrmfs_ops;
 
+/* A line in the daemon's log: standard error in the foreground (with
+ * "vrmfs: " before it), else syslog at `prio`. */
+void vrmfs_log(const vrmfs *fs, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Record a refusal: in .vrmfs/errors.log and in the daemon's log. */
 void vrmfs_refusal(vrmfs *fs, const char *path, const char *reason);
 

@@ -6,6 +6,7 @@
 #include "tree.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,21 @@ void handles_linked(uint64_t ino)
 
 /* ---- error log ------------------------------------------------------- */
 
+void vrmfs_log(const vrmfs *fs, int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (fs->foreground) {
+        fputs("vrmfs: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    } else {
+        vsyslog(prio, fmt, ap);
+    }
+    va_end(ap);
+}
+
 void vrmfs_refusal(vrmfs *fs, const char *path, const char *reason)
 {
     char line[1024], stamp[32];
@@ -96,10 +112,7 @@ void vrmfs_refusal(vrmfs *fs, const char *path, const char *reason)
         n = sizeof line - 1;
         line[n - 1] = '\n';
     }
-    if (fs->foreground)
-        fprintf(stderr, "vrmfs: refused %s: %s\n", path, reason);
-    else
-        syslog(LOG_WARNING, "refused %s: %s", path, reason);
+    vrmfs_log(fs, LOG_WARNING, "refused %s: %s", path, reason);
 
     pthread_mutex_lock(&fs->mu);
     if (fs->errlog == NULL)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 static void fill_files(vrmfs *fs, const vrm_stat *vs, struct stat *st)
 {
@@ -218,8 +219,8 @@ static int open_file(vrmfs *fs, const char *path, const node *n, const vrm_stat 
             names_changed(fs, ino, path);
     }
     if (rc != 0) {
-        if (rc != -ENOENT)
-            vrm_files_release(fs->v, ino);
+        if (rc != -ENOENT && vrm_files_release(fs->v, ino) != 0)
+            vrmfs_log(fs, LOG_WARNING, "%s: %s", path, vrm_error_message());
         handle_free(h);
         return rc;
     }
@@ -486,10 +487,13 @@ static int files_commit(vrmfs *fs, const char *path, handle *h)
     return 0;
 }
 
+/* The last close of a file removed while open deletes it: a failure then
+ * (a full disk) leaves it for the next mount's clean-up, and is logged. */
 static void files_release(vrmfs *fs, const char *path, handle *h)
 {
-    (void)path;
-    vrm_files_release(fs->v, h->ino);
+    if (vrm_files_release(fs->v, h->ino) != 0)
+        vrmfs_log(fs, LOG_WARNING, "releasing %s: %s", path != NULL ? path : "a file",
+                  vrm_error_message());
 }
 
 const struct tree_ops files_tree = {

@@ -34,7 +34,7 @@ const char *vrm_error_message(void);
 void vrm_error_clear(void);
 
 /* Map a SQLite result code (primary or extended) to a negative errno. */
-int vrm_errno_from_sqlite(int rc);
+int vrm_errno_from_sqlite(int rc) __attribute__((warn_unused_result));
 
 struct sqlite3;
 
@@ -43,6 +43,6 @@ struct sqlite3;
  * -ENOSPC).  Unless the error is -EBADMSG (whose message the encrypting
  * shim has already set, naming the page), sets the message
  * "what: SQLite's message". */
-int vrm_error_from_db(struct sqlite3 *db, const char *what);
+int vrm_error_from_db(struct sqlite3 *db, const char *what) __attribute__((warn_unused_result));
 
 #endif

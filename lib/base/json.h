@@ -32,6 +32,6 @@ int vrm_json_compact(const cJSON *item, char **out, size_t *len)
 
 /* Is buf[0..len) valid UTF-8 (no overlongs, surrogates or code points past
  * U+10FFFF)? */
-int vrm_utf8_valid(const char *buf, size_t len);
+int vrm_utf8_valid(const char *buf, size_t len) __attribute__((warn_unused_result));
 
 #endif

@@ -25,7 +25,7 @@ typedef struct vrm_names {
 
 /* Append a copy of `name` to the vrm_names at `list` (a vrm_name_fn, so it
  * can be handed to the listing functions).  0 or -ENOMEM. */
-int vrm_names_add(void *list, const char *name);
+int vrm_names_add(void *list, const char *name) __attribute__((warn_unused_result));
 
 /* Free every name; the list is empty and usable again. */
 void vrm_names_release(vrm_names *list);

@@ -85,13 +85,14 @@ const char *vrm_fieldpath_root(const vrm_fieldpath *p);
  * after "analytics." (e.g. "spending.by-category") is vrm_fieldpath_rest().
  * For a collection path, rest is the field part after "COLL." or
  * "COLL[KEY=VALUE]." (e.g. "address.city", "*"). */
-int vrm_fieldpath_is_analytics(const vrm_fieldpath *p);
+int vrm_fieldpath_is_analytics(const vrm_fieldpath *p) __attribute__((warn_unused_result));
 const char *vrm_fieldpath_rest(const vrm_fieldpath *p);
 
 /* 1 if `p` is of collection `coll` and `record` (a JSON object) passes its
  * filter (always, without one), else 0 (also for an analytics path, a NULL
  * coll, or a record that is not an object while there is a filter). */
-int vrm_fieldpath_applies(const vrm_fieldpath *p, const char *coll, const cJSON *record);
+int vrm_fieldpath_applies(const vrm_fieldpath *p, const char *coll, const cJSON *record)
+    __attribute__((warn_unused_result));
 
 /* Project `record` (a JSON object of collection `coll`) onto paths[0..n)
  * (NULL entries are skipped).  0 and *out: a new object holding what the

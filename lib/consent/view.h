@@ -43,26 +43,29 @@ int vrm_view_get(vrm_vault *v, const char *vendor, vrm_view **out)
  * written, ended or revoked since it was made (vrm_grants_generation) and
  * no until of it passed; else 0.  A cache of views keeps one while this
  * says 1. */
-int vrm_view_current(const vrm_view *view);
+int vrm_view_current(const vrm_view *view) __attribute__((warn_unused_result));
 
 /* 1 if collection `coll` is in the view, else 0 (or a negative errno). */
-int vrm_view_has_collection(vrm_vault *v, const vrm_view *view, const char *coll);
+int vrm_view_has_collection(vrm_vault *v, const vrm_view *view, const char *coll)
+    __attribute__((warn_unused_result));
 
 /* The view's collections, in order. */
-int vrm_view_collections(vrm_vault *v, const vrm_view *view, vrm_name_fn fn, void *ctx);
+int vrm_view_collections(vrm_vault *v, const vrm_view *view, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* The names of the records of `coll` in the view, in order. */
 int vrm_view_records(vrm_vault *v, const vrm_view *view, const char *coll, vrm_name_fn fn,
-                     void *ctx);
+                     void *ctx) __attribute__((warn_unused_result));
 
 /* The view's text of record coll/name: *json (free()), *len, *info (the
  * record's times; size = len).  -ENOENT if it is not in the view. */
 int vrm_view_record(vrm_vault *v, const vrm_view *view, const char *coll, const char *name,
-                    char **json, size_t *len, vrm_record_info *info);
+                    char **json, size_t *len, vrm_record_info *info)
+    __attribute__((warn_unused_result));
 
 /* Its times and size only (cheaper when the record is granted whole). */
 int vrm_view_stat(vrm_vault *v, const vrm_view *view, const char *coll, const char *name,
-                  vrm_record_info *info);
+                  vrm_record_info *info) __attribute__((warn_unused_result));
 
 /* The same, as a read by (pid, uid, comm): logged and counted.  `view`
  * (may be NULL) is used if it is `vendor`'s and current, else the grants
@@ -71,7 +74,7 @@ int vrm_view_stat(vrm_vault *v, const vrm_view *view, const char *coll, const ch
 int vrm_view_open_file(vrm_vault *v, const vrm_view *view, const char *vendor,
                        const char *coll, const char *name, pid_t pid, uid_t uid,
                        const char *comm, char **json, size_t *len, vrm_record_info *info,
-                       int *lapsed);
+                       int *lapsed) __attribute__((warn_unused_result));
 
 /* ---- a view file held open ----------------------------------------------
  * A reader that keeps views/VENDOR/records/COLL/NAME.json open and reads it
@@ -110,24 +113,27 @@ int vrm_view_file_reread(vrm_vault *v, const char *vendor, const char *coll, con
  * JSON result, or the CSV text as a string}. */
 
 /* The granted result files ("spending/by-month.json"), in grant order. */
-int vrm_view_analytics(const vrm_view *view, vrm_name_fn fn, void *ctx);
+int vrm_view_analytics(const vrm_view *view, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* 1 if a result of `topic` ("" for any) is granted. */
-int vrm_view_has_analytics(const vrm_view *view, const char *topic);
+int vrm_view_has_analytics(const vrm_view *view, const char *topic)
+    __attribute__((warn_unused_result));
 
 /* The text of "TOPIC/FILE" or "TOPIC/BASE.jws" in the view: *out (free()),
  * *len, *computed_ns.  -ENOENT if it is not granted. */
 int vrm_view_analytics_get(vrm_vault *v, const vrm_view *view, const char *path, char **out,
-                           size_t *len, int64_t *computed_ns);
+                           size_t *len, int64_t *computed_ns) __attribute__((warn_unused_result));
 
 /* The same as a read by (pid, uid, comm): logged and counted against
  * max_reads; *lapsed as for vrm_view_open_file. */
 int vrm_view_analytics_open(vrm_vault *v, const vrm_view *view, const char *path, pid_t pid,
-                            uid_t uid, const char *comm, char **out, size_t *len, int *lapsed);
+                            uid_t uid, const char *comm, char **out, size_t *len, int *lapsed)
+    __attribute__((warn_unused_result));
 
 /* The vendors that can see any field of record coll/name now, as a
  * comma-separated list ("" if none).  0 and *out (free()). */
 int vrm_view_visible_to(vrm_vault *v, const char *coll, const char *name, char **out,
-                        size_t *len);
+                        size_t *len) __attribute__((warn_unused_result));
 
 #endif

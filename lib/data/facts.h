@@ -22,7 +22,7 @@
 #include "store/vault.h"
 
 /* 1 if `coll` is a conventional collection with facts. */
-int vrm_facts_collection(const char *coll);
+int vrm_facts_collection(const char *coll) __attribute__((warn_unused_result));
 
 /* A number that changes whenever the records of `coll` change in the open
  * vault (cached results made under another are stale).  Thread-safe. */

@@ -11,6 +11,6 @@
 /* Locked, in the transaction of the change: record coll/name now has the
  * compact JSON `body`, or is gone (NULL). */
 int vrm_facts_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
-                                    const char *body);
+                                    const char *body) __attribute__((warn_unused_result));
 
 #endif

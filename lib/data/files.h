@@ -132,51 +132,55 @@ void vrm_files_stat_posix(const vrm_stat *in, struct stat *out);
 /* ---- names and the tree ---------------------------------------------- */
 
 /* The inode at `path`.  -ENOENT, -ENOTDIR, -ENAMETOOLONG, -EINVAL. */
-int vrm_files_resolve(vrm_vault *v, const char *path, vrm_stat *st);
+int vrm_files_resolve(vrm_vault *v, const char *path, vrm_stat *st)
+    __attribute__((warn_unused_result));
 
 /* The inode `ino`, linked or open.  -ENOENT. */
-int vrm_files_getattr(vrm_vault *v, uint64_t ino, vrm_stat *st);
+int vrm_files_getattr(vrm_vault *v, uint64_t ino, vrm_stat *st) __attribute__((warn_unused_result));
 
 /* Make an empty regular file at `path` with permission bits mode & 07777,
  * owned by uid:gid (a directory with the set-group-ID bit passes its group
  * on, as in Linux).  Fills *out if not NULL.  -EEXIST if the name exists
  * (whatever it is); -ENOENT or -ENOTDIR for the parent. */
 int vrm_files_create(vrm_vault *v, const char *path, uint32_t mode, uint32_t uid,
-                     uint32_t gid, vrm_stat *out);
+                     uint32_t gid, vrm_stat *out) __attribute__((warn_unused_result));
 
 /* Make a directory; as vrm_files_create (a set-group-ID parent also passes
  * the bit on to the new directory). */
 int vrm_files_mkdir(vrm_vault *v, const char *path, uint32_t mode, uint32_t uid,
-                    uint32_t gid, vrm_stat *out);
+                    uint32_t gid, vrm_stat *out) __attribute__((warn_unused_result));
 
 /* Make a symbolic link at `path` holding `target` (1..VRM_FILES_SYMLINK_MAX
  * bytes, never interpreted), mode 0777.  -ENOENT for an empty target,
  * -ENAMETOOLONG for a longer one, else as vrm_files_create. */
 int vrm_files_symlink(vrm_vault *v, const char *target, const char *path, uint32_t uid,
-                      uint32_t gid, vrm_stat *out);
+                      uint32_t gid, vrm_stat *out) __attribute__((warn_unused_result));
 
 /* Copy the target of the link at `path` into buf, truncated to size - 1
  * bytes and NUL-terminated (as FUSE's readlink wants; nothing is written if
  * size is 0).  Returns the target's full length; -EINVAL if `path` is not a
  * symbolic link. */
-int vrm_files_readlink(vrm_vault *v, const char *path, char *buf, size_t size);
+int vrm_files_readlink(vrm_vault *v, const char *path, char *buf, size_t size)
+    __attribute__((warn_unused_result));
 
 /* Give the inode at `from` the further name `to` (a hard link).  Fills *out
  * with the inode's new attributes if not NULL.  -EPERM if `from` is a
  * directory, -EEXIST if `to` exists, -EMLINK past VRM_FILES_LINK_MAX. */
-int vrm_files_link(vrm_vault *v, const char *from, const char *to, vrm_stat *out);
+int vrm_files_link(vrm_vault *v, const char *from, const char *to, vrm_stat *out)
+    __attribute__((warn_unused_result));
 
 /* Remove the name `path` of a non-directory.  -EISDIR for a directory. */
-int vrm_files_unlink(vrm_vault *v, const char *path);
+int vrm_files_unlink(vrm_vault *v, const char *path) __attribute__((warn_unused_result));
 
 /* As vrm_files_unlink; fills *after (if not NULL) with the inode that
  * `path` named as it is now: after->nlink is the number of names it has
  * left (0: it is gone, or kept only while open). */
-int vrm_files_unlink_stat(vrm_vault *v, const char *path, vrm_stat *after);
+int vrm_files_unlink_stat(vrm_vault *v, const char *path, vrm_stat *after)
+    __attribute__((warn_unused_result));
 
 /* Remove the empty directory `path`.  -ENOTDIR, -ENOTEMPTY, -EBUSY for the
  * root. */
-int vrm_files_rmdir(vrm_vault *v, const char *path);
+int vrm_files_rmdir(vrm_vault *v, const char *path) __attribute__((warn_unused_result));
 
 /* Move the name `from` to `to` in one transaction, as rename(2) and
  * renameat2(2) do with `flags` (VRM_FILES_NOREPLACE or VRM_FILES_EXCHANGE, not
@@ -185,7 +189,8 @@ int vrm_files_rmdir(vrm_vault *v, const char *path);
  * -ENOTDIR; -ENOTEMPTY if not empty).  If both names are the same inode,
  * nothing happens.  -EINVAL if a directory would move into its own subtree;
  * -EBUSY for the root. */
-int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned flags);
+int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned flags)
+    __attribute__((warn_unused_result));
 
 /* As vrm_files_rename; fills, if not NULL, *moved with the inode `from`
  * named and *replaced with the one `to` named, as they are now (replaced's
@@ -193,7 +198,7 @@ int vrm_files_rename(vrm_vault *v, const char *from, const char *to, unsigned fl
  * or was the same file).  With VRM_FILES_EXCHANGE, *replaced is the inode
  * now at `from`. */
 int vrm_files_rename_stat(vrm_vault *v, const char *from, const char *to, unsigned flags,
-                          vrm_stat *moved, vrm_stat *replaced);
+                          vrm_stat *moved, vrm_stat *replaced) __attribute__((warn_unused_result));
 
 /* Called once per entry of a directory, in name order, without "." and "..";
  * a non-zero return stops the walk and is returned by vrm_files_readdir. */
@@ -203,7 +208,7 @@ typedef int (*vrm_files_dir_fn)(void *ctx, const char *name, const vrm_stat *st)
  * the first), so that a listing given in parts goes on where it stopped
  * whatever was added or removed in between.  -ENOENT, -ENOTDIR. */
 int vrm_files_readdir(vrm_vault *v, uint64_t ino, const char *after, vrm_files_dir_fn fn,
-                      void *ctx);
+                      void *ctx) __attribute__((warn_unused_result));
 
 /* The paths of inode `ino`, one per name (a directory has one; the root's
  * is "/"): at most `max` of them (the others are left out), each
@@ -214,21 +219,22 @@ int vrm_files_readdir(vrm_vault *v, uint64_t ino, const char *after, vrm_files_d
  * whose kernel keeps the attributes and pages of each name apart: after a
  * change of a file with several names it has the kernel forget them all.
  * -ENOENT if there is no inode `ino`. */
-int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t *count);
+int vrm_files_paths(vrm_vault *v, uint64_t ino, size_t max, char **paths, size_t *count)
+    __attribute__((warn_unused_result));
 
 /* ---- open files ------------------------------------------------------- */
 
 /* Count an open of `ino` (any type).  -ENOENT if it does not exist. */
-int vrm_files_open(vrm_vault *v, uint64_t ino);
+int vrm_files_open(vrm_vault *v, uint64_t ino) __attribute__((warn_unused_result));
 
 /* Undo one vrm_files_open; the last release of an inode without names
  * deletes it.  -EBADF if `ino` is not open. */
-int vrm_files_release(vrm_vault *v, uint64_t ino);
+int vrm_files_release(vrm_vault *v, uint64_t ino) __attribute__((warn_unused_result));
 
 /* Delete the inodes without names that no one has open: what a crash left.
  * For the vault's open path; does nothing on a read-only vault.  Returns
  * how many it deleted. */
-int vrm_files_purge_orphans(vrm_vault *v);
+int vrm_files_purge_orphans(vrm_vault *v) __attribute__((warn_unused_result));
 
 /* ---- data ------------------------------------------------------------- */
 
@@ -236,7 +242,8 @@ int vrm_files_purge_orphans(vrm_vault *v);
  * short only at the end of the file (0 at or past it); holes read as zeros.
  * -EISDIR for a directory, -EINVAL for another non-file or an offset past
  * INT64_MAX. */
-ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint64_t off);
+ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint64_t off)
+    __attribute__((warn_unused_result));
 
 /* Write `size` bytes at `off` of regular file `ino` (past the end leaves a
  * hole), growing it as needed and setting mtime and ctime.  Returns the
@@ -244,30 +251,34 @@ ssize_t vrm_files_read(vrm_vault *v, uint64_t ino, void *buf, size_t size, uint6
  * -EFBIG if nothing does) or exceeds 0x7ffff000 bytes (as Linux).  -EISDIR,
  * -EINVAL as vrm_files_read. */
 ssize_t vrm_files_write(vrm_vault *v, uint64_t ino, const void *buf, size_t size,
-                        uint64_t off);
+                        uint64_t off) __attribute__((warn_unused_result));
 
 /* As vrm_files_write at the file's end, read in the same transaction (for
  * O_APPEND: concurrent appends never overlap). */
-ssize_t vrm_files_append(vrm_vault *v, uint64_t ino, const void *buf, size_t size);
+ssize_t vrm_files_append(vrm_vault *v, uint64_t ino, const void *buf, size_t size)
+    __attribute__((warn_unused_result));
 
 /* Set the size of regular file `ino`: bytes past it are dropped, growing it
  * makes a hole.  Sets mtime and ctime.  -EFBIG past VRM_FILES_SIZE_MAX,
  * -EISDIR, -EINVAL. */
-int vrm_files_truncate(vrm_vault *v, uint64_t ino, uint64_t size);
+int vrm_files_truncate(vrm_vault *v, uint64_t ino, uint64_t size)
+    __attribute__((warn_unused_result));
 
 /* ---- attributes ------------------------------------------------------- */
 
 /* Set the permission bits (mode & 07777; the type stays) and ctime. */
-int vrm_files_chmod(vrm_vault *v, uint64_t ino, uint32_t mode);
+int vrm_files_chmod(vrm_vault *v, uint64_t ino, uint32_t mode) __attribute__((warn_unused_result));
 
 /* Set the owner and group; (uint32_t)-1 leaves one as it is.  Sets ctime.
  * Who may do it is the kernel's business (mount with default_permissions). */
-int vrm_files_chown(vrm_vault *v, uint64_t ino, uint32_t uid, uint32_t gid);
+int vrm_files_chown(vrm_vault *v, uint64_t ino, uint32_t uid, uint32_t gid)
+    __attribute__((warn_unused_result));
 
 /* Set atime (tv[0]) and mtime (tv[1]) as utimensat(2): tv NULL means both
  * now, tv_nsec UTIME_NOW now, UTIME_OMIT unchanged (both omitted changes
  * nothing); ctime becomes now.  -EINVAL for tv_nsec out of range. */
-int vrm_files_utimens(vrm_vault *v, uint64_t ino, const struct timespec tv[2]);
+int vrm_files_utimens(vrm_vault *v, uint64_t ino, const struct timespec tv[2])
+    __attribute__((warn_unused_result));
 
 /* Set the extended attribute `name` to value[0..size).  flags: 0,
  * XATTR_CREATE (-EEXIST if set) or XATTR_REPLACE (-ENODATA if not).  -ENOTSUP
@@ -275,20 +286,22 @@ int vrm_files_utimens(vrm_vault *v, uint64_t ino, const struct timespec tv[2]);
  * -E2BIG for a value past VRM_FILES_XATTR_MAX, -ENOSPC if the name list would
  * pass VRM_FILES_XATTR_LIST_MAX, -EPERM on a symbolic link. */
 int vrm_files_setxattr(vrm_vault *v, uint64_t ino, const char *name, const void *value,
-                       size_t size, int flags);
+                       size_t size, int flags) __attribute__((warn_unused_result));
 
 /* Copy the value of `name` into value[0..size) and return its length; size 0
  * only returns the length.  -ENODATA if not set, -ERANGE if size is too
  * small. */
 int vrm_files_getxattr(vrm_vault *v, uint64_t ino, const char *name, void *value,
-                       size_t size);
+                       size_t size) __attribute__((warn_unused_result));
 
 /* The names set on `ino`, each NUL-terminated, in byte order, into
  * list[0..size); returns the total length.  Size protocol as getxattr. */
-int vrm_files_listxattr(vrm_vault *v, uint64_t ino, char *list, size_t size);
+int vrm_files_listxattr(vrm_vault *v, uint64_t ino, char *list, size_t size)
+    __attribute__((warn_unused_result));
 
 /* Remove `name`.  -ENODATA if not set. */
-int vrm_files_removexattr(vrm_vault *v, uint64_t ino, const char *name);
+int vrm_files_removexattr(vrm_vault *v, uint64_t ino, const char *name)
+    __attribute__((warn_unused_result));
 
 /* ---- the file system as a whole -------------------------------------- */
 
@@ -296,10 +309,10 @@ int vrm_files_removexattr(vrm_vault *v, uint64_t ino, const char *name);
  * holding the vault's directory (free also counts the database's free
  * pages); file counts are the inodes in use and how many more could be made.
  * f_namemax 255; ST_RDONLY on a read-only vault. */
-int vrm_files_statfs(vrm_vault *v, struct statvfs *out);
+int vrm_files_statfs(vrm_vault *v, struct statvfs *out) __attribute__((warn_unused_result));
 
 /* Make everything committed so far durable: vrm_vault_sync() (a checkpoint
  * syncs the WAL, then the database file).  For fsync and fsyncdir. */
-int vrm_files_sync(vrm_vault *v);
+int vrm_files_sync(vrm_vault *v) __attribute__((warn_unused_result));
 
 #endif

@@ -37,7 +37,7 @@
 /* Call once per process before any thread sends (curl_global_init).  Safe
  * to call again (and from several threads: only the first call works);
  * 0, or -ENOMEM/-EIO if libcurl could not be set up. */
-int vrm_transport_init(void);
+int vrm_transport_init(void) __attribute__((warn_unused_result));
 
 /* Deliver wire[0..len) as message `id` (a file name: 1 to 64 of
  * [A-Za-z0-9_-]) to `endpoint`.  0 when delivered (error set to "");
@@ -58,7 +58,7 @@ int vrm_transport_init(void);
  *                   death by a signal; -ETIMEDOUT ("timed out after 60 s");
  *                   the errno of a failure to start it */
 int vrm_transport_send(const char *endpoint, const char *id, const uint8_t *wire, size_t len,
-                       char *error, size_t error_size);
+                       char *error, size_t error_size) __attribute__((warn_unused_result));
 
 /* The transport's name for an endpoint: "dir", "http", "https", "exec", or
  * NULL for one vrm_transport_send() would refuse: no known prefix, nothing

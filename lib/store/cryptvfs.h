@@ -73,6 +73,6 @@ typedef struct vrm_verify_report {
  * SQLite.  Returns the number of damaged pages and frames found (0 = all
  * authentic), or a negative errno if the files cannot be read. */
 int vrm_cryptvfs_verify(const vrm_cryptvfs *cv, const char *db_path,
-                        const vrm_verify_report *report);
+                        const vrm_verify_report *report) __attribute__((warn_unused_result));
 
 #endif

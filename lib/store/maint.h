@@ -22,7 +22,7 @@ typedef struct vrm_check_report {
  * SQLite's integrity check read-only.  Returns the number of problems found
  * (0 = healthy) or a negative errno as vrm_vault_open (vrm.h) does. */
 int vrm_vault_check(const char *dir, const char *pass, size_t passlen,
-                    const vrm_check_report *report);
+                    const vrm_check_report *report) __attribute__((warn_unused_result));
 
 /* Copy the vault in `dir` into `dest`, a new directory (made with mode 0700;
  * an existing one must be empty): vault.json as it is, and the database with
@@ -55,6 +55,6 @@ int vrm_vault_backup(const char *dir, const char *pass, size_t passlen, const ch
  * otherwise a negative errno. */
 #define VRM_COMPACT_STEP 2560   /* pages: 10 MiB */
 int vrm_vault_compact(vrm_vault *v, vrm_progress_fn progress, void *ctx, uint64_t *before,
-                      uint64_t *after);
+                      uint64_t *after) __attribute__((warn_unused_result));
 
 #endif

@@ -54,17 +54,17 @@ void vrm_vault_discard(const char *dir, int remove_dir);
 
 /* Close, committing nothing that is not already committed; wipes keys.
  * Accepts NULL.  Returns 0 or a negative errno from the final checkpoint. */
-int vrm_vault_close(vrm_vault *v);
+int vrm_vault_close(vrm_vault *v) __attribute__((warn_unused_result));
 
 /* Say in the vault's lock file what holds it, e.g. "mounted at /home/ada/mnt
  * by process 4242", so that another process trying to open the vault is told
  * that at once instead of waiting for the lock; NULL clears it (do that
  * before a long close).  0 or a negative errno. */
-int vrm_vault_note(vrm_vault *v, const char *note);
+int vrm_vault_note(vrm_vault *v, const char *note) __attribute__((warn_unused_result));
 
 /* Make everything committed so far durable: checkpoint the WAL into the
  * database and sync both.  0 or a negative errno. */
-int vrm_vault_sync(vrm_vault *v);
+int vrm_vault_sync(vrm_vault *v) __attribute__((warn_unused_result));
 
 /* The vault's directory and its 16-byte id. */
 const char *vrm_vault_dir(const vrm_vault *v);

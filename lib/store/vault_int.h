@@ -135,19 +135,20 @@ void vrm_vault_unlock(vrm_vault *v);
 /* Checkpoint the WAL into the database now and sync, so that everything
  * committed so far is durable (synchronous=NORMAL does not sync the WAL at
  * each commit).  Mutex held. */
-int vrm_vault_sync_locked(vrm_vault *v);
+int vrm_vault_sync_locked(vrm_vault *v) __attribute__((warn_unused_result));
 
 /* The open database; only with the mutex held (or single-threaded). */
 sqlite3 *vrm_vault_sqlite(vrm_vault *v);
 
 /* Run `sql` (no results) and map failure to a negative errno with SQLite's
  * message. */
-int vrm_vault_exec(vrm_vault *v, const char *sql);
+int vrm_vault_exec(vrm_vault *v, const char *sql) __attribute__((warn_unused_result));
 
 /* A prepared statement for `sql`, which must be a string literal (the cache
  * is keyed by its address), reset and unbound.  Reset it after use so that
  * no read transaction stays open.  Mutex held. */
-int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out);
+int vrm_vault_stmt(vrm_vault *v, const char *sql, sqlite3_stmt **out)
+    __attribute__((warn_unused_result));
 
 /* A read connection, its mutex held, or NULL if the vault has none (then
  * read through v->db under the vault's mutex).  Takes a free one if there
@@ -158,12 +159,13 @@ void vrm_vault_reader_release(vrm_reader *r);
 
 /* vrm_vault_stmt() for a read connection (at most VRM_READER_STMTS
  * statements).  Reset it after use.  r's mutex held. */
-int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out);
+int vrm_reader_stmt(vrm_reader *r, const char *sql, sqlite3_stmt **out)
+    __attribute__((warn_unused_result));
 
 /* BEGIN IMMEDIATE; and COMMIT if rc >= 0 (0 or a count, returned as is),
  * else ROLLBACK (returns the first error).  Mutex held. */
 int vrm_tx_begin(vrm_vault *v) __attribute__((warn_unused_result));
-int vrm_tx_finish(vrm_vault *v, int rc);
+int vrm_tx_finish(vrm_vault *v, int rc) __attribute__((warn_unused_result));
 
 /* Step a statement that returns no rows (INSERT, UPDATE, DELETE) and reset
  * it: 0, or the error as vrm_vault_sqlerr(v, "database").  Mutex held. */
@@ -185,7 +187,8 @@ int vrm_find_named_locked(vrm_vault *v, const char *sql, const char *coll, const
  * vrm_record_hook): 0 or its negative errno.  Mutex held, in the
  * transaction of the change. */
 int vrm_vault_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
-                                    const char *old_body, const char *new_body);
+                                    const char *old_body, const char *new_body)
+    __attribute__((warn_unused_result));
 
 /* The state in slot `which` (VRM_SLOT_*): made with make() the first time
  * it is asked for, to be freed with release() at close; NULL if make()
@@ -196,7 +199,7 @@ void *vrm_vault_slot(vrm_vault *v, int which, void *(*make)(void), void (*releas
 /* The last SQLite error of v->db as a negative errno, with a message
  * "what: SQLite's message" (the shim's own message is kept for pages that
  * fail authentication). */
-int vrm_vault_sqlerr(vrm_vault *v, const char *what);
+int vrm_vault_sqlerr(vrm_vault *v, const char *what) __attribute__((warn_unused_result));
 
 /* The steps of opening, for maint.c's copies and checks (vault.c).
  * vrm_vault_new: an unopened vault for `dir` (nothing touched on disk), or
@@ -226,11 +229,12 @@ void vrm_vault_pairwise_root(const vrm_vault *v, uint8_t out[VRM_KEYBYTES]);
 /* Store `root` as the vault's "pairwise-root" (mutex held, in the caller's
  * transaction) and use it from now on.  For bringing back an export, before
  * any identity is derived.  0 or a negative errno. */
-int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYBYTES]);
+int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYBYTES])
+    __attribute__((warn_unused_result));
 
 /* schema.c: bring the database to the current schema, one transaction per
  * step.  -EPROTONOSUPPORT if it is newer than this build knows. */
-int vrm_schema_migrate(sqlite3 *db);
-int vrm_schema_version(void);        /* the newest schema this build knows */
+int vrm_schema_migrate(sqlite3 *db) __attribute__((warn_unused_result));
+int vrm_schema_version(void) __attribute__((warn_unused_result));        /* the newest schema this build knows */
 
 #endif

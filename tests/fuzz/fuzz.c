@@ -119,8 +119,8 @@ static void at_exit(void)
     size_t i;
 
     for (i = 0; i < VAULTS_MAX; i++)
-        if (opened[i] != NULL)
-            vrm_vault_close(opened[i]);
+        if (opened[i] != NULL && vrm_vault_close(opened[i]) != 0)
+            fprintf(stderr, "fuzz: closing a vault at exit: %s\n", vrm_error_message());
     if (tmpdir != NULL)
         fuzz_rmtree(tmpdir);
     free(tmpdir);
