@@ -1151,6 +1151,91 @@ static void test_grants_expiry_noticed_at_change(void **state)
                  ", want 1", expires, n);
 }
 
+/*
+ * grants.h: vrm_grants_revoke_all is what removing grants.json means, the
+ * same as writing {"grants": []}: one "revoke" receipt if any grant was in
+ * force, an "expire" one first for an until that passed unreceipted, and
+ * nothing for a vendor with nothing in force; other vendors keep theirs.
+ */
+static void test_grants_revoke_all(void **state)
+{
+    fixture *f = *state;
+    char doc[512], until[40], *t;
+    int64_t n, before, after;
+    size_t len;
+
+    put(f->v, "profile", "me", "{\"email\": \"ada@example.org\", \"name\": \"Ada\"}");
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "nobody", &n), -ENOENT);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "nobody"), 0);
+
+    /* nothing in force: no receipt, and grants.json is written all the same */
+    assert_int_equal(vrm_vendor_create(f->v, "quiet"), 0);
+    assert_int_equal(vrm_grants_get(f->v, "quiet", &t, &len, &before), 0);
+    free(t);
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "quiet", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "quiet"), 0);
+    assert_int_equal(vrm_grants_get(f->v, "quiet", &t, &len, &after), 0);
+    assert_string_equal(t, "{\n  \"grants\": []\n}\n");
+    assert_true(after > before);
+    free(t);
+
+    assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
+    assert_int_equal(vrm_vendor_create(f->v, "brief"), 0);
+    assert_int_equal(vrm_vendor_create(f->v, "bikeshop"), 0);
+    assert_int_equal(gput_ok(f->v, "acme", G_EMAIL), 1);
+    assert_int_equal(gput_ok(f->v, "bikeshop", G_EMAIL), 1);
+    /* brief: one grant that runs out in a second, one that does not */
+    fmt_time(until, sizeof until, wall_ns() + 1000000000, 1);
+    snprintf(doc, sizeof doc, "{\"grants\": [{\"fields\": [\"profile.email\"], "
+             "\"purpose\": \"a\", \"until\": \"%s\"}, {\"fields\": [\"profile.name\"], "
+             "\"purpose\": \"b\"}]}", until);
+    assert_int_equal(gput_ok(f->v, "brief", doc), 1);
+    /* gone: only one that runs out */
+    assert_int_equal(vrm_vendor_create(f->v, "gone"), 0);
+    snprintf(doc, sizeof doc, "{\"grants\": [{\"fields\": [\"profile.email\"], "
+             "\"purpose\": \"a\", \"until\": \"%s\"}]}", until);
+    assert_int_equal(gput_ok(f->v, "gone", doc), 1);
+
+    assert_int_equal(vrm_grants_revoke_all(f->v, "acme", NULL), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
+    assert_receipt(f->v, "acme", 2, "revoke", 0);
+    t = grants_text(f->v, "acme");
+    assert_string_equal(t, "{\n  \"grants\": []\n}\n");
+    free(t);
+    assert_null(view_rec(f->v, "acme", "profile", "me", NULL));
+    /* again: nothing was in force */
+    assert_int_equal(vrm_grants_revoke_all(f->v, "acme", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
+    /* another vendor's grants stay */
+    assert_int_equal(tu_receipt_count(f->v, "bikeshop"), 1);
+    t = view_rec(f->v, "bikeshop", "profile", "me", NULL);
+    assert_non_null(t);
+    free(t);
+
+    /* the until passed: its expiry is receipted first, then the revocation */
+    sleep_ms(1200);
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "brief", &n), 0);
+    assert_int_equal(n, 3);
+    assert_receipt(f->v, "brief", 2, "expire", 1);
+    assert_receipt(f->v, "brief", 3, "revoke", 0);
+    /* nothing was in force any more: the expiry alone, and no "revoke" */
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "gone", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "gone"), 2);
+    assert_receipt(f->v, "gone", 2, "expire", 0);
+    assert_int_equal(vrm_grants_expire(f->v, wall_ns(), NULL), 0);
+    assert_int_equal(tu_receipt_count(f->v, "brief"), 3);
+    assert_int_equal(tu_receipt_count(f->v, "gone"), 2);
+    assert_int_equal(vrm_receipt_verify_all(f->v), 0);
+}
+
 static void test_rfc3339(void **state)
 {
     static const struct {
@@ -2623,6 +2708,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grants_until_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_until_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_expiry_noticed_at_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grants_revoke_all, setup, teardown),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test_setup_teardown(test_view_collections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_records_projection, setup, teardown),

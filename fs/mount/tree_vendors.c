@@ -93,13 +93,12 @@ static void set_removed(vrmfs *fs, const node *n, int on)
  * is then absent until written again. */
 static int grants_unlink(vrmfs *fs, const node *n)
 {
-    static const char none[] = "{\"grants\": []}";
     int64_t receipt = 0;
     int rc;
 
     if (removed(fs, n))
         return -ENOENT;
-    rc = vrm_grants_put(fs->v, n->vendor, none, sizeof none - 1, &receipt);
+    rc = vrm_grants_revoke_all(fs->v, n->vendor, &receipt);
     if (rc == 0 && receipt > 0)
         view_changed_now(fs, n->vendor);
     if (rc == 0)

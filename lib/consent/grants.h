@@ -49,6 +49,16 @@ int vrm_grants_get(vrm_vault *v, const char *vendor, char **json, size_t *len,
 int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t len,
                    int64_t *receipt);
 
+/* Revoke every grant of `vendor`: what removing grants.json means.  The
+ * same as vrm_grants_put of {"grants": []}: an until that passed without its
+ * "expire" receipt gets it first, then one "revoke" receipt is written if
+ * any grant was still in force, and grants.json reads {"grants": []} from
+ * then on (its time: now).  0 and *receipt (if not NULL: the number of the
+ * "revoke" receipt, 0 if nothing was in force), or -ENOENT (no such vendor;
+ * nothing changed). */
+int vrm_grants_revoke_all(vrm_vault *v, const char *vendor, int64_t *receipt)
+    __attribute__((warn_unused_result));
+
 /* Write "expire" receipts for grants whose until has passed by `now_ns`.
  * Returns how many vendors changed (0 if none) or a negative errno; *next_ns
  * (if not NULL): the next until still ahead, or 0 if none. */
