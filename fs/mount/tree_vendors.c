@@ -388,14 +388,28 @@ static int vendors_getattr(vrmfs *fs, const char *path, const node *n, struct st
             fill_file(fs, st, 0400, (size_t)size, ts, ts);
         }
         return rc;
-    default:
-        /* libvrm has no size of these without their text */
+    case N_IDENTITY:
+    case N_RECEIPT:
+        /* read-only texts of the vault that show the mount's time */
+        rc = vendor_check(fs, n);
+        if (rc == 0 && n->kind == N_IDENTITY)
+            size = vrm_identity_json_size();
+        else if (rc == 0)
+            rc = vrm_receipt_size(fs->v, n->vendor, n->num, n->jws, &size);
+        if (rc == 0)
+            fill_file(fs, st, 0400, (size_t)size, fs->mounted, fs->mounted);
+        return rc;
+    case N_VENDOR_JSON:
+    case N_GRANTS:
+        /* pretty texts of JSON the vault stores compact: their length is
+         * known only once printed */
         rc = vendor_text(fs, n, &text, &len, &t);
         free(text);
         if (rc == 0)
-            fill_file(fs, st, n->kind == N_VENDOR_JSON || n->kind == N_GRANTS ? 0600 : 0400,
-                      len, ns_to_ts(t), ns_to_ts(t));
+            fill_file(fs, st, 0600, len, ns_to_ts(t), ns_to_ts(t));
         return rc;
+    default:
+        return -ENOENT;
     }
 }
 

@@ -391,6 +391,43 @@ out:
     return rc;
 }
 
+int vrm_receipt_size(vrm_vault *v, const char *vendor, int64_t n, int jws, uint64_t *size)
+{
+    sqlite3_stmt *st;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    *size = 0;
+    if (!jws) {
+        rc = vrm_receipt_get(v, vendor, n, 0, &text, &len);
+        free(text);
+        if (rc == 0)
+            *size = len;
+        return rc;
+    }
+    vrm_vault_lock(v);
+    /* length() of TEXT counts characters; the cast makes it count bytes */
+    rc = vrm_vault_stmt(v, "SELECT length(CAST(jws AS BLOB)) FROM receipts "
+                           "WHERE vendor = ?1 AND n = ?2", &st);
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, n);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *size = (uint64_t)sqlite3_column_int64(st, 0) + 1;   /* and the newline */
+            rc = 0;
+        } else if (rc == SQLITE_DONE) {
+            rc = vrm_error(ENOENT, "no receipt %" PRId64 " of %s", n, vendor);
+        } else {
+            rc = vrm_vault_sqlerr(v, "database");
+        }
+        sqlite3_reset(st);
+    }
+    vrm_vault_unlock(v);
+    return rc;
+}
+
 /* Check one receipt row of `vendor` against what the chain expects: number
  * `n`, previous JWS hash `prev` (NULL for the first), signed by `id`. */
 static int verify_one(const vrm_identity *id, const char *vendor, int64_t n,
