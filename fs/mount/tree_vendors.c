@@ -107,14 +107,15 @@ static int grants_unlink(vrmfs *fs, const node *n)
 }
 
 /* Grants that expire end by themselves: once a second the invalidation
- * thread writes their receipts and drops cached views. */
+ * thread asks libvrm to write their receipts, if any is due, and drops
+ * every cached view when one was.  A read-only mount writes nothing. */
 static void expire_grants(vrmfs *fs)
 {
     int rc;
 
     if (fs->read_only)
         return;
-    rc = vrm_grants_expire(fs->v, now_ns(), NULL);
+    rc = vrm_grants_expire_due(fs->v, now_ns(), &fs->grants_due);
     if (rc > 0)
         views_changed(fs);
 }

@@ -694,3 +694,17 @@ out:
     vrm_names_release(&vs);
     return rc < 0 ? rc : changed;
 }
+
+int vrm_grants_expire_due(vrm_vault *v, int64_t now, vrm_grants_due *due)
+{
+    /* read before the scan: a change made during it is seen at the next call */
+    uint64_t gen = vrm_grants_generation(v);
+    int rc;
+
+    if (due->known && due->gen == gen && (due->next_ns == 0 || now < due->next_ns))
+        return 0;
+    rc = vrm_grants_expire(v, now, &due->next_ns);
+    due->known = rc >= 0;
+    due->gen = gen;
+    return rc;
+}

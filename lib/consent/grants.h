@@ -64,6 +64,26 @@ int vrm_grants_revoke_all(vrm_vault *v, const char *vendor, int64_t *receipt)
  * (if not NULL): the next until still ahead, or 0 if none. */
 int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns);
 
+/* What vrm_grants_expire_due knows of the last scan: kept by its caller
+ * between calls, one per open vault, all zero (VRM_GRANTS_DUE_INIT) at
+ * first.  Its fields are libvrm's. */
+typedef struct vrm_grants_due {
+    int known;                        /* a scan succeeded and filled the rest */
+    uint64_t gen;                     /* vrm_grants_generation before it */
+    int64_t next_ns;                  /* the next until it left ahead, 0: none */
+} vrm_grants_due;
+
+#define VRM_GRANTS_DUE_INIT {0, 0, 0}
+
+/* vrm_grants_expire(v, now_ns, NULL) for a caller that asks often (once a
+ * second): it scans only when an until may have passed since its last scan
+ * (the first time, once the next until that scan left ahead has come, or
+ * when what is in force has changed since, the only way a new until comes
+ * in) and otherwise returns 0 at once.  What it writes and returns is what
+ * vrm_grants_expire would at the same now_ns. */
+int vrm_grants_expire_due(vrm_vault *v, int64_t now_ns, vrm_grants_due *due)
+    __attribute__((warn_unused_result));
+
 /* A number that changes whenever what is in force may have changed in the
  * open vault (grants written, expired, lapsed, revoked; vendors removed): a
  * view made under one number is stale under another.  Thread-safe. */
