@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "tree.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -118,6 +119,30 @@ static void expire_grants(vrmfs *fs)
     rc = vrm_grants_expire_due(fs->v, now_ns(), &fs->grants_due);
     if (rc > 0)
         views_changed(fs);
+}
+
+/* Commit text[0..len) as the vendor.json or grants.json of `n`, the one
+ * lib call each means; a refusal is logged against `path`, naming the
+ * temporary file `from` it was renamed from (NULL: written in place).
+ * *receipt: as vrm_grants_put's (0 for vendor.json). */
+static int vfile_put(vrmfs *fs, const char *path, const node *n, const char *from,
+                     const char *text, size_t len, int64_t *receipt)
+{
+    char reason[700];
+    int grants = n->kind == N_GRANTS;
+    int rc;
+
+    assert(grants || n->kind == N_VENDOR_JSON);
+    *receipt = 0;
+    rc = grants ? vrm_grants_put(fs->v, n->vendor, text, len, receipt)
+                : vrm_vendor_put(fs->v, n->vendor, text, len);
+    if (rc != 0) {
+        snprintf(reason, sizeof reason, "%s%s%s%s; %s unchanged", vrm_error_message(),
+                 from != NULL ? " (renamed from " : "", from != NULL ? from : "",
+                 from != NULL ? ")" : "", grants ? "the grants are" : "the vendor is");
+        vrmfs_refusal(fs, path, reason);
+    }
+    return rc;
 }
 
 /* ---- tools' temporary files in vendors/<v>/ (fs->vscratch, fs->mu) ------- */
@@ -271,7 +296,7 @@ static int vs_open(vrmfs *fs, const node *n, struct fuse_file_info *fi, int crea
  * t grants.json). */
 static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *b)
 {
-    char *buf = NULL, reason[700];
+    char *buf = NULL;
     int64_t receipt = 0;
     size_t len = 0;
     int rc;
@@ -293,15 +318,9 @@ static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *
             rc = -EROFS;
             break;
         }
-        rc = b->kind == N_GRANTS ? vrm_grants_put(fs->v, b->vendor, buf, len, &receipt)
-                                 : vrm_vendor_put(fs->v, b->vendor, buf, len);
-        if (rc != 0) {
-            snprintf(reason, sizeof reason, "%s (renamed from %s); %s unchanged",
-                     vrm_error_message(), a->name,
-                     b->kind == N_GRANTS ? "the grants are" : "the vendor is");
-            vrmfs_refusal(fs, to_path, reason);
+        rc = vfile_put(fs, to_path, b, a->name, buf, len, &receipt);
+        if (rc != 0)
             break;
-        }
         vs_remove(fs, a->vendor, a->name);
         set_removed(fs, b, 0);
         inval_queue(fs, to_path);
@@ -624,28 +643,21 @@ static int vendors_rename(vrmfs *fs, const char *from, const char *to, const nod
 /* Commit vendor.json or grants.json from a handle.  Handle mutex held. */
 static int commit_vendor(vrmfs *fs, const char *path, handle *h)
 {
-    char where[200], reason[700];
+    char where[200];
     int64_t receipt = 0;
     int rc;
 
     if (!h->writable || !h->dirty || !h->written)
         return 0;
     h->dirty = 0;
-    if (h->n.kind == N_VENDOR_JSON)
-        rc = vrm_vendor_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len);
-    else
-        rc = vrm_grants_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, &receipt);
     if (path == NULL) {
         snprintf(where, sizeof where, "/vendors/%s/%s", h->n.vendor,
                  h->n.kind == N_VENDOR_JSON ? "vendor.json" : "grants.json");
         path = where;
     }
-    if (rc != 0) {
-        snprintf(reason, sizeof reason, "%s; %s unchanged", vrm_error_message(),
-                 h->n.kind == N_VENDOR_JSON ? "the vendor is" : "the grants are");
-        vrmfs_refusal(fs, path, reason);
+    rc = vfile_put(fs, path, &h->n, NULL, h->buf ? h->buf : "", h->len, &receipt);
+    if (rc != 0)
         return rc;
-    }
     inval_queue(fs, path);
     if (receipt > 0)
         view_changed_now(fs, h->n.vendor);
