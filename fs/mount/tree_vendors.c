@@ -31,7 +31,15 @@ int vendor_check(vrmfs *fs, const node *n)
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
-/* ---- vendor.json and grants.json removed (fs->removed, fs->mu) ------------------- */
+/* ---- vendor.json and grants.json removed (fs->removed, fs->mu) -------------------
+ * A state of this mount, not of the vault.  What removing grants.json means
+ * to the vault (every grant revoked) is libvrm's, vrm_grants_revoke_all;
+ * removing vendor.json means nothing to it (the vendor stays as it is).
+ * That either file is then absent until created again is how the mount
+ * shows a tool the rm it just did, so that mv from another file system
+ * (which removes the target, then creates it) and rm followed by ls work
+ * as on a disk: it is kept in memory and forgotten at unmount, and the
+ * vault, a command or the next mount show both files as libvrm has them. */
 
 /* The removed-set key of a vendor file node. */
 static void removed_key(const node *n, char *key, size_t size)
