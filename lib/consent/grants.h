@@ -21,7 +21,8 @@
  * Every change of what is in force writes a consent receipt (receipt.h) in
  * the same transaction: "grant" (none were in force before), "change",
  * "revoke" (none are after), "expire" (an until passed, noticed by
- * vrm_grants_expire or at the next change) and "lapse" (max_reads used up).
+ * vrm_grants_expire, vrm_grants_expire_due or at the next change) and
+ * "lapse" (max_reads used up).
  * Rewriting a grant unchanged keeps its count of reads.
  */
 #ifndef VRM_GRANTS_H
