@@ -1007,6 +1007,75 @@ static void test_grants_expire(void **state)
     assert_int_equal(vrm_receipt_verify_all(f->v), 0);
 }
 
+/*
+ * vrm_grants_expire_due scans when an until may have passed: the first
+ * time, when the next until its last scan saw comes, and after any change
+ * of what is in force, which may bring an earlier until; what it writes is
+ * what vrm_grants_expire would at the same time.
+ */
+static void test_grants_expire_due(void **state)
+{
+    fixture *f = *state;
+    vrm_grants_due due = VRM_GRANTS_DUE_INIT;
+    char doc[512], until[40];
+    int64_t now = wall_ns(), u1, u0, far;
+
+    assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
+    assert_int_equal(vrm_vendor_create(f->v, "bikeshop"), 0);
+    /* nothing at all: scanned once, nothing ahead */
+    assert_int_equal(vrm_grants_expire_due(f->v, now, &due), 0);
+    assert_true(due.known);
+    assert_int_equal(due.next_ns, 0);
+
+    fmt_time(until, sizeof until, now + 3600 * (int64_t)1000000000, 0);
+    assert_int_equal(vrm_rfc3339_parse(until, &u1), 0);
+    snprintf(doc, sizeof doc, "{\"grants\": [{\"fields\": [\"profile.email\"], "
+             "\"purpose\": \"p\", \"until\": \"%s\"}]}", until);
+    assert_int_equal(gput_ok(f->v, "acme", doc), 1);
+    assert_int_equal(gput_ok(f->v, "bikeshop", "{\"grants\": [{\"fields\": "
+                             "[\"profile.name\"], \"purpose\": \"q\", "
+                             "\"until\": \"2099-01-01T00:00:00Z\"}]}"), 1);
+    assert_int_equal(vrm_rfc3339_parse("2099-01-01T00:00:00Z", &far), 0);
+    /* the grants changed: scanned, and the next until is acme's */
+    assert_int_equal(vrm_grants_expire_due(f->v, now, &due), 0);
+    assert_int_equal(due.next_ns, u1);
+    assert_int_equal(vrm_grants_generation(f->v), due.gen);
+
+    /* a new, earlier until comes in with a change: seen before u1 */
+    fmt_time(until, sizeof until, now + 1800 * (int64_t)1000000000, 0);
+    assert_int_equal(vrm_rfc3339_parse(until, &u0), 0);
+    snprintf(doc, sizeof doc, "{\"grants\": [{\"fields\": [\"profile.name\"], "
+             "\"purpose\": \"q\", \"until\": \"2099-01-01T00:00:00Z\"}, "
+             "{\"fields\": [\"profile.email\"], \"purpose\": \"r\", \"until\": \"%s\"}]}",
+             until);
+    assert_int_equal(gput_ok(f->v, "bikeshop", doc), 2);
+    assert_int_equal(vrm_grants_expire_due(f->v, u0 + 1000000000, &due), 1);
+    assert_receipt(f->v, "bikeshop", 3, "expire", 1);
+    assert_int_equal(due.next_ns, u1);
+    /* its own receipt moved the generation on: one more scan, then none */
+    assert_int_equal(vrm_grants_expire_due(f->v, u0 + 2000000000, &due), 0);
+    assert_int_equal(vrm_grants_generation(f->v), due.gen);
+    assert_int_equal(vrm_grants_expire_due(f->v, u1 - 1, &due), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 1);
+    /* u1 comes */
+    assert_int_equal(vrm_grants_expire_due(f->v, u1, &due), 1);
+    assert_receipt(f->v, "acme", 2, "expire", 0);
+    assert_int_equal(due.next_ns, far);
+
+    /* between two scans nothing is read: an until put in the past behind
+     * libvrm's back (no change of what is in force said) waits for the
+     * next scan, which vrm_grants_expire does at once */
+    assert_int_equal(vrm_grants_expire_due(f->v, u1 + 1, &due), 0);
+    assert_int_equal(vrm_vault_exec(f->v, "UPDATE grants SET body = replace(body, "
+                                          "'2099-01-01T00:00:00Z', '2001-01-01T00:00:00Z') "
+                                          "WHERE vendor = 'bikeshop'"), 0);
+    assert_int_equal(vrm_grants_expire_due(f->v, u1 + 2, &due), 0);
+    assert_int_equal(tu_receipt_count(f->v, "bikeshop"), 3);
+    assert_int_equal(vrm_grants_expire(f->v, u1 + 3, NULL), 1);
+    assert_int_equal(tu_receipt_count(f->v, "bikeshop"), 4);
+    assert_int_equal(vrm_receipt_verify_all(f->v), 0);
+}
+
 /* A grant whose until passes stops applying at once, without any call to
  * vrm_grants_expire; rewriting it unchanged is allowed, a new one with a
  * past until is not. */
@@ -1149,6 +1218,91 @@ static void test_grants_expiry_noticed_at_change(void **state)
         fail_msg("lib/grants.c vrm_grants_put: grant a's until passed and the next "
                  "change dropped it: %" PRId64 " \"expire\" receipts among %" PRId64
                  ", want 1", expires, n);
+}
+
+/*
+ * grants.h: vrm_grants_revoke_all is what removing grants.json means, the
+ * same as writing {"grants": []}: one "revoke" receipt if any grant was in
+ * force, an "expire" one first for an until that passed unreceipted, and
+ * nothing for a vendor with nothing in force; other vendors keep theirs.
+ */
+static void test_grants_revoke_all(void **state)
+{
+    fixture *f = *state;
+    char doc[512], until[40], *t;
+    int64_t n, before, after;
+    size_t len;
+
+    put(f->v, "profile", "me", "{\"email\": \"ada@example.org\", \"name\": \"Ada\"}");
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "nobody", &n), -ENOENT);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "nobody"), 0);
+
+    /* nothing in force: no receipt, and grants.json is written all the same */
+    assert_int_equal(vrm_vendor_create(f->v, "quiet"), 0);
+    assert_int_equal(vrm_grants_get(f->v, "quiet", &t, &len, &before), 0);
+    free(t);
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "quiet", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "quiet"), 0);
+    assert_int_equal(vrm_grants_get(f->v, "quiet", &t, &len, &after), 0);
+    assert_string_equal(t, "{\n  \"grants\": []\n}\n");
+    assert_true(after > before);
+    free(t);
+
+    assert_int_equal(vrm_vendor_create(f->v, "acme"), 0);
+    assert_int_equal(vrm_vendor_create(f->v, "brief"), 0);
+    assert_int_equal(vrm_vendor_create(f->v, "bikeshop"), 0);
+    assert_int_equal(gput_ok(f->v, "acme", G_EMAIL), 1);
+    assert_int_equal(gput_ok(f->v, "bikeshop", G_EMAIL), 1);
+    /* brief: one grant that runs out in a second, one that does not */
+    fmt_time(until, sizeof until, wall_ns() + 1000000000, 1);
+    snprintf(doc, sizeof doc, "{\"grants\": [{\"fields\": [\"profile.email\"], "
+             "\"purpose\": \"a\", \"until\": \"%s\"}, {\"fields\": [\"profile.name\"], "
+             "\"purpose\": \"b\"}]}", until);
+    assert_int_equal(gput_ok(f->v, "brief", doc), 1);
+    /* gone: only one that runs out */
+    assert_int_equal(vrm_vendor_create(f->v, "gone"), 0);
+    snprintf(doc, sizeof doc, "{\"grants\": [{\"fields\": [\"profile.email\"], "
+             "\"purpose\": \"a\", \"until\": \"%s\"}]}", until);
+    assert_int_equal(gput_ok(f->v, "gone", doc), 1);
+
+    assert_int_equal(vrm_grants_revoke_all(f->v, "acme", NULL), 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
+    assert_receipt(f->v, "acme", 2, "revoke", 0);
+    t = grants_text(f->v, "acme");
+    assert_string_equal(t, "{\n  \"grants\": []\n}\n");
+    free(t);
+    assert_null(view_rec(f->v, "acme", "profile", "me", NULL));
+    /* again: nothing was in force */
+    assert_int_equal(vrm_grants_revoke_all(f->v, "acme", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "acme"), 2);
+    /* another vendor's grants stay */
+    assert_int_equal(tu_receipt_count(f->v, "bikeshop"), 1);
+    t = view_rec(f->v, "bikeshop", "profile", "me", NULL);
+    assert_non_null(t);
+    free(t);
+
+    /* the until passed: its expiry is receipted first, then the revocation */
+    sleep_ms(1200);
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "brief", &n), 0);
+    assert_int_equal(n, 3);
+    assert_receipt(f->v, "brief", 2, "expire", 1);
+    assert_receipt(f->v, "brief", 3, "revoke", 0);
+    /* nothing was in force any more: the expiry alone, and no "revoke" */
+    n = -1;
+    assert_int_equal(vrm_grants_revoke_all(f->v, "gone", &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(tu_receipt_count(f->v, "gone"), 2);
+    assert_receipt(f->v, "gone", 2, "expire", 0);
+    assert_int_equal(vrm_grants_expire(f->v, wall_ns(), NULL), 0);
+    assert_int_equal(tu_receipt_count(f->v, "brief"), 3);
+    assert_int_equal(tu_receipt_count(f->v, "gone"), 2);
+    assert_int_equal(vrm_receipt_verify_all(f->v), 0);
 }
 
 static void test_rfc3339(void **state)
@@ -2620,9 +2774,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grants_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_reads_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grants_expire_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_until_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_until_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants_expiry_noticed_at_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grants_revoke_all, setup, teardown),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test_setup_teardown(test_view_collections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_records_projection, setup, teardown),

@@ -114,6 +114,7 @@ static void test_identity_json(void **state)
     want[2] = vrm_identity_x25519(a);
     assert_int_equal(vrm_identity_json(a, &json, &len), 0);
     assert_int_equal(strlen(json), len);
+    assert_int_equal(vrm_identity_json_size(), len);
     assert_true(len > 2 && json[len - 1] == '\n' && json[len - 2] == '}');
     assert_non_null(strstr(json, "\n  \"id\": \""));
     assert_int_equal(vrm_json_parse_object(json, len, &o), 0);
@@ -127,6 +128,17 @@ static void test_identity_json(void **state)
     cJSON_Delete(o);
     free(json);
     vrm_identity_free(a);
+
+    /* the same size for every identity, of any vendor name's length */
+    for (i = 0; i < 3; i++) {
+        static const char *const vendors[] = {"a", "bolt-and-nut_supplies-2", "x9"};
+
+        a = derive(f->v, vendors[i]);
+        assert_int_equal(vrm_identity_json(a, &json, &len), 0);
+        assert_int_equal(vrm_identity_json_size(), len);
+        free(json);
+        vrm_identity_free(a);
+    }
 }
 
 /* ---- base64url --------------------------------------------------------- */
@@ -523,11 +535,16 @@ static char *get(vrm_vault *v, const char *vendor, int64_t n, int jws)
     size_t len = 0;
     int rc = vrm_receipt_get(v, vendor, n, jws, &out, &len);
 
+    uint64_t size = 0;
+
     if (rc != 0)
         fail_msg("vrm_receipt_get(%s, %lld): %d %s", vendor, (long long)n, rc,
                  vrm_error_message());
     assert_int_equal(strlen(out), len);
     assert_true(len > 0 && out[len - 1] == '\n');
+    /* the size said without the text is the text's */
+    assert_int_equal(vrm_receipt_size(v, vendor, n, jws, &size), 0);
+    assert_int_equal(size, len);
     return out;
 }
 
@@ -566,6 +583,14 @@ static void test_receipts(void **state)
     assert_string_equal(listed, "");
     assert_int_equal(vrm_receipt_get(f->v, "acme", 4, 1, &json, &len), -ENOENT);
     assert_int_equal(vrm_receipt_get(f->v, "acme", 0, 0, &json, &len), -ENOENT);
+    {
+        uint64_t size = 1;
+
+        assert_int_equal(vrm_receipt_size(f->v, "acme", 4, 1, &size), -ENOENT);
+        assert_int_equal(size, 0);
+        assert_int_equal(vrm_receipt_size(f->v, "acme", 0, 0, &size), -ENOENT);
+        assert_int_equal(vrm_receipt_size(f->v, "nobody", 1, 1, &size), -ENOENT);
+    }
 
     for (i = 1; i <= 3; i++) {
         const cJSON *svc, *ctrl;
@@ -734,6 +759,41 @@ static void test_receipts(void **state)
     vrm_identity_free(a);
 }
 
+/*
+ * vrm_receipt_size of receipts stored in forms libvrm does not write (an
+ * export brought in keeps what it holds): the size is still that of the
+ * text vrm_receipt_get gives, and an unreadable payload the same error.
+ */
+static void test_receipt_size_stored_forms(void **state)
+{
+    fixture *f = *state;
+    static const char *const forms[] = {
+        /* spaces, an escape that prints as its character, a number that
+         * prints shorter, a key with a multibyte character */
+        "UPDATE receipts SET payload = '{ \"a\" : \"\\u0041\", \"n\": 1.0, "
+        "\"\u00e9t\u00e9\": [ ] }' WHERE vendor = 'acme' AND n = 1",
+        /* a JWS with a multibyte character: bytes, not characters */
+        "UPDATE receipts SET jws = jws || '\u00e9' WHERE vendor = 'acme' AND n = 1",
+        NULL};
+    uint64_t size = 0;
+    char *out = NULL;
+    size_t len = 0;
+    int k, jws;
+
+    for (k = 0; forms[k] != NULL; k++) {
+        assert_int_equal(vrm_vault_exec(f->v, "DELETE FROM receipts"), 0);
+        assert_int_equal(append(f->v, "acme", ACME, G1, "grant", 1, NULL), 0);
+        assert_int_equal(vrm_vault_exec(f->v, forms[k]), 0);
+        for (jws = 0; jws <= 1; jws++)
+            free(get(f->v, "acme", 1, jws));
+    }
+    assert_int_equal(vrm_vault_exec(f->v, "UPDATE receipts SET payload = 'not json' "
+                                          "WHERE vendor = 'acme' AND n = 1"), 0);
+    assert_int_equal(vrm_receipt_get(f->v, "acme", 1, 0, &out, &len), -EBADMSG);
+    assert_int_equal(vrm_receipt_size(f->v, "acme", 1, 0, &size), -EBADMSG);
+    free(get(f->v, "acme", 1, 1));
+}
+
 /* Other ways to break the chain: each one is noticed. */
 static void test_receipts_tamper(void **state)
 {
@@ -784,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jws_tamper, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_receipts, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_receipts_tamper, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_size_stored_forms, tu_setup, tu_teardown),
     };
 
     if (sodium_init() < 0)

@@ -41,6 +41,8 @@ typedef struct vrmfs {
     struct timespec mounted;          /* times of the fixed directories */
     int foreground;                   /* log to stderr, not syslog */
     int read_only;                    /* mounted with -o ro */
+    vrm_grants_due grants_due;        /* the expiry's last scan (tree_vendors.c's
+                                         tick): the invalidation thread's alone */
     pthread_mutex_t mu;               /* guards the fields below */
     handle *pending;                  /* records created, not yet committed */
     /* Paths whose cached attributes the kernel must drop (a record's size

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "tree.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,7 +31,15 @@ int vendor_check(vrmfs *fs, const node *n)
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
-/* ---- vendor.json and grants.json removed (fs->removed, fs->mu) ------------------- */
+/* ---- vendor.json and grants.json removed (fs->removed, fs->mu) -------------------
+ * A state of this mount, not of the vault.  What removing grants.json means
+ * to the vault (every grant revoked) is libvrm's, vrm_grants_revoke_all;
+ * removing vendor.json means nothing to it (the vendor stays as it is).
+ * That either file is then absent until created again is how the mount
+ * shows a tool the rm it just did, so that mv from another file system
+ * (which removes the target, then creates it) and rm followed by ls work
+ * as on a disk: it is kept in memory and forgotten at unmount, and the
+ * vault, a command or the next mount show both files as libvrm has them. */
 
 /* The removed-set key of a vendor file node. */
 static void removed_key(const node *n, char *key, size_t size)
@@ -93,13 +102,12 @@ static void set_removed(vrmfs *fs, const node *n, int on)
  * is then absent until written again. */
 static int grants_unlink(vrmfs *fs, const node *n)
 {
-    static const char none[] = "{\"grants\": []}";
     int64_t receipt = 0;
     int rc;
 
     if (removed(fs, n))
         return -ENOENT;
-    rc = vrm_grants_put(fs->v, n->vendor, none, sizeof none - 1, &receipt);
+    rc = vrm_grants_revoke_all(fs->v, n->vendor, &receipt);
     if (rc == 0 && receipt > 0)
         view_changed_now(fs, n->vendor);
     if (rc == 0)
@@ -108,16 +116,41 @@ static int grants_unlink(vrmfs *fs, const node *n)
 }
 
 /* Grants that expire end by themselves: once a second the invalidation
- * thread writes their receipts and drops cached views. */
+ * thread asks libvrm to write their receipts, if any is due, and drops
+ * every cached view when one was.  A read-only mount writes nothing. */
 static void expire_grants(vrmfs *fs)
 {
     int rc;
 
     if (fs->read_only)
         return;
-    rc = vrm_grants_expire(fs->v, now_ns(), NULL);
+    rc = vrm_grants_expire_due(fs->v, now_ns(), &fs->grants_due);
     if (rc > 0)
         views_changed(fs);
+}
+
+/* Commit text[0..len) as the vendor.json or grants.json of `n`, the one
+ * lib call each means; a refusal is logged against `path`, naming the
+ * temporary file `from` it was renamed from (NULL: written in place).
+ * *receipt: as vrm_grants_put's (0 for vendor.json). */
+static int vfile_put(vrmfs *fs, const char *path, const node *n, const char *from,
+                     const char *text, size_t len, int64_t *receipt)
+{
+    char reason[700];
+    int grants = n->kind == N_GRANTS;
+    int rc;
+
+    assert(grants || n->kind == N_VENDOR_JSON);
+    *receipt = 0;
+    rc = grants ? vrm_grants_put(fs->v, n->vendor, text, len, receipt)
+                : vrm_vendor_put(fs->v, n->vendor, text, len);
+    if (rc != 0) {
+        snprintf(reason, sizeof reason, "%s%s%s%s; %s unchanged", vrm_error_message(),
+                 from != NULL ? " (renamed from " : "", from != NULL ? from : "",
+                 from != NULL ? ")" : "", grants ? "the grants are" : "the vendor is");
+        vrmfs_refusal(fs, path, reason);
+    }
+    return rc;
 }
 
 /* ---- tools' temporary files in vendors/<v>/ (fs->vscratch, fs->mu) ------- */
@@ -271,7 +304,7 @@ static int vs_open(vrmfs *fs, const node *n, struct fuse_file_info *fi, int crea
  * t grants.json). */
 static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *b)
 {
-    char *buf = NULL, reason[700];
+    char *buf = NULL;
     int64_t receipt = 0;
     size_t len = 0;
     int rc;
@@ -293,15 +326,9 @@ static int vs_rename(vrmfs *fs, const char *to_path, const node *a, const node *
             rc = -EROFS;
             break;
         }
-        rc = b->kind == N_GRANTS ? vrm_grants_put(fs->v, b->vendor, buf, len, &receipt)
-                                 : vrm_vendor_put(fs->v, b->vendor, buf, len);
-        if (rc != 0) {
-            snprintf(reason, sizeof reason, "%s (renamed from %s); %s unchanged",
-                     vrm_error_message(), a->name,
-                     b->kind == N_GRANTS ? "the grants are" : "the vendor is");
-            vrmfs_refusal(fs, to_path, reason);
+        rc = vfile_put(fs, to_path, b, a->name, buf, len, &receipt);
+        if (rc != 0)
             break;
-        }
         vs_remove(fs, a->vendor, a->name);
         set_removed(fs, b, 0);
         inval_queue(fs, to_path);
@@ -389,14 +416,28 @@ static int vendors_getattr(vrmfs *fs, const char *path, const node *n, struct st
             fill_file(fs, st, 0400, (size_t)size, ts, ts);
         }
         return rc;
-    default:
-        /* libvrm has no size of these without their text */
+    case N_IDENTITY:
+    case N_RECEIPT:
+        /* read-only texts of the vault that show the mount's time */
+        rc = vendor_check(fs, n);
+        if (rc == 0 && n->kind == N_IDENTITY)
+            size = vrm_identity_json_size();
+        else if (rc == 0)
+            rc = vrm_receipt_size(fs->v, n->vendor, n->num, n->jws, &size);
+        if (rc == 0)
+            fill_file(fs, st, 0400, (size_t)size, fs->mounted, fs->mounted);
+        return rc;
+    case N_VENDOR_JSON:
+    case N_GRANTS:
+        /* pretty texts of JSON the vault stores compact: their length is
+         * known only once printed */
         rc = vendor_text(fs, n, &text, &len, &t);
         free(text);
         if (rc == 0)
-            fill_file(fs, st, n->kind == N_VENDOR_JSON || n->kind == N_GRANTS ? 0600 : 0400,
-                      len, ns_to_ts(t), ns_to_ts(t));
+            fill_file(fs, st, 0600, len, ns_to_ts(t), ns_to_ts(t));
         return rc;
+    default:
+        return -ENOENT;
     }
 }
 
@@ -610,28 +651,21 @@ static int vendors_rename(vrmfs *fs, const char *from, const char *to, const nod
 /* Commit vendor.json or grants.json from a handle.  Handle mutex held. */
 static int commit_vendor(vrmfs *fs, const char *path, handle *h)
 {
-    char where[200], reason[700];
+    char where[200];
     int64_t receipt = 0;
     int rc;
 
     if (!h->writable || !h->dirty || !h->written)
         return 0;
     h->dirty = 0;
-    if (h->n.kind == N_VENDOR_JSON)
-        rc = vrm_vendor_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len);
-    else
-        rc = vrm_grants_put(fs->v, h->n.vendor, h->buf ? h->buf : "", h->len, &receipt);
     if (path == NULL) {
         snprintf(where, sizeof where, "/vendors/%s/%s", h->n.vendor,
                  h->n.kind == N_VENDOR_JSON ? "vendor.json" : "grants.json");
         path = where;
     }
-    if (rc != 0) {
-        snprintf(reason, sizeof reason, "%s; %s unchanged", vrm_error_message(),
-                 h->n.kind == N_VENDOR_JSON ? "the vendor is" : "the grants are");
-        vrmfs_refusal(fs, path, reason);
+    rc = vfile_put(fs, path, &h->n, NULL, h->buf ? h->buf : "", h->len, &receipt);
+    if (rc != 0)
         return rc;
-    }
     inval_queue(fs, path);
     if (receipt > 0)
         view_changed_now(fs, h->n.vendor);

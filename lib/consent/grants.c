@@ -429,35 +429,25 @@ out:
     return rc;
 }
 
-int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t len,
-                   int64_t *receipt_n)
+/* Replace the grants of `vendor` with the grant objects of `arr` (NULL
+ * reads as [], as does an empty array), checking each: vrm_grants_put once
+ * the text has the shape {"grants": [...]}. */
+static int grants_replace(vrm_vault *v, const char *vendor, const cJSON *arr,
+                          int64_t *receipt_n)
 {
-    cJSON *doc = NULL, *arr, *g;
+    const cJSON *g;
     rows old = {NULL, 0}, new = {NULL, 0};
     int64_t now = vrm_now_ns(), until;
-    size_t i, j, n;
+    size_t i, j, n = (size_t)cJSON_GetArraySize(arr);
     int rc, gi = 0, has_until;
 
     if (receipt_n != NULL)
         *receipt_n = 0;
-    rc = vrm_json_parse_object(json, len, &doc);
-    if (rc != 0)
-        return vrm_error(-rc, "grants.json: %s", vrm_error_message());
-    arr = cJSON_GetObjectItemCaseSensitive(doc, "grants");
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(doc) != 1) {
-        cJSON_Delete(doc);
-        return vrm_error(EINVAL, "grants.json must be {\"grants\": [...]} and nothing more");
-    }
-    n = (size_t)cJSON_GetArraySize(arr);
-    if (n > GRANTS_MAX) {
-        cJSON_Delete(doc);
+    if (n > GRANTS_MAX)
         return vrm_error(EINVAL, "grants.json: more than %d grants", GRANTS_MAX);
-    }
     new.r = calloc(n ? n : 1, sizeof *new.r);
-    if (new.r == NULL) {
-        cJSON_Delete(doc);
+    if (new.r == NULL)
         return -ENOMEM;
-    }
     vrm_vault_lock(v);
     rc = vrm_tx_begin(v);
     if (rc != 0)
@@ -535,8 +525,32 @@ unlock:
     for (i = 0; i < new.n; i++)
         free(new.r[i].body);
     free(new.r);
+    return rc;
+}
+
+int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t len,
+                   int64_t *receipt_n)
+{
+    cJSON *doc = NULL, *arr;
+    int rc;
+
+    if (receipt_n != NULL)
+        *receipt_n = 0;
+    rc = vrm_json_parse_object(json, len, &doc);
+    if (rc != 0)
+        return vrm_error(-rc, "grants.json: %s", vrm_error_message());
+    arr = cJSON_GetObjectItemCaseSensitive(doc, "grants");
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(doc) != 1)
+        rc = vrm_error(EINVAL, "grants.json must be {\"grants\": [...]} and nothing more");
+    else
+        rc = grants_replace(v, vendor, arr, receipt_n);
     cJSON_Delete(doc);
     return rc;
+}
+
+int vrm_grants_revoke_all(vrm_vault *v, const char *vendor, int64_t *receipt_n)
+{
+    return grants_replace(v, vendor, NULL, receipt_n);
 }
 
 int vrm_grants_in_force_locked(vrm_vault *v, const char *vendor, int64_t now_ns_,
@@ -602,7 +616,7 @@ int vrm_grants_count_read_locked(vrm_vault *v, const char *vendor, int64_t idx,
     return rc;
 }
 
-int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now)
+int vrm_grants_drop_vendor_locked(vrm_vault *v, const char *vendor, int64_t now)
 {
     sqlite3_stmt *st;
     rows rs, none = {NULL, 0};
@@ -679,4 +693,18 @@ out:
     vrm_vault_unlock(v);
     vrm_names_release(&vs);
     return rc < 0 ? rc : changed;
+}
+
+int vrm_grants_expire_due(vrm_vault *v, int64_t now, vrm_grants_due *due)
+{
+    /* read before the scan: a change made during it is seen at the next call */
+    uint64_t gen = vrm_grants_generation(v);
+    int rc;
+
+    if (due->known && due->gen == gen && (due->next_ns == 0 || now < due->next_ns))
+        return 0;
+    rc = vrm_grants_expire(v, now, &due->next_ns);
+    due->known = rc >= 0;
+    due->gen = gen;
+    return rc;
 }

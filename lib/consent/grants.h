@@ -21,7 +21,8 @@
  * Every change of what is in force writes a consent receipt (receipt.h) in
  * the same transaction: "grant" (none were in force before), "change",
  * "revoke" (none are after), "expire" (an until passed, noticed by
- * vrm_grants_expire or at the next change) and "lapse" (max_reads used up).
+ * vrm_grants_expire, vrm_grants_expire_due or at the next change) and
+ * "lapse" (max_reads used up).
  * Rewriting a grant unchanged keeps its count of reads.
  */
 #ifndef VRM_GRANTS_H
@@ -49,10 +50,40 @@ int vrm_grants_get(vrm_vault *v, const char *vendor, char **json, size_t *len,
 int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t len,
                    int64_t *receipt);
 
+/* Revoke every grant of `vendor`: what removing grants.json means.  The
+ * same as vrm_grants_put of {"grants": []}: an until that passed without its
+ * "expire" receipt gets it first, then one "revoke" receipt is written if
+ * any grant was still in force, and grants.json reads {"grants": []} from
+ * then on (its time: now).  0 and *receipt (if not NULL: the number of the
+ * "revoke" receipt, 0 if nothing was in force), or -ENOENT (no such vendor;
+ * nothing changed). */
+int vrm_grants_revoke_all(vrm_vault *v, const char *vendor, int64_t *receipt)
+    __attribute__((warn_unused_result));
+
 /* Write "expire" receipts for grants whose until has passed by `now_ns`.
  * Returns how many vendors changed (0 if none) or a negative errno; *next_ns
  * (if not NULL): the next until still ahead, or 0 if none. */
 int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns);
+
+/* What vrm_grants_expire_due knows of the last scan: kept by its caller
+ * between calls, one per open vault, all zero (VRM_GRANTS_DUE_INIT) at
+ * first.  Its fields are libvrm's. */
+typedef struct vrm_grants_due {
+    int known;                        /* a scan succeeded and filled the rest */
+    uint64_t gen;                     /* vrm_grants_generation before it */
+    int64_t next_ns;                  /* the next until it left ahead, 0: none */
+} vrm_grants_due;
+
+#define VRM_GRANTS_DUE_INIT {0, 0, 0}
+
+/* vrm_grants_expire(v, now_ns, NULL) for a caller that asks often (once a
+ * second): it scans only when an until may have passed since its last scan
+ * (the first time, once the next until that scan left ahead has come, or
+ * when what is in force has changed since, the only way a new until comes
+ * in) and otherwise returns 0 at once.  What it writes and returns is what
+ * vrm_grants_expire would at the same now_ns. */
+int vrm_grants_expire_due(vrm_vault *v, int64_t now_ns, vrm_grants_due *due)
+    __attribute__((warn_unused_result));
 
 /* A number that changes whenever what is in force may have changed in the
  * open vault (grants written, expired, lapsed, revoked; vendors removed): a

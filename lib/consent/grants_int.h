@@ -22,8 +22,11 @@ int vrm_grants_in_force_locked(vrm_vault *v, const char *vendor, int64_t now_ns,
 int vrm_grants_count_read_locked(vrm_vault *v, const char *vendor, int64_t idx,
                                  int64_t now_ns, int *lapsed);
 
-/* End every grant of `vendor` with a "revoke" receipt (if any was in force)
- * and forget them. */
-int vrm_grants_revoke_all_locked(vrm_vault *v, const char *vendor, int64_t now_ns);
+/* The vendor goes (vrm_vendor_delete): end every grant of `vendor` with a
+ * "revoke" receipt (if any was in force at now_ns) and forget them.  Unlike
+ * vrm_grants_revoke_all, an until that passed unreceipted gets no "expire"
+ * receipt first, and the time of grants.json (grant_docs) is not touched. */
+int vrm_grants_drop_vendor_locked(vrm_vault *v, const char *vendor, int64_t now_ns)
+    __attribute__((warn_unused_result));
 
 #endif

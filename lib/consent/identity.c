@@ -8,6 +8,7 @@
 #include "base/naming.h"
 #include "store/vault_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,19 @@ static const unsigned char PERS_ED25519[crypto_generichash_blake2b_PERSONALBYTES
 static const unsigned char PERS_X25519[crypto_generichash_blake2b_PERSONALBYTES] =
     "vrmfs-x25519";
 static const unsigned char PERS_ID[crypto_generichash_blake2b_PERSONALBYTES] = "vrmfs-id";
+
+/* identity.json's members, in order. */
+static const struct member {
+    const char *key;
+    const char *(*value)(const vrm_identity *id);
+    size_t raw;                                    /* bytes its base64url encodes */
+} members[] = {
+    {"id", vrm_identity_id, ID_BYTES},
+    {"ed25519", vrm_identity_ed25519, crypto_sign_PUBLICKEYBYTES},
+    {"x25519", vrm_identity_x25519, crypto_box_PUBLICKEYBYTES},
+};
+
+#define NMEMBERS (sizeof members / sizeof members[0])
 
 
 
@@ -144,15 +158,32 @@ const uint8_t *vrm_identity_box_sk(const vrm_identity *id)
 int vrm_identity_json(const vrm_identity *id, char **out, size_t *len)
 {
     cJSON *o = cJSON_CreateObject();
+    size_t i;
     int rc = -ENOMEM;
 
     *out = NULL;
-    if (o == NULL || cJSON_AddStringToObject(o, "id", id->id) == NULL ||
-        cJSON_AddStringToObject(o, "ed25519", id->ed25519) == NULL ||
-        cJSON_AddStringToObject(o, "x25519", id->x25519) == NULL)
+    if (o == NULL)
         goto out;
+    for (i = 0; i < NMEMBERS; i++)
+        if (cJSON_AddStringToObject(o, members[i].key, members[i].value(id)) == NULL)
+            goto out;
     rc = vrm_json_pretty(o, out, len);
+    assert(rc != 0 || *len == vrm_identity_json_size());
 out:
     cJSON_Delete(o);
     return rc;
+}
+
+size_t vrm_identity_json_size(void)
+{
+    size_t i, len = 2 + 2;                     /* "{\n" and "}\n" */
+
+    /* each member on a line of its own, `  "KEY": "VALUE"`, with a comma
+     * after all but the last: base64url holds nothing JSON escapes */
+    for (i = 0; i < NMEMBERS; i++)
+        len += 2 + strlen(members[i].key) + 2 + 2 +
+               (sodium_base64_ENCODED_LEN(members[i].raw,
+                                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1) +
+               2 + (i + 1 < NMEMBERS) + 1;
+    return len;
 }

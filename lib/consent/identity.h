@@ -60,4 +60,9 @@ const uint8_t *vrm_identity_box_sk(const vrm_identity *id);
 int vrm_identity_json(const vrm_identity *id, char **out, size_t *len)
     __attribute__((warn_unused_result));
 
+/* The length of identity.json as vrm_identity_json gives it, the same for
+ * every identity: its values are base64url of fixed lengths, which JSON
+ * never escapes.  Derives nothing. */
+size_t vrm_identity_json_size(void);
+
 #endif

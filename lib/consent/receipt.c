@@ -330,6 +330,27 @@ unlock:
     return rc;
 }
 
+/* Step `sql` (?1: the vendor, ?2: the number) onto receipt n of `vendor`,
+ * vault locked: 0 with *st on its row (reset it), or -ENOENT, or another
+ * negative errno. */
+static int receipt_row(vrm_vault *v, const char *sql, const char *vendor, int64_t n,
+                       sqlite3_stmt **st)
+{
+    int rc = vrm_vault_stmt(v, sql, st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(*st, 1, vendor, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*st, 2, n);
+    rc = sqlite3_step(*st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    rc = rc == SQLITE_DONE ? vrm_error(ENOENT, "no receipt %" PRId64 " of %s", n, vendor)
+                           : vrm_vault_sqlerr(v, "database");
+    sqlite3_reset(*st);
+    return rc;
+}
+
 int vrm_receipt_get(vrm_vault *v, const char *vendor, int64_t n, int jws, char **out,
                     size_t *len)
 {
@@ -341,13 +362,9 @@ int vrm_receipt_get(vrm_vault *v, const char *vendor, int64_t n, int jws, char *
 
     *out = NULL;
     vrm_vault_lock(v);
-    rc = vrm_vault_stmt(v, "SELECT jws, payload FROM receipts WHERE vendor = ?1 AND n = ?2", &st);
-    if (rc != 0)
-        goto unlock;
-    sqlite3_bind_text(st, 1, vendor, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, n);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = receipt_row(v, "SELECT jws, payload FROM receipts WHERE vendor = ?1 AND n = ?2",
+                     vendor, n, &st);
+    if (rc == 0) {
         int col = jws ? 0 : 1;
         const char *text = (const char *)sqlite3_column_text(st, col);
 
@@ -358,15 +375,9 @@ int vrm_receipt_get(vrm_vault *v, const char *vendor, int64_t n, int jws, char *
         } else {
             memcpy(copy, text, clen);
             copy[clen] = '\0';
-            rc = 0;
         }
-    } else if (rc == SQLITE_DONE) {
-        rc = vrm_error(ENOENT, "no receipt %" PRId64 " of %s", n, vendor);
-    } else {
-        rc = vrm_vault_sqlerr(v, "database");
+        sqlite3_reset(st);
     }
-    sqlite3_reset(st);
-unlock:
     vrm_vault_unlock(v);
     if (rc != 0)
         goto out;
@@ -388,6 +399,33 @@ unlock:
 out:
     cJSON_Delete(obj);
     free(copy);
+    return rc;
+}
+
+int vrm_receipt_size(vrm_vault *v, const char *vendor, int64_t n, int jws, uint64_t *size)
+{
+    sqlite3_stmt *st;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    *size = 0;
+    if (!jws) {
+        rc = vrm_receipt_get(v, vendor, n, 0, &text, &len);
+        free(text);
+        if (rc == 0)
+            *size = len;
+        return rc;
+    }
+    vrm_vault_lock(v);
+    /* length() of TEXT counts characters; the cast makes it count bytes */
+    rc = receipt_row(v, "SELECT length(CAST(jws AS BLOB)) FROM receipts "
+                        "WHERE vendor = ?1 AND n = ?2", vendor, n, &st);
+    if (rc == 0) {
+        *size = (uint64_t)sqlite3_column_int64(st, 0) + 1;   /* and the newline */
+        sqlite3_reset(st);
+    }
+    vrm_vault_unlock(v);
     return rc;
 }
 

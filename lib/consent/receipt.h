@@ -58,6 +58,14 @@ int vrm_receipt_get(vrm_vault *v, const char *vendor, int64_t n, int jws, char *
                     size_t *len)
     __attribute__((warn_unused_result));
 
+/* The length of what vrm_receipt_get gives for receipt n of `vendor`, with
+ * its errors.  The JWS's is its stored length and the newline, read without
+ * copying the text; the payload's pretty text is built and dropped, since
+ * only printing it tells its length (what is stored is whatever JSON came
+ * in, an export's too, and must still parse).  0 and *size. */
+int vrm_receipt_size(vrm_vault *v, const char *vendor, int64_t n, int jws, uint64_t *size)
+    __attribute__((warn_unused_result));
+
 /* Check every vendor's receipts (every vendor named in the receipts table,
  * removed ones included): each JWS verifies with the pairwise key, its
  * payload is byte for byte the stored one, numbers run 1..N, each payload's

@@ -279,7 +279,7 @@ int vrm_vendor_delete(vrm_vault *v, const char *name)
     if (rc != 0)
         goto out;
     vrm_grants_changed(v);
-    rc = vrm_grants_revoke_all_locked(v, name, vrm_now_ns());
+    rc = vrm_grants_drop_vendor_locked(v, name, vrm_now_ns());
     if (rc == 0)
         rc = vrm_vault_stmt(v, "DELETE FROM grant_docs WHERE vendor = ?1", &st);
     if (rc == 0) {
