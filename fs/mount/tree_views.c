@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 /* Modes: a --view mount is meant to be shared (with -o allow_other). */
 static mode_t view_mode(int dir)
@@ -166,7 +167,8 @@ void view_record_changed(vrmfs *fs, const char *coll, const char *name)
     pthread_mutex_unlock(&fs->mu);
     if (known == 0)
         return;
-    vrm_vendor_list(fs->v, record_changed_fn, &rcg);
+    if (vrm_vendor_list(fs->v, record_changed_fn, &rcg) != 0)   /* what the kernel holds */
+        vrmfs_log(fs, LOG_WARNING, "views of %s/%s: %s", coll, name, vrm_error_message());
     if (rcg.queued)
         inval_wait(fs);
 }
@@ -183,9 +185,13 @@ static int view_changed_fn(void *ctx, const char *vendor)
     return 0;
 }
 
+/* Every view changed.  Should the vendors not be listed, what the kernel
+ * holds of their views expires within a second (entry_timeout) and the
+ * failure is logged. */
 void views_changed(vrmfs *fs)
 {
-    vrm_vendor_list(fs->v, view_changed_fn, fs);
+    if (vrm_vendor_list(fs->v, view_changed_fn, fs) != 0)
+        vrmfs_log(fs, LOG_WARNING, "views: %s", vrm_error_message());
 }
 
 void view_collection_changed(vrmfs *fs, const char *coll)

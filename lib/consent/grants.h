@@ -42,13 +42,13 @@ extern const char *const vrm_grants_analytics[];
  * none were written); *updated_ns: its last write (or the vendor's
  * creation).  -ENOENT for an unknown vendor. */
 int vrm_grants_get(vrm_vault *v, const char *vendor, char **json, size_t *len,
-                   int64_t *updated_ns);
+                   int64_t *updated_ns) __attribute__((warn_unused_result));
 
 /* Replace the grants of `vendor` with json[0..len).  0 and *receipt (the
  * number of the receipt written, 0 if nothing in force changed), or -EINVAL
  * (nothing changed), -ENOENT. */
 int vrm_grants_put(vrm_vault *v, const char *vendor, const char *json, size_t len,
-                   int64_t *receipt);
+                   int64_t *receipt) __attribute__((warn_unused_result));
 
 /* Revoke every grant of `vendor`: what removing grants.json means.  The
  * same as vrm_grants_put of {"grants": []}: an until that passed without its
@@ -63,7 +63,8 @@ int vrm_grants_revoke_all(vrm_vault *v, const char *vendor, int64_t *receipt)
 /* Write "expire" receipts for grants whose until has passed by `now_ns`.
  * Returns how many vendors changed (0 if none) or a negative errno; *next_ns
  * (if not NULL): the next until still ahead, or 0 if none. */
-int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns);
+int vrm_grants_expire(vrm_vault *v, int64_t now_ns, int64_t *next_ns)
+    __attribute__((warn_unused_result));
 
 /* What vrm_grants_expire_due knows of the last scan: kept by its caller
  * between calls, one per open vault, all zero (VRM_GRANTS_DUE_INIT) at

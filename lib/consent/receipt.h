@@ -48,7 +48,8 @@ typedef int (*vrm_receipt_fn)(void *ctx, int64_t n);
  * returns) a non-zero return of fn.  The numbers are read first and fn runs
  * without the vault mutex, so it may call vrm_receipt_get.  0 or a negative
  * errno; an unknown vendor simply has no receipts. */
-int vrm_receipt_list(vrm_vault *v, const char *vendor, vrm_receipt_fn fn, void *ctx);
+int vrm_receipt_list(vrm_vault *v, const char *vendor, vrm_receipt_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* Receipt n of `vendor`: its JWS text (`jws` 1) with a final newline, or
  * its stored payload pretty-printed as vrm_json_pretty (`jws` 0).  Nothing
