@@ -712,6 +712,68 @@ static void test_unknown_paths(void **state)
     }
 }
 
+/* ---- the topics ------------------------------------------------------------------- */
+
+typedef struct topic_walk {
+    vrm_names *l;
+    const char *topic;                /* added before each name, or NULL */
+} topic_walk;
+
+static int add_name(void *ctx, const char *name)
+{
+    topic_walk *w = ctx;
+    char path[128];
+
+    snprintf(path, sizeof path, "%s%s%s", w->topic ? w->topic : "", w->topic ? "/" : "",
+             name);
+    return vrm_names_add(w->l, path);
+}
+
+static int stop_at_second(void *ctx, const char *name)
+{
+    int *n = ctx;
+
+    (void)name;
+    return ++*n == 2 ? 7 : 0;
+}
+
+/* The folders of analytics/ come from the list of results: each topic once,
+ * in order, then custom; each topic's files are its files of that list. */
+static void test_topics(void **state)
+{
+    static const char *const want[] = {"spending", "calories", "mileage", "activity", "custom"};
+    static const char *const bad[] = {"", "spend", "spending/", "Spending", "customs",
+                                      "by-month.json", "spending/by-month.json", NULL};
+    vrm_names topics = VRM_NAMES_INIT, files = VRM_NAMES_INIT;
+    topic_walk w = {&topics, NULL};
+    size_t i;
+    int n = 0;
+
+    (void)state;
+    assert_int_equal(vrm_analytics_topic_list(add_name, &w), 0);
+    assert_int_equal(topics.n, sizeof want / sizeof want[0]);
+    for (i = 0; i < topics.n; i++) {
+        assert_string_equal(topics.names[i], want[i]);
+        assert_int_equal(vrm_analytics_topic_valid(topics.names[i]), 0);
+        w.l = &files;
+        w.topic = topics.names[i];
+        assert_int_equal(vrm_analytics_topic_files(topics.names[i], add_name, &w), 0);
+    }
+    for (i = 0; vrm_analytics_files[i] != NULL; i++) {
+        assert_true(i < files.n);
+        assert_string_equal(files.names[i], vrm_analytics_files[i]);
+    }
+    assert_int_equal(files.n, i);
+    for (i = 0; bad[i] != NULL; i++)
+        if (vrm_analytics_topic_valid(bad[i]) != -ENOENT)
+            fail_msg("topic \"%s\": expected ENOENT", bad[i]);
+    assert_int_equal(vrm_analytics_topic_list(stop_at_second, &n), 7);
+    n = 0;
+    assert_int_equal(vrm_analytics_topic_files("spending", stop_at_second, &n), 7);
+    vrm_names_release(&topics);
+    vrm_names_release(&files);
+}
+
 /* ---- the cache -------------------------------------------------------------------- */
 
 static int statements;
@@ -1170,6 +1232,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_empty, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_svg, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_paths, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_topics, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_ok, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_refused, setup, tu_teardown),

@@ -21,22 +21,8 @@
 #define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
 #define REPORT_SUFFIX ".report.json"
 
-static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
-                                     NULL};
-
 /* The files of a custom query's result, NAME and one of these. */
 static const char *const custom_results[] = {".json", ".csv", ".error.txt"};
-
-/* Is `t` a folder of analytics/? */
-static int topic_known(const char *t)
-{
-    int i;
-
-    for (i = 0; topics[i] != NULL; i++)
-        if (strcmp(topics[i], t) == 0)
-            return 1;
-    return 0;
-}
 
 /* NAME of "NAME.report.json", or 0. */
 static int report_name(const char *file, char *out, size_t size)
@@ -68,7 +54,7 @@ static int sql_name(const char *file, char *out, size_t size)
 /* Is `n` a custom query, analytics/custom/NAME.sql?  Its NAME into name[256]. */
 static int custom_query(const node *n, char *name)
 {
-    return n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
+    return n->kind == N_ANALYTICS_FILE && strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0 &&
            sql_name(n->name, name, 256);
 }
 
@@ -82,7 +68,7 @@ static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t
             return -ENOENT;
         return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
     case N_ANALYTICS_FILE:
-        if (strcmp(n->coll, "custom") == 0 && sql_name(n->name, name, sizeof name))
+        if (strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0 && sql_name(n->name, name, sizeof name))
             return vrm_analytics_custom_get(fs->v, name, text, len, t);
         analytics_path(n, path, sizeof path);
         return vrm_analytics_get(fs->v, path, text, len, t);
@@ -110,13 +96,13 @@ static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
             fill_dir(fs, st, 0700);
         return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
     case N_ANALYTICS_TOPIC:
-        if (!topic_known(n->coll))
-            return -ENOENT;
-        fill_dir(fs, st, strcmp(n->coll, "custom") == 0 ? 0700 : 0500);
-        return 0;
+        rc = vrm_analytics_topic_valid(n->coll);
+        if (rc == 0)
+            fill_dir(fs, st, strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0 ? 0700 : 0500);
+        return rc;
     default:
-        if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
-            return -ENOENT;
+        if (n->kind == N_ANALYTICS_FILE && (rc = vrm_analytics_topic_valid(n->coll)) != 0)
+            return rc;
         /* libvrm has no size of a report or a result without its text */
         rc = data_text(fs, n, &text, &len, &t);
         free(text);
@@ -127,12 +113,6 @@ static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
     }
 }
 
-typedef struct prefix_fill {
-    fill_ctx *c;
-    const char *prefix;               /* of names to list, stripped */
-    const char *suffix;               /* added */
-} prefix_fill;
-
 static int fill_report(void *ctx, const char *name)
 {
     fill_ctx *c = ctx;
@@ -140,16 +120,6 @@ static int fill_report(void *ctx, const char *name)
 
     snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
     return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
-}
-
-static int fill_topic_file(void *ctx, const char *path)
-{
-    prefix_fill *pf = ctx;
-    size_t n = strlen(pf->prefix);
-
-    if (strncmp(path, pf->prefix, n) != 0 || path[n] != '/')
-        return 0;
-    return pf->c->filler(pf->c->buf, path + n + 1, NULL, 0, 0) ? 1 : 0;
 }
 
 /* A custom query and those of its result files there are (libvrm has no
@@ -181,8 +151,7 @@ static int fill_custom(void *ctx, const char *name)
 
 static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
 {
-    prefix_fill pf = {c, n->coll, ""};
-    int i, rc;
+    int rc;
 
     (void)d;
     (void)off;
@@ -200,16 +169,13 @@ static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t of
         rc = vrm_import_reports(fs->v, n->coll, fill_report, c);
         break;
     case N_ANALYTICS:
-        for (i = 0; topics[i] != NULL; i++)
-            c->filler(c->buf, topics[i], NULL, 0, 0);
+        rc = vrm_analytics_topic_list(fill_name, c);
         break;
     default:                          /* N_ANALYTICS_TOPIC */
-        if (strcmp(n->coll, "custom") == 0) {
+        if (strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0)
             rc = vrm_analytics_custom_list(fs->v, fill_custom, c);
-            break;
-        }
-        for (i = 0; vrm_analytics_files[i] != NULL && rc == 0; i++)
-            rc = fill_topic_file(&pf, vrm_analytics_files[i]);
+        else
+            rc = vrm_analytics_topic_files(n->coll, fill_name, c);
         break;
     }
     return rc < 0 ? rc : 0;
@@ -250,8 +216,8 @@ static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_fil
     (void)path;
     if (n->kind != N_IMPORT_FILE && n->kind != N_ANALYTICS_FILE)
         return -EISDIR;
-    if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
-        return -ENOENT;
+    if (n->kind == N_ANALYTICS_FILE && (rc = vrm_analytics_topic_valid(n->coll)) != 0)
+        return rc;
     if (writable) {
         /* only a custom query can be rewritten */
         if (!custom_query(n, name))

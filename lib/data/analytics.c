@@ -37,6 +37,7 @@
 #include "base/strbuf.h"
 #include "store/vault_int.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -61,6 +62,57 @@ const char *const vrm_analytics_files[] = {
     "mileage/balance.json",   "mileage/history.csv",       "activity/summary.json",
     NULL,
 };
+
+/* Is path "topic/file" a file of topic[0..n)? */
+static int in_topic(const char *path, const char *topic, size_t n)
+{
+    return strncmp(path, topic, n) == 0 && path[n] == '/';
+}
+
+int vrm_analytics_topic_valid(const char *topic)
+{
+    size_t i, n = strlen(topic);
+
+    if (strcmp(topic, VRM_ANALYTICS_CUSTOM) == 0)
+        return 0;
+    for (i = 0; vrm_analytics_files[i] != NULL; i++)
+        if (in_topic(vrm_analytics_files[i], topic, n))
+            return 0;
+    return -ENOENT;
+}
+
+int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx)
+{
+    char topic[32];
+    size_t i, n = 0;
+    int rc;
+
+    for (i = 0; vrm_analytics_files[i] != NULL; i++) {
+        const char *f = vrm_analytics_files[i];
+
+        if (n > 0 && in_topic(f, topic, n))
+            continue;                 /* the files are grouped by topic */
+        n = strcspn(f, "/");
+        assert(n < sizeof topic && f[n] == '/');
+        memcpy(topic, f, n);
+        topic[n] = '\0';
+        if ((rc = fn(ctx, topic)) != 0)
+            return rc;
+    }
+    return fn(ctx, VRM_ANALYTICS_CUSTOM);
+}
+
+int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx)
+{
+    size_t i, n = strlen(topic);
+    int rc;
+
+    for (i = 0; vrm_analytics_files[i] != NULL; i++)
+        if (in_topic(vrm_analytics_files[i], topic, n) &&
+            (rc = fn(ctx, vrm_analytics_files[i] + n + 1)) != 0)
+            return rc;
+    return 0;
+}
 
 /* What a result depends on: bits into the generations array. */
 enum { G_FINANCE, G_DIET, G_PURCHASES, G_ACTIVITY, G_OTHER, G_CUSTOM, G_COUNT };

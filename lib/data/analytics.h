@@ -77,8 +77,26 @@
 
 #include "data/records.h"
 
-/* The built-in result files, "topic/file" (NULL-terminated). */
+/* The built-in result files, "topic/file" (NULL-terminated), grouped by
+ * topic. */
 extern const char *const vrm_analytics_files[];
+
+/* ---- the topics, the folders of analytics/ ----------------------------------
+ * The topics of vrm_analytics_files, in their order, then
+ * VRM_ANALYTICS_CUSTOM, the topic of the person's own queries (below).
+ * The lists call fn(ctx, name) for each name; a non-zero return stops the
+ * walk and is returned. */
+#define VRM_ANALYTICS_CUSTOM "custom"
+
+/* 0 if `topic` is one of the topics, else -ENOENT. */
+int vrm_analytics_topic_valid(const char *topic) __attribute__((warn_unused_result));
+
+/* The topics. */
+int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx);
+
+/* The built-in files of `topic` (names without "topic/"), in the order of
+ * vrm_analytics_files; none for VRM_ANALYTICS_CUSTOM or an unknown topic. */
+int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx);
 
 /* A result: `path` is "topic/file" (a built-in one, or "custom/NAME.json",
  * "custom/NAME.csv", "custom/NAME.error.txt").  0 and *out (free()) with
