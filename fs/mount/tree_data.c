@@ -19,25 +19,9 @@
 #include <string.h>
 
 #define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
-#define REPORT_SUFFIX ".report.json"
 
 /* The files of a custom query's result, NAME and one of these. */
 static const char *const custom_results[] = {".json", ".csv", ".error.txt"};
-
-/* NAME of "NAME.report.json", or 0. */
-static int report_name(const char *file, char *out, size_t size)
-{
-    return name_less(file, REPORT_SUFFIX, out, size);
-}
-
-/* NAME (for its report) of an imported file: less its last extension. */
-static void import_base(const char *file, char *out, size_t size)
-{
-    const char *dot = strrchr(file, '.');
-    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
-
-    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), file);
-}
 
 /* "topic/file" of an analytics node. */
 static void analytics_path(const node *n, char *out, size_t size)
@@ -64,7 +48,7 @@ static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t
 
     switch (n->kind) {
     case N_IMPORT_FILE:
-        if (!report_name(n->name, name, sizeof name))
+        if (vrm_import_report_name(n->name, name, sizeof name) != 0)
             return -ENOENT;
         return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
     case N_ANALYTICS_FILE:
@@ -118,7 +102,8 @@ static int fill_report(void *ctx, const char *name)
     fill_ctx *c = ctx;
     char full[300];
 
-    snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
+    if (vrm_import_report_file(name, full, sizeof full) != 0)
+        return 0;
     return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
 }
 
@@ -193,11 +178,8 @@ static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
         rc = vrm_collection_exists(fs->v, n->coll);
         if (rc <= 0)
             return rc < 0 ? rc : -ENOENT;
-        if (report_name(n->name, name, sizeof name) || n->name[0] == '.') {
-            vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
-                      "hidden file)");
-            return refuse(path, -EACCES);
-        }
+        if ((rc = vrm_import_file_valid(n->name)) != 0)
+            return refuse(path, rc);
         return text_handle(fi, H_IMPORT, n, IMPORT_MAX);
     }
     if (custom_query(n, name))
@@ -273,9 +255,10 @@ static int commit_data(vrmfs *fs, const char *path, handle *h)
         path = where;
     }
     if (h->kind == H_IMPORT) {
-        import_base(h->n.name, name, sizeof name);
-        rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
-                        &report, &rlen);
+        rc = vrm_import_file_name(h->n.name, name, sizeof name);
+        if (rc == 0)
+            rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
+                            &report, &rlen);
         free(report);
         if (rc == 0) {
             view_collection_changed(fs, h->n.coll);
@@ -309,7 +292,7 @@ static int data_unlink(vrmfs *fs, const node *n)
 {
     char name[256];
 
-    if (n->kind == N_IMPORT_FILE && report_name(n->name, name, sizeof name))
+    if (n->kind == N_IMPORT_FILE && vrm_import_report_name(n->name, name, sizeof name) == 0)
         return vrm_import_report_delete(fs->v, n->coll, name);
     if (custom_query(n, name)) {
         int rc = vrm_analytics_custom_delete(fs->v, name);
