@@ -1105,6 +1105,66 @@ static void test_custom_refused(void **state)
     free(out);
 }
 
+/* The files of analytics/custom/: NAME.sql is the query, and of its
+ * results those there are: .json and .csv when it ran, .error.txt when it
+ * was refused. */
+static void test_custom_files(void **state)
+{
+    static const struct {
+        const char *path, *name;
+    } queries[] = {
+        {"custom/totals.sql", "totals"}, {"custom/a.b.sql", "a.b"}, {"custom/.x.sql", ".x"},
+        {"custom/x.sql.sql", "x.sql"}, {"custom/x y.sql", "x y"},
+    };
+    static const char *const others[] = {
+        "custom/.sql", "custom/x.sql.swp", "custom/x.SQL", "custom/x/y.sql", "spending/x.sql",
+        "customx/x.sql", "custom", "custom/", "x.sql", "", "custom/x.json", "custom/x.csv",
+        "custom/x.error.txt", "/custom/x.sql", NULL,
+    };
+    static const char *const want[] = {".json", ".csv", ".error.txt"};
+    fixture *f = *state;
+    char name[256], path[128], *out = NULL;
+    size_t i, len;
+    int64_t when;
+
+    for (i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        assert_int_equal(vrm_analytics_query_name(queries[i].path, name, sizeof name), 0);
+        assert_string_equal(name, queries[i].name);
+    }
+    for (i = 0; others[i] != NULL; i++)
+        if (vrm_analytics_query_name(others[i], name, sizeof name) != -ENOENT)
+            fail_msg("%s: taken as a query", others[i]);
+    assert_int_equal(vrm_analytics_query_name("custom/abcd.sql", name, 4), -ENOENT);
+    assert_int_equal(vrm_analytics_query_name("custom/abcd.sql", name, 5), 0);
+    assert_string_equal(name, "abcd");
+
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        assert_true(i < sizeof want / sizeof want[0]);
+        assert_string_equal(vrm_analytics_custom_results[i], want[i]);
+    }
+    assert_int_equal(i, sizeof want / sizeof want[0]);
+
+    /* a query that runs has its .json and .csv; a refused one its .error.txt */
+    put_query(f->v, "good", "SELECT 1 AS one");
+    put_query(f->v, "bad", "DELETE FROM records");
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        int error = strcmp(vrm_analytics_custom_results[i], ".error.txt") == 0;
+
+        snprintf(path, sizeof path, "custom/good%s", vrm_analytics_custom_results[i]);
+        assert_int_equal(vrm_analytics_get(f->v, path, &out, &len, &when), error ? -ENOENT : 0);
+        free(out);
+        snprintf(path, sizeof path, "custom/bad%s", vrm_analytics_custom_results[i]);
+        assert_int_equal(vrm_analytics_get(f->v, path, &out, &len, &when), error ? 0 : -ENOENT);
+        free(out);
+        /* a result's name names no query */
+        assert_int_equal(vrm_analytics_query_name(path, name, sizeof name), -ENOENT);
+    }
+    assert_int_equal(vrm_analytics_query_name("custom/good.sql", name, sizeof name), 0);
+    assert_int_equal(vrm_analytics_custom_get(f->v, name, &out, &len, &when), 0);
+    assert_string_equal(out, "SELECT 1 AS one");
+    free(out);
+}
+
 static void test_custom_timeout(void **state)
 {
     fixture *f = *state;
@@ -1236,6 +1296,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_cache, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_ok, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_refused, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_custom_files, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_timeout, setup, tu_teardown),
     };
 

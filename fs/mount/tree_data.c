@@ -20,26 +20,22 @@
 
 #define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
 
-/* The files of a custom query's result, NAME and one of these. */
-static const char *const custom_results[] = {".json", ".csv", ".error.txt"};
-
 /* "topic/file" of an analytics node. */
 static void analytics_path(const node *n, char *out, size_t size)
 {
     snprintf(out, size, "%s/%s", n->coll, n->name);
 }
 
-/* The custom query NAME of "NAME.sql", or 0. */
-static int sql_name(const char *file, char *out, size_t size)
-{
-    return name_less(file, ".sql", out, size);
-}
-
-/* Is `n` a custom query, analytics/custom/NAME.sql?  Its NAME into name[256]. */
+/* 0 if `n` is a custom query, analytics/custom/NAME.sql (its NAME into
+ * name[256]), else -ENOENT. */
 static int custom_query(const node *n, char *name)
 {
-    return n->kind == N_ANALYTICS_FILE && strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0 &&
-           sql_name(n->name, name, 256);
+    char path[600];
+
+    if (n->kind != N_ANALYTICS_FILE)
+        return -ENOENT;
+    analytics_path(n, path, sizeof path);
+    return vrm_analytics_query_name(path, name, 256);
 }
 
 static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *t)
@@ -52,9 +48,9 @@ static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t
             return -ENOENT;
         return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
     case N_ANALYTICS_FILE:
-        if (strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0 && sql_name(n->name, name, sizeof name))
-            return vrm_analytics_custom_get(fs->v, name, text, len, t);
         analytics_path(n, path, sizeof path);
+        if (vrm_analytics_query_name(path, name, sizeof name) == 0)
+            return vrm_analytics_custom_get(fs->v, name, text, len, t);
         return vrm_analytics_get(fs->v, path, text, len, t);
     default:
         return -ENOENT;
@@ -91,7 +87,7 @@ static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
         rc = data_text(fs, n, &text, &len, &t);
         free(text);
         if (rc == 0)
-            fill_file(fs, st, custom_query(n, name) ? 0600 : 0400, len, ns_to_ts(t),
+            fill_file(fs, st, custom_query(n, name) == 0 ? 0600 : 0400, len, ns_to_ts(t),
                       ns_to_ts(t));
         return rc;
     }
@@ -119,8 +115,8 @@ static int fill_custom(void *ctx, const char *name)
     snprintf(full, sizeof full, "%s.sql", name);
     if (c->filler(c->buf, full, NULL, 0, 0))
         return 1;
-    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
-        snprintf(path, sizeof path, "custom/%s%s", name, custom_results[i]);
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        snprintf(path, sizeof path, "custom/%s%s", name, vrm_analytics_custom_results[i]);
         int64_t t;
 
         if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
@@ -182,7 +178,7 @@ static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
             return refuse(path, rc);
         return text_handle(fi, H_IMPORT, n, IMPORT_MAX);
     }
-    if (custom_query(n, name))
+    if (custom_query(n, name) == 0)
         return text_handle(fi, H_CUSTOM, n, RECORD_MAX);
     return -EACCES;
 }
@@ -202,7 +198,7 @@ static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_fil
         return rc;
     if (writable) {
         /* only a custom query can be rewritten */
-        if (!custom_query(n, name))
+        if (custom_query(n, name) != 0)
             return -EACCES;
         if (fs->read_only)
             return -EROFS;
@@ -230,8 +226,9 @@ static void custom_changed(vrmfs *fs, const char *name)
     char path[300];
     size_t i;
 
-    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
-        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, custom_results[i]);
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name,
+                 vrm_analytics_custom_results[i]);
         inval_queue(fs, path);
         inval_queue(fs, path + 1);
     }
@@ -266,8 +263,9 @@ static int commit_data(vrmfs *fs, const char *path, handle *h)
         }
         snprintf(reason, sizeof reason, "%s; nothing was imported", vrm_error_message());
     } else {
-        sql_name(h->n.name, name, sizeof name);
-        rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
+        rc = custom_query(&h->n, name);
+        if (rc == 0)
+            rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
         if (rc == 0) {
             custom_changed(fs, name);
             return 0;
@@ -294,7 +292,7 @@ static int data_unlink(vrmfs *fs, const node *n)
 
     if (n->kind == N_IMPORT_FILE && vrm_import_report_name(n->name, name, sizeof name) == 0)
         return vrm_import_report_delete(fs->v, n->coll, name);
-    if (custom_query(n, name)) {
+    if (custom_query(n, name) == 0) {
         int rc = vrm_analytics_custom_delete(fs->v, name);
 
         if (rc == 0)

@@ -114,6 +114,23 @@ int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx)
     return 0;
 }
 
+const char *const vrm_analytics_custom_results[] = {".json", ".csv", ".error.txt", NULL};
+
+int vrm_analytics_query_name(const char *path, char *out, size_t size)
+{
+    static const char dir[] = VRM_ANALYTICS_CUSTOM "/", ext[] = ".sql";
+    size_t d = sizeof dir - 1, e = sizeof ext - 1, n = strlen(path), len;
+
+    if (n <= d + e || strncmp(path, dir, d) != 0 || strcmp(path + n - e, ext) != 0)
+        return -ENOENT;
+    len = n - d - e;
+    if (len >= size || memchr(path + d, '/', len) != NULL)
+        return -ENOENT;
+    memcpy(out, path + d, len);
+    out[len] = '\0';
+    return 0;
+}
+
 /* What a result depends on: bits into the generations array. */
 enum { G_FINANCE, G_DIET, G_PURCHASES, G_ACTIVITY, G_OTHER, G_CUSTOM, G_COUNT };
 
@@ -286,7 +303,7 @@ static void month_of(int back, char out[16])
 /* ---- the cache ------------------------------------------------------------ */
 
 /* One cached result.  A custom query's entry holds its .json and .csv, or
- * its .error.txt. */
+ * its .error.txt: text[i] is that of vrm_analytics_custom_results[i]. */
 enum { T_MAIN, T_CSV, T_ERROR, T_COUNT };
 
 typedef struct entry {
@@ -2031,20 +2048,18 @@ out:
 /* "custom/NAME.EXT" into name and which text. */
 static int custom_path(const char *path, char name[CUSTOM_NAME_MAX + 1], int *which)
 {
-    static const struct {
-        const char *ext;
-        int which;
-    } exts[] = {{".json", T_MAIN}, {".csv", T_CSV}, {".error.txt", T_ERROR}};
     const char *base = path + strlen("custom/");
-    size_t i, n = strlen(base);
+    size_t n = strlen(base);
+    int i;
 
-    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        size_t e = strlen(exts[i].ext);
+    for (i = 0; i < T_COUNT; i++) {
+        const char *ext = vrm_analytics_custom_results[i];
+        size_t e = strlen(ext);
 
-        if (n > e && n - e <= CUSTOM_NAME_MAX && strcmp(base + n - e, exts[i].ext) == 0) {
+        if (n > e && n - e <= CUSTOM_NAME_MAX && strcmp(base + n - e, ext) == 0) {
             memcpy(name, base, n - e);
             name[n - e] = '\0';
-            *which = exts[i].which;
+            *which = i;
             /* "a.error.txt" is NAME "a" with .error.txt, never NAME "a.error" */
             return custom_name_valid(name);
         }

@@ -98,6 +98,24 @@ int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx);
  * vrm_analytics_files; none for VRM_ANALYTICS_CUSTOM or an unknown topic. */
 int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx);
 
+/* ---- the files of analytics/custom/ ----------------------------------------
+ * The person writes query NAME as the file NAME.sql; its results are the
+ * files NAME.json and NAME.csv when it ran, NAME.error.txt when it was
+ * refused. */
+
+/* The suffixes of a query's result files: ".json", ".csv", ".error.txt"
+ * (NULL-terminated). */
+extern const char *const vrm_analytics_custom_results[];
+
+/* The NAME of a query's path "custom/NAME.sql" (NAME not empty, without
+ * '/'; whether it is a valid name is judged when the query is stored) into
+ * out[0..size): 0, or -ENOENT if `path` is no such path or NAME does not
+ * fit. */
+int vrm_analytics_query_name(const char *path, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+/* ---- results and queries ------------------------------------------------------ */
+
 /* A result: `path` is "topic/file" (a built-in one, or "custom/NAME.json",
  * "custom/NAME.csv", "custom/NAME.error.txt").  0 and *out (free()) with
  * *len and *computed_ns (when it was computed), -ENOENT (no such result, or
