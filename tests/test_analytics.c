@@ -1192,6 +1192,91 @@ static void test_custom_timeout(void **state)
     assert_true(now_s() - t0 < 1);
 }
 
+/* ---- sizes without texts ---------------------------------------------------------- */
+
+/* What vrm_analytics_stat says of `path` is what vrm_analytics_get gives. */
+static void stat_is_get(vrm_vault *v, const char *path)
+{
+    uint64_t size = 0;
+    int64_t st_when = 0, when = 0;
+    char *out = NULL;
+    size_t len = 0;
+    int before;
+
+    if (vrm_analytics_stat(v, path, &size, &st_when) != 0)
+        fail_msg("stat %s: %s", path, vrm_error_message());
+    before = statements;
+    assert_int_equal(vrm_analytics_get(v, path, &out, &len, &when), 0);
+    assert_int_equal(statements, before);            /* the stat cached it */
+    if (size != len || strlen(out) != len)
+        fail_msg("%s: stat says %llu bytes, get gives %zu", path, (unsigned long long)size,
+                 len);
+    assert_true(st_when == when);
+    free(out);
+}
+
+/* The size of every result and query as its read gives it, without a copy
+ * of the text: a cached result's from the cache, a query's from SQL. */
+static void test_stat(void **state)
+{
+    static const char *const bad[] = {
+        "spending", "spending/by-month", "custom/nope.json", "custom/good.error.txt",
+        "custom/bad.json", "custom/bad.csv", "custom/good.sql", "", NULL,
+    };
+    static const char *const sql = "SELECT name, 'caf\xc3\xa9 \xe2\x82\xac' AS what "
+                                   "FROM records ORDER BY name -- \xf0\x9f\x9a\xb2\n";
+    fixture *f = *state;
+    uint64_t size = 0;
+    int64_t when = 0, updated = 0;
+    char *out = NULL;
+    size_t len = 0, i;
+    int before;
+
+    put(f->v, "finance", "f1", "{\"date\": \"2024-01-01\", \"amount\": 12.5, "
+        "\"merchant\": \"caf\xc3\xa9\"}");
+    put(f->v, "diet", "d1", "{\"date\": \"2024-01-01\", \"kcal\": 1800}");
+    put(f->v, "purchases", "p1", "{\"date\": \"2024-01-01\", \"miles_earned\": 10}");
+    put(f->v, "activity", "a1", "{\"date\": \"2024-01-01\", \"minutes\": 30}");
+    put_query(f->v, "good", sql);
+    put_query(f->v, "bad", "DELETE FROM records");
+    trace_all(f->v);
+    for (i = 0; vrm_analytics_files[i] != NULL; i++)
+        stat_is_get(f->v, vrm_analytics_files[i]);
+    stat_is_get(f->v, "custom/good.json");
+    stat_is_get(f->v, "custom/good.csv");
+    stat_is_get(f->v, "custom/bad.error.txt");
+
+    /* a cached result is stated without SQL; a change is seen at once */
+    before = statements;
+    assert_int_equal(vrm_analytics_stat(f->v, "spending/by-category.json", &size, &when), 0);
+    assert_int_equal(statements, before);
+    put(f->v, "finance", "f2", "{\"date\": \"2024-02-01\", \"amount\": 3, "
+        "\"category\": \"a rather long category name\"}");
+    stat_is_get(f->v, "spending/by-category.json");
+    assert_int_equal(vrm_analytics_stat(f->v, "spending/by-category.json", &size, &updated), 0);
+    assert_true(updated > when);
+    for (i = 0; bad[i] != NULL; i++)
+        if (vrm_analytics_stat(f->v, bad[i], &size, &when) != -ENOENT)
+            fail_msg("stat %s: expected ENOENT", bad[i]);
+
+    /* a query's size is its bytes, not its characters */
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "good", &size, &when), 0);
+    assert_int_equal(vrm_analytics_custom_get(f->v, "good", &out, &len, &updated), 0);
+    assert_int_equal(size, strlen(sql));
+    assert_int_equal(len, strlen(sql));
+    assert_true(when == updated);
+    free(out);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "nope", &size, &when), -ENOENT);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "a b", &size, &when), -ENOENT);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "", &size, &when), -ENOENT);
+    put_query(f->v, "good", "SELECT 1");
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "good", &size, &when), 0);
+    assert_int_equal(size, 8);
+    assert_true(when >= updated);
+    assert_int_equal(vrm_analytics_custom_delete(f->v, "good"), 0);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "good", &size, &when), -ENOENT);
+}
+
 /* ---- benchmark ---------------------------------------------------------------------- */
 
 static int bench(long n)
@@ -1298,6 +1383,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_custom_refused, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_files, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_timeout, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_stat, setup, tu_teardown),
     };
 
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)

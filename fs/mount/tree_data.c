@@ -57,10 +57,30 @@ static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t
     }
 }
 
+/* The size and time of a file of import/ or analytics/.  A report is kept
+ * compact and shown pretty: its size is known once it is printed. */
+static int data_stat(vrmfs *fs, const node *n, uint64_t *size, int64_t *t)
+{
+    char name[256], path[600], *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (n->kind == N_ANALYTICS_FILE) {
+        analytics_path(n, path, sizeof path);
+        if (vrm_analytics_query_name(path, name, sizeof name) == 0)
+            return vrm_analytics_custom_stat(fs->v, name, size, t);
+        return vrm_analytics_stat(fs->v, path, size, t);
+    }
+    rc = data_text(fs, n, &text, &len, t);
+    free(text);
+    *size = len;
+    return rc;
+}
+
 static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
 {
-    char *text = NULL, name[256];
-    size_t len = 0;
+    char name[256];
+    uint64_t size = 0;
     int64_t t = 0;
     int rc;
 
@@ -83,12 +103,10 @@ static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
     default:
         if (n->kind == N_ANALYTICS_FILE && (rc = vrm_analytics_topic_valid(n->coll)) != 0)
             return rc;
-        /* libvrm has no size of a report or a result without its text */
-        rc = data_text(fs, n, &text, &len, &t);
-        free(text);
+        rc = data_stat(fs, n, &size, &t);
         if (rc == 0)
-            fill_file(fs, st, custom_query(n, name) == 0 ? 0600 : 0400, len, ns_to_ts(t),
-                      ns_to_ts(t));
+            fill_file(fs, st, custom_query(n, name) == 0 ? 0600 : 0400, (size_t)size,
+                      ns_to_ts(t), ns_to_ts(t));
         return rc;
     }
 }
@@ -103,29 +121,26 @@ static int fill_report(void *ctx, const char *name)
     return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
 }
 
-/* A custom query and those of its result files there are (libvrm has no
- * way to tell which without computing them). */
+/* A custom query and those of its result files there are (libvrm tells
+ * which once it has computed them). */
 static int fill_custom(void *ctx, const char *name)
 {
     vrmfs *fs = FS();
     fill_ctx *c = ctx;
-    char full[300], path[320], *text = NULL;
-    size_t i, len;
+    char full[300], path[320];
+    uint64_t size;
+    size_t i;
 
     snprintf(full, sizeof full, "%s.sql", name);
     if (c->filler(c->buf, full, NULL, 0, 0))
         return 1;
     for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
-        snprintf(path, sizeof path, "custom/%s%s", name, vrm_analytics_custom_results[i]);
         int64_t t;
 
-        if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
-            c->filler(c->buf, path + 7, NULL, 0, 0)) {
-            free(text);
+        snprintf(path, sizeof path, "custom/%s%s", name, vrm_analytics_custom_results[i]);
+        if (vrm_analytics_stat(fs->v, path, &size, &t) == 0 &&
+            c->filler(c->buf, path + 7, NULL, 0, 0))
             return 1;
-        }
-        free(text);
-        text = NULL;
     }
     return 0;
 }

@@ -72,7 +72,9 @@ static int messages_getattr(vrmfs *fs, const char *path, const node *n, struct s
             fill_dir(fs, st, n->kind == N_OUTBOX_VENDOR ? 0700 : 0500);
         return rc;
     default:
-        /* libvrm has no size of a message without its text */
+        /* a message, a reply and a rejected file's record are kept compact
+         * and shown pretty (pending and sent ones, rejected files with
+         * fields of their own): the size is known once the text is made */
         rc = msg_text(fs, n, &text, &len, &t);
         free(text);
         if (rc == 0)

@@ -410,8 +410,9 @@ static entry *cache_find_locked(cache *c, const char *path)
     return NULL;
 }
 
-/* Copy out text `which` of a fresh entry: 1 (found: 0 stored in *rc, or
- * -ENOENT when that text is absent, or -ENOMEM), 0 if there is none. */
+/* Copy out text `which` of a fresh entry (out NULL: only its length and
+ * time): 1 (found: 0 stored in *rc, or -ENOENT when that text is absent,
+ * or -ENOMEM), 0 if there is none. */
 static int cache_get(vrm_vault *v, const char *path, const char *stamp, int which,
                      char **out, size_t *len, int64_t *computed_ns, int *rc)
 {
@@ -430,10 +431,11 @@ static int cache_get(vrm_vault *v, const char *path, const char *stamp, int whic
         e->used = ++c->clock;
         if (e->text[which] == NULL) {
             *rc = -ENOENT;
-        } else if ((*out = malloc(e->len[which] + 1)) == NULL) {
+        } else if (out != NULL && (*out = malloc(e->len[which] + 1)) == NULL) {
             *rc = -ENOMEM;
         } else {
-            memcpy(*out, e->text[which], e->len[which] + 1);
+            if (out != NULL)
+                memcpy(*out, e->text[which], e->len[which] + 1);
             *len = e->len[which];
             *computed_ns = e->computed_ns;
             *rc = 0;
@@ -1555,10 +1557,12 @@ static const builtin builtins[] = {
     {"activity/summary.json", DEP(G_ACTIVITY), 0, make_activity_json},
 };
 
+/* A built-in result into *out (NULL: only its length and time), computed
+ * and cached unless the cache holds it. */
 static int builtin_get(vrm_vault *v, const builtin *bi, char **out, size_t *len,
                        int64_t *computed_ns)
 {
-    char stamp[16] = "", *text[T_COUNT] = {NULL}, *copy;
+    char stamp[16] = "", *text[T_COUNT] = {NULL};
     size_t lens[T_COUNT] = {0};
     uint64_t gens[G_COUNT];
     int64_t when;
@@ -1577,14 +1581,14 @@ static int builtin_get(vrm_vault *v, const builtin *bi, char **out, size_t *len,
     if (rc != 0)
         return rc;
     when = vrm_now_ns();
-    copy = malloc(lens[T_MAIN] + 1);
-    if (copy == NULL) {
-        free(text[T_MAIN]);
-        return -ENOMEM;
+    if (out != NULL) {
+        if ((*out = malloc(lens[T_MAIN] + 1)) == NULL) {
+            free(text[T_MAIN]);
+            return -ENOMEM;
+        }
+        memcpy(*out, text[T_MAIN], lens[T_MAIN] + 1);
     }
-    memcpy(copy, text[T_MAIN], lens[T_MAIN] + 1);
     cache_put(v, bi->path, gens, bi->deps, stamp, text, lens, when);
-    *out = copy;
     *len = lens[T_MAIN];
     *computed_ns = when;
     return 0;
@@ -1648,8 +1652,10 @@ int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, si
     return rc;
 }
 
-int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
-                             int64_t *updated_ns)
+/* Custom query `name`: its text into *sql (free(); sql NULL: not read),
+ * its size in bytes, its time.  -ENOENT. */
+static int custom_read(vrm_vault *v, const char *name, char **sql, uint64_t *size,
+                       int64_t *updated_ns)
 {
     sqlite3_stmt *st;
     int rc;
@@ -1657,31 +1663,54 @@ int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t 
     if (!custom_name_valid(name))
         return -ENOENT;
     vrm_vault_lock(v);
-    rc = vrm_vault_stmt(v, "SELECT sql, updated FROM custom_queries WHERE name = ?1", &st);
+    /* the size in bytes, as the text is copied out (length() of text
+     * counts characters) */
+    rc = vrm_vault_stmt(v, sql != NULL ? "SELECT sql, updated FROM custom_queries WHERE name = ?1"
+                                       : "SELECT length(CAST(sql AS BLOB)), updated "
+                                         "FROM custom_queries WHERE name = ?1", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            int n = sqlite3_column_bytes(st, 0);
+        rc = vrm_vault_step(v, st);
+        rc = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+    }
+    if (rc == 0) {
+        if (sql == NULL) {
+            *size = (uint64_t)sqlite3_column_int64(st, 0);
+        } else {
+            size_t n = (size_t)sqlite3_column_bytes(st, 0);
 
-            *sql = malloc((size_t)n + 1);
+            *sql = malloc(n + 1);
             if (*sql == NULL) {
                 rc = -ENOMEM;
             } else {
-                memcpy(*sql, sqlite3_column_text(st, 0), (size_t)n);
+                memcpy(*sql, sqlite3_column_text(st, 0), n);
                 (*sql)[n] = '\0';
-                *len = (size_t)n;
-                if (updated_ns != NULL)
-                    *updated_ns = sqlite3_column_int64(st, 1);
-                rc = 0;
+                *size = n;
             }
-        } else {
-            rc = rc == SQLITE_DONE ? -ENOENT : vrm_vault_sqlerr(v, "database");
         }
+        if (rc == 0 && updated_ns != NULL)
+            *updated_ns = sqlite3_column_int64(st, 1);
         sqlite3_reset(st);
     }
     vrm_vault_unlock(v);
     return rc;
+}
+
+int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
+                             int64_t *updated_ns)
+{
+    uint64_t size = 0;
+    int rc = custom_read(v, name, sql, &size, updated_ns);
+
+    if (rc == 0)
+        *len = (size_t)size;
+    return rc;
+}
+
+int vrm_analytics_custom_stat(vrm_vault *v, const char *name, uint64_t *size,
+                              int64_t *updated_ns)
+{
+    return custom_read(v, name, NULL, size, updated_ns);
 }
 
 int vrm_analytics_custom_list(vrm_vault *v, vrm_name_fn fn, void *ctx)
@@ -2067,6 +2096,8 @@ static int custom_path(const char *path, char name[CUSTOM_NAME_MAX + 1], int *wh
     return 0;
 }
 
+/* A custom query's result file into *out (NULL: only its length and
+ * time), as builtin_get. */
 static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len,
                          int64_t *computed_ns)
 {
@@ -2101,8 +2132,9 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
     rc = -ENOENT;
     if (text[which] != NULL) {
         rc = -ENOMEM;
-        if ((*out = malloc(lens[which] + 1)) != NULL) {
-            memcpy(*out, text[which], lens[which] + 1);
+        if (out == NULL || (*out = malloc(lens[which] + 1)) != NULL) {
+            if (out != NULL)
+                memcpy(*out, text[which], lens[which] + 1);
             *len = lens[which];
             *computed_ns = when;
             rc = 0;
@@ -2114,14 +2146,31 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
 
 /* ---- the entry point ------------------------------------------------------------- */
 
-int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
+/* A result into *out, or (out NULL) only its length and time. */
+static int result_get(vrm_vault *v, const char *path, char **out, size_t *len,
                       int64_t *computed_ns)
 {
     size_t i;
 
-    *out = NULL;
     for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(path, builtins[i].path) == 0)
             return builtin_get(v, &builtins[i], out, len, computed_ns);
     return custom_result(v, path, out, len, computed_ns);
+}
+
+int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
+                      int64_t *computed_ns)
+{
+    *out = NULL;
+    return result_get(v, path, out, len, computed_ns);
+}
+
+int vrm_analytics_stat(vrm_vault *v, const char *path, uint64_t *size, int64_t *computed_ns)
+{
+    size_t len = 0;
+    int rc = result_get(v, path, NULL, &len, computed_ns);
+
+    if (rc == 0)
+        *size = len;
+    return rc;
 }

@@ -123,16 +123,26 @@ int vrm_analytics_query_name(const char *path, char *out, size_t size)
 int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
                       int64_t *computed_ns);
 
-/* Custom queries: store (create or replace) NAME.sql; its text; list the
- * names; remove.  NAME: 1-64 of [A-Za-z0-9_-].  put: -EINVAL for a bad
- * name or text that is not UTF-8 (or holds NUL), -EFBIG over 64 KiB; the
- * SQL itself is judged when a result is read.  get, delete: -ENOENT.
- * list calls fn without the vault's mutex, in name order. */
+/* The size (exactly the *len vrm_analytics_get gives) and time of a result,
+ * without copying its text: from the cache, or computed and cached when the
+ * cache does not hold it current.  -ENOENT as vrm_analytics_get. */
+int vrm_analytics_stat(vrm_vault *v, const char *path, uint64_t *size, int64_t *computed_ns)
+    __attribute__((warn_unused_result));
+
 /* 0 if `name` may name a custom query (NAME of NAME.sql), else -EINVAL. */
 int vrm_analytics_custom_name_valid(const char *name);
+
+/* Custom queries: store (create or replace) NAME.sql; its text; its size
+ * (the bytes get gives) and time without reading it; list the names;
+ * remove.  NAME: 1-64 of [A-Za-z0-9_-].  put: -EINVAL for a bad name or
+ * text that is not UTF-8 (or holds NUL), -EFBIG over 64 KiB; the SQL itself
+ * is judged when a result is read.  get, stat, delete: -ENOENT.  list
+ * calls fn without the vault's mutex, in name order. */
 int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, size_t len);
 int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
                              int64_t *updated_ns);
+int vrm_analytics_custom_stat(vrm_vault *v, const char *name, uint64_t *size,
+                              int64_t *updated_ns) __attribute__((warn_unused_result));
 int vrm_analytics_custom_list(vrm_vault *v, vrm_name_fn fn, void *ctx);
 int vrm_analytics_custom_delete(vrm_vault *v, const char *name);
 
