@@ -62,9 +62,9 @@
 
 /* ---- the names of import/<collection>/ -----------------------------------------
  * A file copied in as FILE is imported under NAME, FILE less its last
- * extension ("bank.csv" is "bank", "a.b.csv" "a.b"; a name whose only dot
- * is its first character stays whole), and its report is then shown as
- * NAME.report.json.  A report's name and a hidden name (an editor's or a
+ * extension ("bank.csv" is "bank", "a.b.csv" "a.b"; a name whose last dot
+ * is its first character, ".csv", stays whole), and its report is then
+ * shown as NAME.report.json.  A report's name and a hidden name (an editor's or a
  * tool's temporary file) are not taken in: no file is imported under
  * them. */
 

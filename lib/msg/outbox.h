@@ -86,12 +86,11 @@ int vrm_outbox_file_valid(const char *file) __attribute__((warn_unused_result));
 
 /* Queue the message json[0..len) (a file written to outbox/<vendor>/) for
  * `vendor`, or for every vendor that accepts intents when vendor is
- * VRM_OUTBOX_ALL.
- * fn (may be NULL) is called with each message id queued.  Returns how many
- * were queued (>= 1), or -EINVAL with a message (bad JSON, unknown kind or
- * key, a vendor without keys.x25519 or endpoint, no vendor accepting
- * intents, a field path the vault has not), -ENOENT (no such vendor):
- * nothing is queued then. */
+ * VRM_OUTBOX_ALL.  fn (may be NULL) is called with each message id
+ * queued.  Returns how many were queued (>= 1), or -EINVAL with a message
+ * (bad JSON, unknown kind or key, a vendor without keys.x25519 or
+ * endpoint, no vendor accepting intents, a field path the vault has not),
+ * -ENOENT (no such vendor): nothing is queued then. */
 int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t len,
                       vrm_name_fn fn, void *ctx);
 
