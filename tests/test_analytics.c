@@ -712,6 +712,68 @@ static void test_unknown_paths(void **state)
     }
 }
 
+/* ---- the topics ------------------------------------------------------------------- */
+
+typedef struct topic_walk {
+    vrm_names *l;
+    const char *topic;                /* added before each name, or NULL */
+} topic_walk;
+
+static int add_name(void *ctx, const char *name)
+{
+    topic_walk *w = ctx;
+    char path[128];
+
+    snprintf(path, sizeof path, "%s%s%s", w->topic ? w->topic : "", w->topic ? "/" : "",
+             name);
+    return vrm_names_add(w->l, path);
+}
+
+static int stop_at_second(void *ctx, const char *name)
+{
+    int *n = ctx;
+
+    (void)name;
+    return ++*n == 2 ? 7 : 0;
+}
+
+/* The folders of analytics/ come from the list of results: each topic once,
+ * in order, then custom; each topic's files are its files of that list. */
+static void test_topics(void **state)
+{
+    static const char *const want[] = {"spending", "calories", "mileage", "activity", "custom"};
+    static const char *const bad[] = {"", "spend", "spending/", "Spending", "customs",
+                                      "by-month.json", "spending/by-month.json", NULL};
+    vrm_names topics = VRM_NAMES_INIT, files = VRM_NAMES_INIT;
+    topic_walk w = {&topics, NULL};
+    size_t i;
+    int n = 0;
+
+    (void)state;
+    assert_int_equal(vrm_analytics_topic_list(add_name, &w), 0);
+    assert_int_equal(topics.n, sizeof want / sizeof want[0]);
+    for (i = 0; i < topics.n; i++) {
+        assert_string_equal(topics.names[i], want[i]);
+        assert_int_equal(vrm_analytics_topic_valid(topics.names[i]), 0);
+        w.l = &files;
+        w.topic = topics.names[i];
+        assert_int_equal(vrm_analytics_topic_files(topics.names[i], add_name, &w), 0);
+    }
+    for (i = 0; vrm_analytics_files[i] != NULL; i++) {
+        assert_true(i < files.n);
+        assert_string_equal(files.names[i], vrm_analytics_files[i]);
+    }
+    assert_int_equal(files.n, i);
+    for (i = 0; bad[i] != NULL; i++)
+        if (vrm_analytics_topic_valid(bad[i]) != -ENOENT)
+            fail_msg("topic \"%s\": expected ENOENT", bad[i]);
+    assert_int_equal(vrm_analytics_topic_list(stop_at_second, &n), 7);
+    n = 0;
+    assert_int_equal(vrm_analytics_topic_files("spending", stop_at_second, &n), 7);
+    vrm_names_release(&topics);
+    vrm_names_release(&files);
+}
+
 /* ---- the cache -------------------------------------------------------------------- */
 
 static int statements;
@@ -1043,6 +1105,66 @@ static void test_custom_refused(void **state)
     free(out);
 }
 
+/* The files of analytics/custom/: NAME.sql is the query, and of its
+ * results those there are: .json and .csv when it ran, .error.txt when it
+ * was refused. */
+static void test_custom_files(void **state)
+{
+    static const struct {
+        const char *path, *name;
+    } queries[] = {
+        {"custom/totals.sql", "totals"}, {"custom/a.b.sql", "a.b"}, {"custom/.x.sql", ".x"},
+        {"custom/x.sql.sql", "x.sql"}, {"custom/x y.sql", "x y"},
+    };
+    static const char *const others[] = {
+        "custom/.sql", "custom/x.sql.swp", "custom/x.SQL", "custom/x/y.sql", "spending/x.sql",
+        "customx/x.sql", "custom", "custom/", "x.sql", "", "custom/x.json", "custom/x.csv",
+        "custom/x.error.txt", "/custom/x.sql", NULL,
+    };
+    static const char *const want[] = {".json", ".csv", ".error.txt"};
+    fixture *f = *state;
+    char name[256], path[128], *out = NULL;
+    size_t i, len;
+    int64_t when;
+
+    for (i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        assert_int_equal(vrm_analytics_query_name(queries[i].path, name, sizeof name), 0);
+        assert_string_equal(name, queries[i].name);
+    }
+    for (i = 0; others[i] != NULL; i++)
+        if (vrm_analytics_query_name(others[i], name, sizeof name) != -ENOENT)
+            fail_msg("%s: taken as a query", others[i]);
+    assert_int_equal(vrm_analytics_query_name("custom/abcd.sql", name, 4), -ENOENT);
+    assert_int_equal(vrm_analytics_query_name("custom/abcd.sql", name, 5), 0);
+    assert_string_equal(name, "abcd");
+
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        assert_true(i < sizeof want / sizeof want[0]);
+        assert_string_equal(vrm_analytics_custom_results[i], want[i]);
+    }
+    assert_int_equal(i, sizeof want / sizeof want[0]);
+
+    /* a query that runs has its .json and .csv; a refused one its .error.txt */
+    put_query(f->v, "good", "SELECT 1 AS one");
+    put_query(f->v, "bad", "DELETE FROM records");
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        int error = strcmp(vrm_analytics_custom_results[i], ".error.txt") == 0;
+
+        snprintf(path, sizeof path, "custom/good%s", vrm_analytics_custom_results[i]);
+        assert_int_equal(vrm_analytics_get(f->v, path, &out, &len, &when), error ? -ENOENT : 0);
+        free(out);
+        snprintf(path, sizeof path, "custom/bad%s", vrm_analytics_custom_results[i]);
+        assert_int_equal(vrm_analytics_get(f->v, path, &out, &len, &when), error ? 0 : -ENOENT);
+        free(out);
+        /* a result's name names no query */
+        assert_int_equal(vrm_analytics_query_name(path, name, sizeof name), -ENOENT);
+    }
+    assert_int_equal(vrm_analytics_query_name("custom/good.sql", name, sizeof name), 0);
+    assert_int_equal(vrm_analytics_custom_get(f->v, name, &out, &len, &when), 0);
+    assert_string_equal(out, "SELECT 1 AS one");
+    free(out);
+}
+
 static void test_custom_timeout(void **state)
 {
     fixture *f = *state;
@@ -1068,6 +1190,91 @@ static void test_custom_timeout(void **state)
     t0 = now_s();
     assert_int_equal(custom_rc(f->v, "slow", "json", &out), -ENOENT);
     assert_true(now_s() - t0 < 1);
+}
+
+/* ---- sizes without texts ---------------------------------------------------------- */
+
+/* What vrm_analytics_stat says of `path` is what vrm_analytics_get gives. */
+static void stat_is_get(vrm_vault *v, const char *path)
+{
+    uint64_t size = 0;
+    int64_t st_when = 0, when = 0;
+    char *out = NULL;
+    size_t len = 0;
+    int before;
+
+    if (vrm_analytics_stat(v, path, &size, &st_when) != 0)
+        fail_msg("stat %s: %s", path, vrm_error_message());
+    before = statements;
+    assert_int_equal(vrm_analytics_get(v, path, &out, &len, &when), 0);
+    assert_int_equal(statements, before);            /* the stat cached it */
+    if (size != len || strlen(out) != len)
+        fail_msg("%s: stat says %llu bytes, get gives %zu", path, (unsigned long long)size,
+                 len);
+    assert_true(st_when == when);
+    free(out);
+}
+
+/* The size of every result and query as its read gives it, without a copy
+ * of the text: a cached result's from the cache, a query's from SQL. */
+static void test_stat(void **state)
+{
+    static const char *const bad[] = {
+        "spending", "spending/by-month", "custom/nope.json", "custom/good.error.txt",
+        "custom/bad.json", "custom/bad.csv", "custom/good.sql", "", NULL,
+    };
+    static const char *const sql = "SELECT name, 'caf\xc3\xa9 \xe2\x82\xac' AS what "
+                                   "FROM records ORDER BY name -- \xf0\x9f\x9a\xb2\n";
+    fixture *f = *state;
+    uint64_t size = 0;
+    int64_t when = 0, updated = 0;
+    char *out = NULL;
+    size_t len = 0, i;
+    int before;
+
+    put(f->v, "finance", "f1", "{\"date\": \"2024-01-01\", \"amount\": 12.5, "
+        "\"merchant\": \"caf\xc3\xa9\"}");
+    put(f->v, "diet", "d1", "{\"date\": \"2024-01-01\", \"kcal\": 1800}");
+    put(f->v, "purchases", "p1", "{\"date\": \"2024-01-01\", \"miles_earned\": 10}");
+    put(f->v, "activity", "a1", "{\"date\": \"2024-01-01\", \"minutes\": 30}");
+    put_query(f->v, "good", sql);
+    put_query(f->v, "bad", "DELETE FROM records");
+    trace_all(f->v);
+    for (i = 0; vrm_analytics_files[i] != NULL; i++)
+        stat_is_get(f->v, vrm_analytics_files[i]);
+    stat_is_get(f->v, "custom/good.json");
+    stat_is_get(f->v, "custom/good.csv");
+    stat_is_get(f->v, "custom/bad.error.txt");
+
+    /* a cached result is stated without SQL; a change is seen at once */
+    before = statements;
+    assert_int_equal(vrm_analytics_stat(f->v, "spending/by-category.json", &size, &when), 0);
+    assert_int_equal(statements, before);
+    put(f->v, "finance", "f2", "{\"date\": \"2024-02-01\", \"amount\": 3, "
+        "\"category\": \"a rather long category name\"}");
+    stat_is_get(f->v, "spending/by-category.json");
+    assert_int_equal(vrm_analytics_stat(f->v, "spending/by-category.json", &size, &updated), 0);
+    assert_true(updated > when);
+    for (i = 0; bad[i] != NULL; i++)
+        if (vrm_analytics_stat(f->v, bad[i], &size, &when) != -ENOENT)
+            fail_msg("stat %s: expected ENOENT", bad[i]);
+
+    /* a query's size is its bytes, not its characters */
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "good", &size, &when), 0);
+    assert_int_equal(vrm_analytics_custom_get(f->v, "good", &out, &len, &updated), 0);
+    assert_int_equal(size, strlen(sql));
+    assert_int_equal(len, strlen(sql));
+    assert_true(when == updated);
+    free(out);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "nope", &size, &when), -ENOENT);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "a b", &size, &when), -ENOENT);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "", &size, &when), -ENOENT);
+    put_query(f->v, "good", "SELECT 1");
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "good", &size, &when), 0);
+    assert_int_equal(size, 8);
+    assert_true(when >= updated);
+    assert_int_equal(vrm_analytics_custom_delete(f->v, "good"), 0);
+    assert_int_equal(vrm_analytics_custom_stat(f->v, "good", &size, &when), -ENOENT);
 }
 
 /* ---- benchmark ---------------------------------------------------------------------- */
@@ -1170,10 +1377,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_empty, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_svg, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_paths, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_topics, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_ok, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_refused, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_custom_files, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_custom_timeout, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_stat, setup, tu_teardown),
     };
 
     if (argc == 3 && strcmp(argv[1], "--bench") == 0)

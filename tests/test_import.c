@@ -549,6 +549,66 @@ static void test_reports(void **state)
     assert_string_equal(ns.list, "");
 }
 
+/* The names of import/<collection>/: what is taken in, the NAME it is
+ * imported under, and a report's file name both ways. */
+static void test_names(void **state)
+{
+    static const struct {
+        const char *file, *name;
+    } imported[] = {
+        {"bank.csv", "bank"}, {"a.b.jsonl", "a.b"}, {"bank", "bank"}, {"a.", "a"},
+        {"report.json", "report"}, {"bank.report.json.csv", "bank.report.json"},
+        {"x y.csv", "x y"},
+    };
+    static const char *const refused[] = {
+        ".bank.csv", ".hidden", ".report.json", "bank.report.json", "a.b.report.json", "..",
+    };
+    fixture *f = *state;
+    names_t ns = {"", 0};
+    char name[256], file[256];
+    size_t i;
+
+    for (i = 0; i < sizeof imported / sizeof imported[0]; i++) {
+        if (vrm_import_file_valid(imported[i].file) != 0)
+            fail_msg("%s: refused", imported[i].file);
+        assert_int_equal(vrm_import_file_name(imported[i].file, name, sizeof name), 0);
+        assert_string_equal(name, imported[i].name);
+        /* its report's name is refused as a file to import, and names it */
+        assert_int_equal(vrm_import_report_file(name, file, sizeof file), 0);
+        assert_int_equal(vrm_import_file_valid(file), -EACCES);
+        assert_int_equal(vrm_import_report_name(file, name, sizeof name), 0);
+        assert_string_equal(name, imported[i].name);
+    }
+    for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (vrm_import_file_valid(refused[i]) != -EACCES)
+            fail_msg("%s: taken in", refused[i]);
+        assert_non_null(strstr(vrm_error_message(), "not a report or a hidden file"));
+    }
+    /* a hidden name stays whole; a name that does not fit is refused */
+    assert_int_equal(vrm_import_file_name(".csv", name, sizeof name), 0);
+    assert_string_equal(name, ".csv");
+    assert_int_equal(vrm_import_file_name("bank.csv", name, 4), -ENAMETOOLONG);
+    assert_int_equal(vrm_import_file_name("bank.csv", name, 5), 0);
+    assert_string_equal(name, "bank");
+
+    /* only NAME.report.json with a NAME names a report */
+    assert_int_equal(vrm_import_report_name("bank.report.json", name, sizeof name), 0);
+    assert_string_equal(name, "bank");
+    assert_int_equal(vrm_import_report_name(".report.json", name, sizeof name), -ENOENT);
+    assert_int_equal(vrm_import_report_name("bank.json", name, sizeof name), -ENOENT);
+    assert_int_equal(vrm_import_report_name("bank.report.jsonx", name, sizeof name), -ENOENT);
+    assert_int_equal(vrm_import_report_name("bank.report.json", name, 4), -ENOENT);
+    assert_int_equal(vrm_import_report_file("bank", file, 16), -ENAMETOOLONG);
+    assert_int_equal(vrm_import_report_file("bank", file, 17), 0);
+    assert_string_equal(file, "bank.report.json");
+
+    /* a report of an import under a file's NAME is listed under that NAME */
+    assert_int_equal(vrm_import_file_name("meals.csv", name, sizeof name), 0);
+    cJSON_Delete(import_str(f->v, "diet", name, "date,kcal\n2024-01-01,2000\n"));
+    assert_int_equal(vrm_import_reports(f->v, "diet", collect, &ns), 0);
+    assert_string_equal(ns.list, "meals ");
+}
+
 typedef struct seen {
     uint64_t last, total;
     int calls;
@@ -677,6 +737,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_refused_files, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_bad_names, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reports, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_names, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_progress, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_vault_error, tu_setup, tu_teardown),
     };

@@ -518,6 +518,69 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* ---- the names of outbox/ ---------------------------------------------------- */
+
+/* The names of outbox/: the folder that broadcasts, a pending message's
+ * ID.pending.json both ways, and which new names are messages. */
+static void test_names(void **state)
+{
+    static const char *const messages[] = {"order.json", "a.b.json", "all.json", "x y.json",
+                                           "pending.json", "x.pending.json.json", NULL};
+    static const char *const refused[] = {".order.json", ".json", "json", "order.json~",
+                                          ".order.json.swp", "order.txt", "4913",
+                                          ".pending.json", "order.JSON", NULL};
+    fixture *f = *state;
+    char id[VRM_OUTBOX_ID_SIZE], queued[VRM_MESSAGE_ID_LEN + 1], file[64];
+    char longest[VRM_OUTBOX_ID_SIZE + 16];
+    size_t i;
+
+    assert_int_equal(vrm_outbox_broadcast(VRM_OUTBOX_ALL), 1);
+    assert_string_equal(VRM_OUTBOX_ALL, "all");
+    assert_int_equal(vrm_outbox_broadcast("acme"), 0);
+    assert_int_equal(vrm_outbox_broadcast("All"), 0);
+    assert_int_equal(vrm_outbox_broadcast(""), 0);
+    assert_int_equal(vrm_outbox_broadcast("all "), 0);
+    /* no vendor takes the name of the broadcast folder */
+    assert_int_equal(vrm_vendor_name_valid(VRM_OUTBOX_ALL), -EINVAL);
+
+    for (i = 0; messages[i] != NULL; i++)
+        if (vrm_outbox_file_valid(messages[i]) != 0)
+            fail_msg("%s: refused (%s)", messages[i], vrm_error_message());
+    for (i = 0; refused[i] != NULL; i++) {
+        if (vrm_outbox_file_valid(refused[i]) != -EACCES)
+            fail_msg("%s: taken as a message", refused[i]);
+        assert_string_equal(vrm_error_message(), "a message is written as a NAME.json file");
+    }
+
+    /* a queued message's name, both ways: it is taken, not written again */
+    submit_one(f->v, "acme", "{\"kind\": \"note\", \"text\": \"hi\"}", queued);
+    assert_int_equal(vrm_outbox_pending_file(queued, file, sizeof file), 0);
+    assert_string_equal(file + VRM_MESSAGE_ID_LEN, VRM_OUTBOX_PENDING_SUFFIX);
+    assert_int_equal(vrm_outbox_pending_id(file, id), 0);
+    assert_string_equal(id, queued);
+    assert_int_equal(vrm_outbox_file_valid(file), -EEXIST);
+    assert_int_equal(vrm_outbox_cancel(f->v, "acme", id), 0);
+    assert_int_equal(vrm_outbox_pending_file(queued, file, VRM_MESSAGE_ID_LEN + 13), -ENAMETOOLONG);
+    assert_int_equal(vrm_outbox_pending_file(queued, file, VRM_MESSAGE_ID_LEN + 14), 0);
+
+    /* an ID is 1 to VRM_OUTBOX_ID_SIZE - 1 bytes; a longer one names no
+     * pending message, so that name is a new message */
+    assert_int_equal(vrm_outbox_pending_id("x.pending.json", id), 0);
+    assert_string_equal(id, "x");
+    assert_int_equal(vrm_outbox_pending_id(".pending.json", id), -ENOENT);
+    assert_int_equal(vrm_outbox_pending_id("x.json", id), -ENOENT);
+    assert_int_equal(vrm_outbox_pending_id("x.pending.jsonx", id), -ENOENT);
+    memset(longest, 'A', VRM_OUTBOX_ID_SIZE - 1);
+    strcpy(longest + VRM_OUTBOX_ID_SIZE - 1, VRM_OUTBOX_PENDING_SUFFIX);
+    assert_int_equal(vrm_outbox_pending_id(longest, id), 0);
+    assert_int_equal(strlen(id), VRM_OUTBOX_ID_SIZE - 1);
+    assert_int_equal(vrm_outbox_file_valid(longest), -EEXIST);
+    memset(longest, 'A', VRM_OUTBOX_ID_SIZE);
+    strcpy(longest + VRM_OUTBOX_ID_SIZE, VRM_OUTBOX_PENDING_SUFFIX);
+    assert_int_equal(vrm_outbox_pending_id(longest, id), -ENOENT);
+    assert_int_equal(vrm_outbox_file_valid(longest), 0);
+}
+
 /* ---- submit: what is refused ------------------------------------------------ */
 
 static void test_submit_refused(void **state)
@@ -1931,6 +1994,7 @@ static void test_submit_unknown_collection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_accepted_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_note, setup, teardown),

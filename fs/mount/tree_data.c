@@ -19,39 +19,6 @@
 #include <string.h>
 
 #define IMPORT_MAX (1u << 30)         /* largest file taken into import/ */
-#define REPORT_SUFFIX ".report.json"
-
-static const char *const topics[] = {"spending", "calories", "mileage", "activity", "custom",
-                                     NULL};
-
-/* The files of a custom query's result, NAME and one of these. */
-static const char *const custom_results[] = {".json", ".csv", ".error.txt"};
-
-/* Is `t` a folder of analytics/? */
-static int topic_known(const char *t)
-{
-    int i;
-
-    for (i = 0; topics[i] != NULL; i++)
-        if (strcmp(topics[i], t) == 0)
-            return 1;
-    return 0;
-}
-
-/* NAME of "NAME.report.json", or 0. */
-static int report_name(const char *file, char *out, size_t size)
-{
-    return name_less(file, REPORT_SUFFIX, out, size);
-}
-
-/* NAME (for its report) of an imported file: less its last extension. */
-static void import_base(const char *file, char *out, size_t size)
-{
-    const char *dot = strrchr(file, '.');
-    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
-
-    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), file);
-}
 
 /* "topic/file" of an analytics node. */
 static void analytics_path(const node *n, char *out, size_t size)
@@ -59,17 +26,16 @@ static void analytics_path(const node *n, char *out, size_t size)
     snprintf(out, size, "%s/%s", n->coll, n->name);
 }
 
-/* The custom query NAME of "NAME.sql", or 0. */
-static int sql_name(const char *file, char *out, size_t size)
-{
-    return name_less(file, ".sql", out, size);
-}
-
-/* Is `n` a custom query, analytics/custom/NAME.sql?  Its NAME into name[256]. */
+/* 0 if `n` is a custom query, analytics/custom/NAME.sql (its NAME into
+ * name[256]), else -ENOENT. */
 static int custom_query(const node *n, char *name)
 {
-    return n->kind == N_ANALYTICS_FILE && strcmp(n->coll, "custom") == 0 &&
-           sql_name(n->name, name, 256);
+    char path[600];
+
+    if (n->kind != N_ANALYTICS_FILE)
+        return -ENOENT;
+    analytics_path(n, path, sizeof path);
+    return vrm_analytics_query_name(path, name, 256);
 }
 
 static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *t)
@@ -78,23 +44,43 @@ static int data_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t
 
     switch (n->kind) {
     case N_IMPORT_FILE:
-        if (!report_name(n->name, name, sizeof name))
+        if (vrm_import_report_name(n->name, name, sizeof name) != 0)
             return -ENOENT;
         return vrm_import_report_get(fs->v, n->coll, name, text, len, t);
     case N_ANALYTICS_FILE:
-        if (strcmp(n->coll, "custom") == 0 && sql_name(n->name, name, sizeof name))
-            return vrm_analytics_custom_get(fs->v, name, text, len, t);
         analytics_path(n, path, sizeof path);
+        if (vrm_analytics_query_name(path, name, sizeof name) == 0)
+            return vrm_analytics_custom_get(fs->v, name, text, len, t);
         return vrm_analytics_get(fs->v, path, text, len, t);
     default:
         return -ENOENT;
     }
 }
 
+/* The size and time of a file of import/ or analytics/.  A report is kept
+ * compact and shown pretty: its size is known once it is printed. */
+static int data_stat(vrmfs *fs, const node *n, uint64_t *size, int64_t *t)
+{
+    char name[256], path[600], *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (n->kind == N_ANALYTICS_FILE) {
+        analytics_path(n, path, sizeof path);
+        if (vrm_analytics_query_name(path, name, sizeof name) == 0)
+            return vrm_analytics_custom_stat(fs->v, name, size, t);
+        return vrm_analytics_stat(fs->v, path, size, t);
+    }
+    rc = data_text(fs, n, &text, &len, t);
+    free(text);
+    *size = len;
+    return rc;
+}
+
 static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat *st)
 {
-    char *text = NULL, name[256];
-    size_t len = 0;
+    char name[256];
+    uint64_t size = 0;
     int64_t t = 0;
     int rc;
 
@@ -110,79 +96,58 @@ static int data_getattr(vrmfs *fs, const char *path, const node *n, struct stat 
             fill_dir(fs, st, 0700);
         return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
     case N_ANALYTICS_TOPIC:
-        if (!topic_known(n->coll))
-            return -ENOENT;
-        fill_dir(fs, st, strcmp(n->coll, "custom") == 0 ? 0700 : 0500);
-        return 0;
-    default:
-        if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
-            return -ENOENT;
-        /* libvrm has no size of a report or a result without its text */
-        rc = data_text(fs, n, &text, &len, &t);
-        free(text);
+        rc = vrm_analytics_topic_valid(n->coll);
         if (rc == 0)
-            fill_file(fs, st, custom_query(n, name) ? 0600 : 0400, len, ns_to_ts(t),
-                      ns_to_ts(t));
+            fill_dir(fs, st, strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0 ? 0700 : 0500);
+        return rc;
+    default:
+        if (n->kind == N_ANALYTICS_FILE && (rc = vrm_analytics_topic_valid(n->coll)) != 0)
+            return rc;
+        rc = data_stat(fs, n, &size, &t);
+        if (rc == 0)
+            fill_file(fs, st, custom_query(n, name) == 0 ? 0600 : 0400, (size_t)size,
+                      ns_to_ts(t), ns_to_ts(t));
         return rc;
     }
 }
-
-typedef struct prefix_fill {
-    fill_ctx *c;
-    const char *prefix;               /* of names to list, stripped */
-    const char *suffix;               /* added */
-} prefix_fill;
 
 static int fill_report(void *ctx, const char *name)
 {
     fill_ctx *c = ctx;
     char full[300];
 
-    snprintf(full, sizeof full, "%s%s", name, REPORT_SUFFIX);
+    if (vrm_import_report_file(name, full, sizeof full) != 0)
+        return 0;
     return c->filler(c->buf, full, NULL, 0, 0) ? 1 : 0;
 }
 
-static int fill_topic_file(void *ctx, const char *path)
-{
-    prefix_fill *pf = ctx;
-    size_t n = strlen(pf->prefix);
-
-    if (strncmp(path, pf->prefix, n) != 0 || path[n] != '/')
-        return 0;
-    return pf->c->filler(pf->c->buf, path + n + 1, NULL, 0, 0) ? 1 : 0;
-}
-
-/* A custom query and those of its result files there are (libvrm has no
- * way to tell which without computing them). */
+/* A custom query and those of its result files there are (libvrm tells
+ * which once it has computed them). */
 static int fill_custom(void *ctx, const char *name)
 {
     vrmfs *fs = FS();
     fill_ctx *c = ctx;
-    char full[300], path[320], *text = NULL;
-    size_t i, len;
+    char full[300], path[320];
+    uint64_t size;
+    size_t i;
 
     snprintf(full, sizeof full, "%s.sql", name);
     if (c->filler(c->buf, full, NULL, 0, 0))
         return 1;
-    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
-        snprintf(path, sizeof path, "custom/%s%s", name, custom_results[i]);
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
         int64_t t;
 
-        if (vrm_analytics_get(fs->v, path, &text, &len, &t) == 0 &&
-            c->filler(c->buf, path + 7, NULL, 0, 0)) {
-            free(text);
+        snprintf(path, sizeof path, "custom/%s%s", name, vrm_analytics_custom_results[i]);
+        if (vrm_analytics_stat(fs->v, path, &size, &t) == 0 &&
+            c->filler(c->buf, path + 7, NULL, 0, 0))
             return 1;
-        }
-        free(text);
-        text = NULL;
     }
     return 0;
 }
 
 static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t off)
 {
-    prefix_fill pf = {c, n->coll, ""};
-    int i, rc;
+    int rc;
 
     (void)d;
     (void)off;
@@ -200,16 +165,13 @@ static int data_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_t of
         rc = vrm_import_reports(fs->v, n->coll, fill_report, c);
         break;
     case N_ANALYTICS:
-        for (i = 0; topics[i] != NULL; i++)
-            c->filler(c->buf, topics[i], NULL, 0, 0);
+        rc = vrm_analytics_topic_list(fill_name, c);
         break;
     default:                          /* N_ANALYTICS_TOPIC */
-        if (strcmp(n->coll, "custom") == 0) {
+        if (strcmp(n->coll, VRM_ANALYTICS_CUSTOM) == 0)
             rc = vrm_analytics_custom_list(fs->v, fill_custom, c);
-            break;
-        }
-        for (i = 0; vrm_analytics_files[i] != NULL && rc == 0; i++)
-            rc = fill_topic_file(&pf, vrm_analytics_files[i]);
+        else
+            rc = vrm_analytics_topic_files(n->coll, fill_name, c);
         break;
     }
     return rc < 0 ? rc : 0;
@@ -227,14 +189,11 @@ static int data_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
         rc = vrm_collection_exists(fs->v, n->coll);
         if (rc <= 0)
             return rc < 0 ? rc : -ENOENT;
-        if (report_name(n->name, name, sizeof name) || n->name[0] == '.') {
-            vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
-                      "hidden file)");
-            return refuse(path, -EACCES);
-        }
+        if ((rc = vrm_import_file_valid(n->name)) != 0)
+            return refuse(path, rc);
         return text_handle(fi, H_IMPORT, n, IMPORT_MAX);
     }
-    if (custom_query(n, name))
+    if (custom_query(n, name) == 0)
         return text_handle(fi, H_CUSTOM, n, RECORD_MAX);
     return -EACCES;
 }
@@ -250,11 +209,11 @@ static int data_open(vrmfs *fs, const char *path, const node *n, struct fuse_fil
     (void)path;
     if (n->kind != N_IMPORT_FILE && n->kind != N_ANALYTICS_FILE)
         return -EISDIR;
-    if (n->kind == N_ANALYTICS_FILE && !topic_known(n->coll))
-        return -ENOENT;
+    if (n->kind == N_ANALYTICS_FILE && (rc = vrm_analytics_topic_valid(n->coll)) != 0)
+        return rc;
     if (writable) {
         /* only a custom query can be rewritten */
-        if (!custom_query(n, name))
+        if (custom_query(n, name) != 0)
             return -EACCES;
         if (fs->read_only)
             return -EROFS;
@@ -282,8 +241,9 @@ static void custom_changed(vrmfs *fs, const char *name)
     char path[300];
     size_t i;
 
-    for (i = 0; i < sizeof custom_results / sizeof custom_results[0]; i++) {
-        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name, custom_results[i]);
+    for (i = 0; vrm_analytics_custom_results[i] != NULL; i++) {
+        snprintf(path, sizeof path, "!/analytics/custom/%s%s", name,
+                 vrm_analytics_custom_results[i]);
         inval_queue(fs, path);
         inval_queue(fs, path + 1);
     }
@@ -307,9 +267,10 @@ static int commit_data(vrmfs *fs, const char *path, handle *h)
         path = where;
     }
     if (h->kind == H_IMPORT) {
-        import_base(h->n.name, name, sizeof name);
-        rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
-                        &report, &rlen);
+        rc = vrm_import_file_name(h->n.name, name, sizeof name);
+        if (rc == 0)
+            rc = vrm_import(fs->v, h->n.coll, name, h->buf ? h->buf : "", h->len, NULL, NULL,
+                            &report, &rlen);
         free(report);
         if (rc == 0) {
             view_collection_changed(fs, h->n.coll);
@@ -317,8 +278,9 @@ static int commit_data(vrmfs *fs, const char *path, handle *h)
         }
         snprintf(reason, sizeof reason, "%s; nothing was imported", vrm_error_message());
     } else {
-        sql_name(h->n.name, name, sizeof name);
-        rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
+        rc = custom_query(&h->n, name);
+        if (rc == 0)
+            rc = vrm_analytics_custom_put(fs->v, name, h->buf ? h->buf : "", h->len);
         if (rc == 0) {
             custom_changed(fs, name);
             return 0;
@@ -343,9 +305,9 @@ static int data_unlink(vrmfs *fs, const node *n)
 {
     char name[256];
 
-    if (n->kind == N_IMPORT_FILE && report_name(n->name, name, sizeof name))
+    if (n->kind == N_IMPORT_FILE && vrm_import_report_name(n->name, name, sizeof name) == 0)
         return vrm_import_report_delete(fs->v, n->coll, name);
-    if (custom_query(n, name)) {
+    if (custom_query(n, name) == 0) {
         int rc = vrm_analytics_custom_delete(fs->v, name);
 
         if (rc == 0)

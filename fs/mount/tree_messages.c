@@ -15,21 +15,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#define PENDING_SUFFIX ".pending.json"
-
-/* The id of a name "ID.pending.json" into id (size VRM_MESSAGE_ID_LEN + 1),
- * or 0 if it is not one. */
-static int pending_id(const char *name, char *id, size_t size)
-{
-    return name_less(name, PENDING_SUFFIX, id, size);
-}
-
-/* A vendor of outbox/ (or "all"), sent/ or inbox/: 0 or -ENOENT. */
+/* A vendor of outbox/ (or its broadcast folder), sent/ or inbox/: 0 or
+ * -ENOENT. */
 static int msg_vendor_check(vrmfs *fs, const node *n)
 {
-    if ((n->kind == N_OUTBOX_VENDOR || n->kind == N_OUTBOX_MSG) && strcmp(n->vendor, "all") == 0)
+    if ((n->kind == N_OUTBOX_VENDOR || n->kind == N_OUTBOX_MSG) &&
+        vrm_outbox_broadcast(n->vendor))
         return 0;
     return vendor_check(fs, n);
 }
@@ -37,11 +29,11 @@ static int msg_vendor_check(vrmfs *fs, const node *n)
 /* The text of a message file: *text (free()), *len, *time_ns. */
 static int msg_text(vrmfs *fs, const node *n, char **text, size_t *len, int64_t *time_ns)
 {
-    char id[VRM_MESSAGE_ID_LEN + 8];
+    char id[VRM_OUTBOX_ID_SIZE];
 
     switch (n->kind) {
     case N_OUTBOX_MSG:
-        if (!pending_id(n->name, id, sizeof id))
+        if (vrm_outbox_pending_id(n->name, id) != 0)
             return -ENOENT;
         return vrm_outbox_get(fs->v, n->vendor, id, 0, text, len, time_ns);
     case N_SENT_MSG:
@@ -80,7 +72,9 @@ static int messages_getattr(vrmfs *fs, const char *path, const node *n, struct s
             fill_dir(fs, st, n->kind == N_OUTBOX_VENDOR ? 0700 : 0500);
         return rc;
     default:
-        /* libvrm has no size of a message without its text */
+        /* a message, a reply and a rejected file's record are kept compact
+         * and shown pretty (pending and sent ones, rejected files with
+         * fields of their own): the size is known once the text is made */
         rc = msg_text(fs, n, &text, &len, &t);
         free(text);
         if (rc == 0)
@@ -93,9 +87,10 @@ static int messages_getattr(vrmfs *fs, const char *path, const node *n, struct s
 static int fill_pending(void *ctx, const char *id)
 {
     fill_ctx *c = ctx;
-    char name[VRM_MESSAGE_ID_LEN + sizeof PENDING_SUFFIX + 8];
+    char name[VRM_OUTBOX_ID_SIZE + sizeof VRM_OUTBOX_PENDING_SUFFIX];
 
-    snprintf(name, sizeof name, "%s%s", id, PENDING_SUFFIX);
+    if (vrm_outbox_pending_file(id, name, sizeof name) != 0)
+        return 0;
     return c->filler(c->buf, name, NULL, 0, 0) ? 1 : 0;
 }
 
@@ -129,7 +124,7 @@ static int messages_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_
     fill_dots(c);
     switch (n->kind) {
     case N_OUTBOX:
-        c->filler(c->buf, "all", NULL, 0, 0);
+        c->filler(c->buf, VRM_OUTBOX_ALL, NULL, 0, 0);
         /* fall through */
     case N_SENT:
         rc = vrm_vendor_list(fs->v, fill_name, c);
@@ -139,7 +134,7 @@ static int messages_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_
         rc = vrm_vendor_list(fs->v, fill_name, c);
         break;
     case N_OUTBOX_VENDOR:
-        rc = strcmp(n->vendor, "all") == 0
+        rc = vrm_outbox_broadcast(n->vendor)
                  ? 0 : vrm_outbox_list(fs->v, n->vendor, 0, fill_pending, c);
         break;
     case N_SENT_VENDOR:
@@ -155,13 +150,11 @@ static int messages_readdir(vrmfs *fs, const node *n, fill_ctx *c, dirh *d, off_
     return rc < 0 ? rc : 0;
 }
 
-/* A new message file: "NAME.json" in outbox/<vendor>/, written, then
- * queued at close.  Other names (an editor's swap file) are refused. */
+/* A new message file in outbox/<vendor>/, written, then queued at close;
+ * names libvrm refuses (an editor's swap file) are logged. */
 static int messages_create(vrmfs *fs, const char *path, const node *n, mode_t mode,
                            struct fuse_file_info *fi)
 {
-    size_t len = strlen(n->name);
-    char id[VRM_MESSAGE_ID_LEN + 8];
     int rc;
 
     (void)mode;
@@ -170,12 +163,9 @@ static int messages_create(vrmfs *fs, const char *path, const node *n, mode_t mo
     rc = msg_vendor_check(fs, n);
     if (rc != 0)
         return rc;
-    if (pending_id(n->name, id, sizeof id))
-        return -EEXIST;
-    if (len <= 5 || strcmp(n->name + len - 5, ".json") != 0 || n->name[0] == '.') {
-        vrm_error(EACCES, "a message is written as a NAME.json file");
-        return refuse(path, -EACCES);
-    }
+    rc = vrm_outbox_file_valid(n->name);
+    if (rc != 0)
+        return rc == -EEXIST ? rc : refuse(path, rc);
     return text_handle(fi, H_OUTBOX, n, RECORD_MAX);
 }
 
@@ -232,11 +222,11 @@ out:
 
 static int messages_unlink(vrmfs *fs, const node *n)
 {
-    char id[VRM_MESSAGE_ID_LEN + 8];
+    char id[VRM_OUTBOX_ID_SIZE];
 
     switch (n->kind) {
     case N_OUTBOX_MSG:
-        if (!pending_id(n->name, id, sizeof id))
+        if (vrm_outbox_pending_id(n->name, id) != 0)
             return -ENOENT;
         return vrm_outbox_cancel(fs->v, n->vendor, id);   /* a pending one is cancelled */
     case N_INBOX_MSG:

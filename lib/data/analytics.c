@@ -37,6 +37,7 @@
 #include "base/strbuf.h"
 #include "store/vault_int.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -61,6 +62,74 @@ const char *const vrm_analytics_files[] = {
     "mileage/balance.json",   "mileage/history.csv",       "activity/summary.json",
     NULL,
 };
+
+/* Is path "topic/file" a file of topic[0..n)? */
+static int in_topic(const char *path, const char *topic, size_t n)
+{
+    return strncmp(path, topic, n) == 0 && path[n] == '/';
+}
+
+int vrm_analytics_topic_valid(const char *topic)
+{
+    size_t i, n = strlen(topic);
+
+    if (strcmp(topic, VRM_ANALYTICS_CUSTOM) == 0)
+        return 0;
+    for (i = 0; vrm_analytics_files[i] != NULL; i++)
+        if (in_topic(vrm_analytics_files[i], topic, n))
+            return 0;
+    return -ENOENT;
+}
+
+int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx)
+{
+    char topic[32];
+    size_t i, n = 0;
+    int rc;
+
+    for (i = 0; vrm_analytics_files[i] != NULL; i++) {
+        const char *f = vrm_analytics_files[i];
+
+        if (n > 0 && in_topic(f, topic, n))
+            continue;                 /* the files are grouped by topic */
+        n = strcspn(f, "/");
+        assert(n < sizeof topic && f[n] == '/');
+        memcpy(topic, f, n);
+        topic[n] = '\0';
+        if ((rc = fn(ctx, topic)) != 0)
+            return rc;
+    }
+    return fn(ctx, VRM_ANALYTICS_CUSTOM);
+}
+
+int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx)
+{
+    size_t i, n = strlen(topic);
+    int rc;
+
+    for (i = 0; vrm_analytics_files[i] != NULL; i++)
+        if (in_topic(vrm_analytics_files[i], topic, n) &&
+            (rc = fn(ctx, vrm_analytics_files[i] + n + 1)) != 0)
+            return rc;
+    return 0;
+}
+
+const char *const vrm_analytics_custom_results[] = {".json", ".csv", ".error.txt", NULL};
+
+int vrm_analytics_query_name(const char *path, char *out, size_t size)
+{
+    static const char dir[] = VRM_ANALYTICS_CUSTOM "/", ext[] = ".sql";
+    size_t d = sizeof dir - 1, e = sizeof ext - 1, n = strlen(path), len;
+
+    if (n <= d + e || strncmp(path, dir, d) != 0 || strcmp(path + n - e, ext) != 0)
+        return -ENOENT;
+    len = n - d - e;
+    if (len >= size || memchr(path + d, '/', len) != NULL)
+        return -ENOENT;
+    memcpy(out, path + d, len);
+    out[len] = '\0';
+    return 0;
+}
 
 /* What a result depends on: bits into the generations array. */
 enum { G_FINANCE, G_DIET, G_PURCHASES, G_ACTIVITY, G_OTHER, G_CUSTOM, G_COUNT };
@@ -234,7 +303,7 @@ static void month_of(int back, char out[16])
 /* ---- the cache ------------------------------------------------------------ */
 
 /* One cached result.  A custom query's entry holds its .json and .csv, or
- * its .error.txt. */
+ * its .error.txt: text[i] is that of vrm_analytics_custom_results[i]. */
 enum { T_MAIN, T_CSV, T_ERROR, T_COUNT };
 
 typedef struct entry {
@@ -341,8 +410,9 @@ static entry *cache_find_locked(cache *c, const char *path)
     return NULL;
 }
 
-/* Copy out text `which` of a fresh entry: 1 (found: 0 stored in *rc, or
- * -ENOENT when that text is absent, or -ENOMEM), 0 if there is none. */
+/* Copy out text `which` of a fresh entry (out NULL: only its length and
+ * time): 1 (found: 0 stored in *rc, or -ENOENT when that text is absent,
+ * or -ENOMEM), 0 if there is none. */
 static int cache_get(vrm_vault *v, const char *path, const char *stamp, int which,
                      char **out, size_t *len, int64_t *computed_ns, int *rc)
 {
@@ -361,10 +431,11 @@ static int cache_get(vrm_vault *v, const char *path, const char *stamp, int whic
         e->used = ++c->clock;
         if (e->text[which] == NULL) {
             *rc = -ENOENT;
-        } else if ((*out = malloc(e->len[which] + 1)) == NULL) {
+        } else if (out != NULL && (*out = malloc(e->len[which] + 1)) == NULL) {
             *rc = -ENOMEM;
         } else {
-            memcpy(*out, e->text[which], e->len[which] + 1);
+            if (out != NULL)
+                memcpy(*out, e->text[which], e->len[which] + 1);
             *len = e->len[which];
             *computed_ns = e->computed_ns;
             *rc = 0;
@@ -1486,10 +1557,12 @@ static const builtin builtins[] = {
     {"activity/summary.json", DEP(G_ACTIVITY), 0, make_activity_json},
 };
 
+/* A built-in result into *out (NULL: only its length and time), computed
+ * and cached unless the cache holds it. */
 static int builtin_get(vrm_vault *v, const builtin *bi, char **out, size_t *len,
                        int64_t *computed_ns)
 {
-    char stamp[16] = "", *text[T_COUNT] = {NULL}, *copy;
+    char stamp[16] = "", *text[T_COUNT] = {NULL};
     size_t lens[T_COUNT] = {0};
     uint64_t gens[G_COUNT];
     int64_t when;
@@ -1508,14 +1581,14 @@ static int builtin_get(vrm_vault *v, const builtin *bi, char **out, size_t *len,
     if (rc != 0)
         return rc;
     when = vrm_now_ns();
-    copy = malloc(lens[T_MAIN] + 1);
-    if (copy == NULL) {
-        free(text[T_MAIN]);
-        return -ENOMEM;
+    if (out != NULL) {
+        if ((*out = malloc(lens[T_MAIN] + 1)) == NULL) {
+            free(text[T_MAIN]);
+            return -ENOMEM;
+        }
+        memcpy(*out, text[T_MAIN], lens[T_MAIN] + 1);
     }
-    memcpy(copy, text[T_MAIN], lens[T_MAIN] + 1);
     cache_put(v, bi->path, gens, bi->deps, stamp, text, lens, when);
-    *out = copy;
     *len = lens[T_MAIN];
     *computed_ns = when;
     return 0;
@@ -1579,8 +1652,10 @@ int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, si
     return rc;
 }
 
-int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
-                             int64_t *updated_ns)
+/* Custom query `name`: its text into *sql (free(); sql NULL: not read),
+ * its size in bytes, its time.  -ENOENT. */
+static int custom_read(vrm_vault *v, const char *name, char **sql, uint64_t *size,
+                       int64_t *updated_ns)
 {
     sqlite3_stmt *st;
     int rc;
@@ -1588,31 +1663,54 @@ int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t 
     if (!custom_name_valid(name))
         return -ENOENT;
     vrm_vault_lock(v);
-    rc = vrm_vault_stmt(v, "SELECT sql, updated FROM custom_queries WHERE name = ?1", &st);
+    /* the size in bytes, as the text is copied out (length() of text
+     * counts characters) */
+    rc = vrm_vault_stmt(v, sql != NULL ? "SELECT sql, updated FROM custom_queries WHERE name = ?1"
+                                       : "SELECT length(CAST(sql AS BLOB)), updated "
+                                         "FROM custom_queries WHERE name = ?1", &st);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            int n = sqlite3_column_bytes(st, 0);
+        rc = vrm_vault_step(v, st);
+        rc = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+    }
+    if (rc == 0) {
+        if (sql == NULL) {
+            *size = (uint64_t)sqlite3_column_int64(st, 0);
+        } else {
+            size_t n = (size_t)sqlite3_column_bytes(st, 0);
 
-            *sql = malloc((size_t)n + 1);
+            *sql = malloc(n + 1);
             if (*sql == NULL) {
                 rc = -ENOMEM;
             } else {
-                memcpy(*sql, sqlite3_column_text(st, 0), (size_t)n);
+                memcpy(*sql, sqlite3_column_text(st, 0), n);
                 (*sql)[n] = '\0';
-                *len = (size_t)n;
-                if (updated_ns != NULL)
-                    *updated_ns = sqlite3_column_int64(st, 1);
-                rc = 0;
+                *size = n;
             }
-        } else {
-            rc = rc == SQLITE_DONE ? -ENOENT : vrm_vault_sqlerr(v, "database");
         }
+        if (rc == 0 && updated_ns != NULL)
+            *updated_ns = sqlite3_column_int64(st, 1);
         sqlite3_reset(st);
     }
     vrm_vault_unlock(v);
     return rc;
+}
+
+int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
+                             int64_t *updated_ns)
+{
+    uint64_t size = 0;
+    int rc = custom_read(v, name, sql, &size, updated_ns);
+
+    if (rc == 0)
+        *len = (size_t)size;
+    return rc;
+}
+
+int vrm_analytics_custom_stat(vrm_vault *v, const char *name, uint64_t *size,
+                              int64_t *updated_ns)
+{
+    return custom_read(v, name, NULL, size, updated_ns);
 }
 
 int vrm_analytics_custom_list(vrm_vault *v, vrm_name_fn fn, void *ctx)
@@ -1979,20 +2077,18 @@ out:
 /* "custom/NAME.EXT" into name and which text. */
 static int custom_path(const char *path, char name[CUSTOM_NAME_MAX + 1], int *which)
 {
-    static const struct {
-        const char *ext;
-        int which;
-    } exts[] = {{".json", T_MAIN}, {".csv", T_CSV}, {".error.txt", T_ERROR}};
     const char *base = path + strlen("custom/");
-    size_t i, n = strlen(base);
+    size_t n = strlen(base);
+    int i;
 
-    for (i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        size_t e = strlen(exts[i].ext);
+    for (i = 0; i < T_COUNT; i++) {
+        const char *ext = vrm_analytics_custom_results[i];
+        size_t e = strlen(ext);
 
-        if (n > e && n - e <= CUSTOM_NAME_MAX && strcmp(base + n - e, exts[i].ext) == 0) {
+        if (n > e && n - e <= CUSTOM_NAME_MAX && strcmp(base + n - e, ext) == 0) {
             memcpy(name, base, n - e);
             name[n - e] = '\0';
-            *which = exts[i].which;
+            *which = i;
             /* "a.error.txt" is NAME "a" with .error.txt, never NAME "a.error" */
             return custom_name_valid(name);
         }
@@ -2000,6 +2096,8 @@ static int custom_path(const char *path, char name[CUSTOM_NAME_MAX + 1], int *wh
     return 0;
 }
 
+/* A custom query's result file into *out (NULL: only its length and
+ * time), as builtin_get. */
 static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len,
                          int64_t *computed_ns)
 {
@@ -2034,8 +2132,9 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
     rc = -ENOENT;
     if (text[which] != NULL) {
         rc = -ENOMEM;
-        if ((*out = malloc(lens[which] + 1)) != NULL) {
-            memcpy(*out, text[which], lens[which] + 1);
+        if (out == NULL || (*out = malloc(lens[which] + 1)) != NULL) {
+            if (out != NULL)
+                memcpy(*out, text[which], lens[which] + 1);
             *len = lens[which];
             *computed_ns = when;
             rc = 0;
@@ -2047,14 +2146,31 @@ static int custom_result(vrm_vault *v, const char *path, char **out, size_t *len
 
 /* ---- the entry point ------------------------------------------------------------- */
 
-int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
+/* A result into *out, or (out NULL) only its length and time. */
+static int result_get(vrm_vault *v, const char *path, char **out, size_t *len,
                       int64_t *computed_ns)
 {
     size_t i;
 
-    *out = NULL;
     for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(path, builtins[i].path) == 0)
             return builtin_get(v, &builtins[i], out, len, computed_ns);
     return custom_result(v, path, out, len, computed_ns);
+}
+
+int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
+                      int64_t *computed_ns)
+{
+    *out = NULL;
+    return result_get(v, path, out, len, computed_ns);
+}
+
+int vrm_analytics_stat(vrm_vault *v, const char *path, uint64_t *size, int64_t *computed_ns)
+{
+    size_t len = 0;
+    int rc = result_get(v, path, NULL, &len, computed_ns);
+
+    if (rc == 0)
+        *size = len;
+    return rc;
 }

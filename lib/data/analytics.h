@@ -77,8 +77,44 @@
 
 #include "data/records.h"
 
-/* The built-in result files, "topic/file" (NULL-terminated). */
+/* The built-in result files, "topic/file" (NULL-terminated), grouped by
+ * topic. */
 extern const char *const vrm_analytics_files[];
+
+/* ---- the topics, the folders of analytics/ ----------------------------------
+ * The topics of vrm_analytics_files, in their order, then
+ * VRM_ANALYTICS_CUSTOM, the topic of the person's own queries (below).
+ * The lists call fn(ctx, name) for each name; a non-zero return stops the
+ * walk and is returned. */
+#define VRM_ANALYTICS_CUSTOM "custom"
+
+/* 0 if `topic` is one of the topics, else -ENOENT. */
+int vrm_analytics_topic_valid(const char *topic) __attribute__((warn_unused_result));
+
+/* The topics. */
+int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx);
+
+/* The built-in files of `topic` (names without "topic/"), in the order of
+ * vrm_analytics_files; none for VRM_ANALYTICS_CUSTOM or an unknown topic. */
+int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx);
+
+/* ---- the files of analytics/custom/ ----------------------------------------
+ * The person writes query NAME as the file NAME.sql; its results are the
+ * files NAME.json and NAME.csv when it ran, NAME.error.txt when it was
+ * refused. */
+
+/* The suffixes of a query's result files: ".json", ".csv", ".error.txt"
+ * (NULL-terminated). */
+extern const char *const vrm_analytics_custom_results[];
+
+/* The NAME of a query's path "custom/NAME.sql" (NAME not empty, without
+ * '/'; whether it is a valid name is judged when the query is stored) into
+ * out[0..size): 0, or -ENOENT if `path` is no such path or NAME does not
+ * fit. */
+int vrm_analytics_query_name(const char *path, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+/* ---- results and queries ------------------------------------------------------ */
 
 /* A result: `path` is "topic/file" (a built-in one, or "custom/NAME.json",
  * "custom/NAME.csv", "custom/NAME.error.txt").  0 and *out (free()) with
@@ -87,16 +123,26 @@ extern const char *const vrm_analytics_files[];
 int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
                       int64_t *computed_ns);
 
-/* Custom queries: store (create or replace) NAME.sql; its text; list the
- * names; remove.  NAME: 1-64 of [A-Za-z0-9_-].  put: -EINVAL for a bad
- * name or text that is not UTF-8 (or holds NUL), -EFBIG over 64 KiB; the
- * SQL itself is judged when a result is read.  get, delete: -ENOENT.
- * list calls fn without the vault's mutex, in name order. */
+/* The size (exactly the *len vrm_analytics_get gives) and time of a result,
+ * without copying its text: from the cache, or computed and cached when the
+ * cache does not hold it current.  -ENOENT as vrm_analytics_get. */
+int vrm_analytics_stat(vrm_vault *v, const char *path, uint64_t *size, int64_t *computed_ns)
+    __attribute__((warn_unused_result));
+
 /* 0 if `name` may name a custom query (NAME of NAME.sql), else -EINVAL. */
 int vrm_analytics_custom_name_valid(const char *name);
+
+/* Custom queries: store (create or replace) NAME.sql; its text; its size
+ * (the bytes get gives) and time without reading it; list the names;
+ * remove.  NAME: 1-64 of [A-Za-z0-9_-].  put: -EINVAL for a bad name or
+ * text that is not UTF-8 (or holds NUL), -EFBIG over 64 KiB; the SQL itself
+ * is judged when a result is read.  get, stat, delete: -ENOENT.  list
+ * calls fn without the vault's mutex, in name order. */
 int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, size_t len);
 int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
                              int64_t *updated_ns);
+int vrm_analytics_custom_stat(vrm_vault *v, const char *name, uint64_t *size,
+                              int64_t *updated_ns) __attribute__((warn_unused_result));
 int vrm_analytics_custom_list(vrm_vault *v, vrm_name_fn fn, void *ctx);
 int vrm_analytics_custom_delete(vrm_vault *v, const char *name);
 

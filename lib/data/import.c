@@ -922,6 +922,58 @@ out:
     return rc;
 }
 
+/* ---- the names of import/<collection>/ ------------------------------------------ */
+
+/* The length of NAME if file is "NAME.report.json" (NAME not empty), else 0. */
+static size_t report_name_len(const char *file)
+{
+    size_t n = strlen(file), s = strlen(VRM_IMPORT_REPORT_SUFFIX);
+
+    return n > s && strcmp(file + n - s, VRM_IMPORT_REPORT_SUFFIX) == 0 ? n - s : 0;
+}
+
+/* file[0..n) into out[0..size): 0 or -ENAMETOOLONG. */
+static int name_part(const char *file, size_t n, char *out, size_t size)
+{
+    if (n >= size)
+        return -ENAMETOOLONG;
+    memcpy(out, file, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int vrm_import_file_valid(const char *file)
+{
+    if (file[0] == '.' || report_name_len(file) > 0)
+        return vrm_error(EACCES, "import/: copy in a .csv or .jsonl file (not a report or a "
+                         "hidden file)");
+    return 0;
+}
+
+int vrm_import_file_name(const char *file, char *out, size_t size)
+{
+    const char *dot = strrchr(file, '.');
+    size_t n = dot != NULL && dot != file ? (size_t)(dot - file) : strlen(file);
+
+    if (name_part(file, n, out, size) != 0)
+        return vrm_error(ENAMETOOLONG, "import: \"%.64s...\" makes too long a name", file);
+    return 0;
+}
+
+int vrm_import_report_name(const char *file, char *out, size_t size)
+{
+    size_t n = report_name_len(file);
+
+    return n > 0 && name_part(file, n, out, size) == 0 ? 0 : -ENOENT;
+}
+
+int vrm_import_report_file(const char *name, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s%s", name, VRM_IMPORT_REPORT_SUFFIX);
+
+    return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
 /* ---- the stored reports -------------------------------------------------------- */
 
 int vrm_import_reports(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx)

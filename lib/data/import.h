@@ -60,6 +60,38 @@
 
 #include "data/records.h"
 
+/* ---- the names of import/<collection>/ -----------------------------------------
+ * A file copied in as FILE is imported under NAME, FILE less its last
+ * extension ("bank.csv" is "bank", "a.b.csv" "a.b"; a name whose last dot
+ * is its first character, ".csv", stays whole), and its report is then
+ * shown as NAME.report.json.  A report's name and a hidden name (an editor's or a
+ * tool's temporary file) are not taken in: no file is imported under
+ * them. */
+
+#define VRM_IMPORT_REPORT_SUFFIX ".report.json"
+
+/* 0 if a new file `file` in import/<collection>/ is one to import, or
+ * -EACCES with a message if it is a report's name or hidden. */
+int vrm_import_file_valid(const char *file) __attribute__((warn_unused_result));
+
+/* The NAME a file `file` is imported under into out[0..size): 0, or
+ * -ENAMETOOLONG if it does not fit.  (vrm_import judges it.) */
+int vrm_import_file_name(const char *file, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+/* The NAME of a report's file name "NAME.report.json" (NAME not empty)
+ * into out[0..size): 0, or -ENOENT if `file` is no such name or NAME does
+ * not fit. */
+int vrm_import_report_name(const char *file, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+/* The file name "NAME.report.json" of report `name` into out[0..size): 0,
+ * or -ENAMETOOLONG if it does not fit. */
+int vrm_import_report_file(const char *name, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+/* ---- importing ------------------------------------------------------------------ */
+
 /* Progress: bytes of the file handled so far, of `total`; called every 1%
  * of the file or 64 KiB, whichever is more, and once with done == total at
  * the end of a successful import.  Called with the vault's mutex held: it

@@ -280,6 +280,44 @@ static int disclose_records(vrm_vault *v, const paths *ps, cJSON **out)
     return 0;
 }
 
+/* ---- the names of outbox/ ------------------------------------------------ */
+
+int vrm_outbox_broadcast(const char *vendor)
+{
+    return strcmp(vendor, VRM_OUTBOX_ALL) == 0;
+}
+
+int vrm_outbox_pending_id(const char *file, char id[VRM_OUTBOX_ID_SIZE])
+{
+    size_t n = strlen(file), s = strlen(VRM_OUTBOX_PENDING_SUFFIX);
+
+    if (n <= s || n - s >= VRM_OUTBOX_ID_SIZE ||
+        strcmp(file + n - s, VRM_OUTBOX_PENDING_SUFFIX) != 0)
+        return -ENOENT;
+    memcpy(id, file, n - s);
+    id[n - s] = '\0';
+    return 0;
+}
+
+int vrm_outbox_pending_file(const char *id, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s%s", id, VRM_OUTBOX_PENDING_SUFFIX);
+
+    return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+int vrm_outbox_file_valid(const char *file)
+{
+    char id[VRM_OUTBOX_ID_SIZE];
+    size_t n = strlen(file);
+
+    if (vrm_outbox_pending_id(file, id) == 0)
+        return vrm_error(EEXIST, "%s names a queued message", file);
+    if (file[0] == '.' || n <= 5 || strcmp(file + n - 5, ".json") != 0)
+        return vrm_error(EACCES, "a message is written as a NAME.json file");
+    return 0;
+}
+
 /* ---- queueing ------------------------------------------------------------ */
 
 /* Build, sign, seal and insert one message to `t` with `kind` and `body`
@@ -477,7 +515,7 @@ int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t
     const cJSON *kind;
     char ids[1][VRM_MESSAGE_ID_LEN + 1];
     vrm_names queued = VRM_NAMES_INIT, vendors = VRM_NAMES_INIT;
-    int broadcast = strcmp(vendor, "all") == 0, rc, count = 0;
+    int broadcast = vrm_outbox_broadcast(vendor), rc, count = 0;
     size_t i;
 
     rc = vrm_json_parse_object(json, len, &msg);

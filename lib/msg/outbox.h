@@ -49,13 +49,48 @@
 
 #define VRM_MESSAGE_ID_LEN 22         /* base64url of 16 bytes */
 
+/* ---- the names of outbox/ ------------------------------------------------------
+ * outbox/VRM_OUTBOX_ALL/ broadcasts; every other folder of outbox/ is a
+ * vendor's.  In a folder, a pending message shows as ID.pending.json, and
+ * a new message is written as any other NAME.json that is not hidden:
+ * what an editor or a tool writes beside it (a swap file, NAME.json~) is
+ * refused. */
+#define VRM_OUTBOX_ALL "all"
+#define VRM_OUTBOX_PENDING_SUFFIX ".pending.json"
+#define VRM_OUTBOX_ID_SIZE (VRM_MESSAGE_ID_LEN + 8)
+                                      /* holds the ID of a pending message's
+                                         name: 1 to VRM_OUTBOX_ID_SIZE - 1
+                                         bytes (an id libvrm makes is
+                                         VRM_MESSAGE_ID_LEN) */
+
+/* 1 if `vendor`, a folder of outbox/, is the one that broadcasts, else 0. */
+int vrm_outbox_broadcast(const char *vendor);
+
+/* The ID of a pending message's file name "ID.pending.json" into id: 0,
+ * or -ENOENT if `file` is no such name (its ID empty or longer than
+ * VRM_OUTBOX_ID_SIZE - 1 bytes). */
+int vrm_outbox_pending_id(const char *file, char id[VRM_OUTBOX_ID_SIZE])
+    __attribute__((warn_unused_result));
+
+/* The file name "ID.pending.json" of pending message `id` into
+ * out[0..size): 0, or -ENAMETOOLONG if it does not fit. */
+int vrm_outbox_pending_file(const char *id, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+/* 0 if a new file named `file` in a folder of outbox/ is a message to
+ * write; -EEXIST if it is a pending message's name; -EACCES with a message
+ * if it is not NAME.json or is hidden. */
+int vrm_outbox_file_valid(const char *file) __attribute__((warn_unused_result));
+
+/* ---- queueing, listing, delivering --------------------------------------------- */
+
 /* Queue the message json[0..len) (a file written to outbox/<vendor>/) for
- * `vendor`, or for every vendor that accepts intents when vendor is "all".
- * fn (may be NULL) is called with each message id queued.  Returns how many
- * were queued (>= 1), or -EINVAL with a message (bad JSON, unknown kind or
- * key, a vendor without keys.x25519 or endpoint, no vendor accepting
- * intents, a field path the vault has not), -ENOENT (no such vendor):
- * nothing is queued then. */
+ * `vendor`, or for every vendor that accepts intents when vendor is
+ * VRM_OUTBOX_ALL.  fn (may be NULL) is called with each message id
+ * queued.  Returns how many were queued (>= 1), or -EINVAL with a message
+ * (bad JSON, unknown kind or key, a vendor without keys.x25519 or
+ * endpoint, no vendor accepting intents, a field path the vault has not),
+ * -ENOENT (no such vendor): nothing is queued then. */
 int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t len,
                       vrm_name_fn fn, void *ctx);
 
