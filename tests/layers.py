@@ -11,6 +11,10 @@ include each other, directly or through others.  Every include of a libvrm
 header names its layer ("base/error.h"), so what a file depends on shows
 where it is included.  The public front door, vrm.h, must not hand cJSON to
 its users: nothing it includes, directly or not, includes <cjson/cJSON.h>.
+Every function a header declares that returns a status (int, ssize_t or
+int64_t) is warn_unused_result, but for vrm_error (which returns its
+argument, for `return vrm_error(...)`) and the strbuf's adds (the buffer
+remembers a failure for one check at the end).
 
     tests/layers.py SRCDIR        TAP on standard output; exit 1 on a failure
 """
@@ -127,6 +131,21 @@ def main():
                     return [rel] + chain
         return None
 
+    unchecked = []
+    decl = re.compile(r"^(?:int|ssize_t|int64_t) (vrm_\w+)\(([^;{]*);", re.M)
+    free_to_ignore = {"vrm_error", "vrm_strbuf_grow", "vrm_strbuf_add", "vrm_strbuf_adds",
+                      "vrm_strbuf_addch", "vrm_strbuf_addf"}
+    for rel in sorted(files):
+        if not rel.endswith(".h"):
+            continue
+        with open(os.path.join(lib, rel), encoding="utf-8") as f:
+            text = f.read()
+        for m in decl.finditer(text):
+            if m.group(1) not in free_to_ignore and "warn_unused_result" not in m.group(2):
+                line = text.count("\n", 0, m.start()) + 1
+                unchecked.append(f"lib/{rel}:{line}: {m.group(1)} returns a status "
+                                 f"without warn_unused_result")
+
     checks = [
         ("every include of a libvrm header names its layer", unnamed),
         ("no layer includes a higher one", upward),
@@ -136,6 +155,8 @@ def main():
              for a in c) for c in cycles(edges)]),
         ("vrm.h does not pull <cjson/cJSON.h> into its users",
          [" -> ".join(chain) for chain in [pulls_cjson("vrm.h", set())] if chain]),
+        ("every function of a header that returns a status is warn_unused_result",
+         unchecked),
     ]
     print(f"1..{len(checks)}")
     failed = 0

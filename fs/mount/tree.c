@@ -141,17 +141,6 @@ int refuse(const char *path, int err)
     return err;
 }
 
-int name_less(const char *name, const char *suffix, char *out, size_t size)
-{
-    size_t n = strlen(name), s = strlen(suffix);
-
-    if (n <= s || n - s >= size || strcmp(name + n - s, suffix) != 0)
-        return 0;
-    memcpy(out, name, n - s);
-    out[n - s] = '\0';
-    return 1;
-}
-
 /* ---- text buffers ------------------------------------------------------ */
 
 static int buf_reserve(char **buf, size_t *cap, size_t need, size_t max)

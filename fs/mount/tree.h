@@ -166,10 +166,6 @@ static inline int64_t now_ns(void)
 /* Log libvrm's refusal of `path` (vrm_error_message) and pass its errno on. */
 int refuse(const char *path, int err);
 
-/* NAME of a name "NAME<suffix>" (NAME not empty) into out[0..size): 1, or
- * 0 if `name` is no such name or NAME does not fit. */
-int name_less(const char *name, const char *suffix, char *out, size_t size);
-
 /* ---- open files ---------------------------------------------------------------
  * An open file is a handle in fi->fh.  H_RECORD, H_SCRATCH: a record or a
  * scratch file of records/, its whole text held and committed at close.

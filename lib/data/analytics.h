@@ -92,11 +92,12 @@ extern const char *const vrm_analytics_files[];
 int vrm_analytics_topic_valid(const char *topic) __attribute__((warn_unused_result));
 
 /* The topics. */
-int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx);
+int vrm_analytics_topic_list(vrm_name_fn fn, void *ctx) __attribute__((warn_unused_result));
 
 /* The built-in files of `topic` (names without "topic/"), in the order of
  * vrm_analytics_files; none for VRM_ANALYTICS_CUSTOM or an unknown topic. */
-int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx);
+int vrm_analytics_topic_files(const char *topic, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* ---- the files of analytics/custom/ ----------------------------------------
  * The person writes query NAME as the file NAME.sql; its results are the
@@ -121,7 +122,7 @@ int vrm_analytics_query_name(const char *path, char *out, size_t size)
  * *len and *computed_ns (when it was computed), -ENOENT (no such result, or
  * for a custom query: not that one of its three files). */
 int vrm_analytics_get(vrm_vault *v, const char *path, char **out, size_t *len,
-                      int64_t *computed_ns);
+                      int64_t *computed_ns) __attribute__((warn_unused_result));
 
 /* The size (exactly the *len vrm_analytics_get gives) and time of a result,
  * without copying its text: from the cache, or computed and cached when the
@@ -130,7 +131,7 @@ int vrm_analytics_stat(vrm_vault *v, const char *path, uint64_t *size, int64_t *
     __attribute__((warn_unused_result));
 
 /* 0 if `name` may name a custom query (NAME of NAME.sql), else -EINVAL. */
-int vrm_analytics_custom_name_valid(const char *name);
+int vrm_analytics_custom_name_valid(const char *name) __attribute__((warn_unused_result));
 
 /* Custom queries: store (create or replace) NAME.sql; its text; its size
  * (the bytes get gives) and time without reading it; list the names;
@@ -138,12 +139,14 @@ int vrm_analytics_custom_name_valid(const char *name);
  * text that is not UTF-8 (or holds NUL), -EFBIG over 64 KiB; the SQL itself
  * is judged when a result is read.  get, stat, delete: -ENOENT.  list
  * calls fn without the vault's mutex, in name order. */
-int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, size_t len);
+int vrm_analytics_custom_put(vrm_vault *v, const char *name, const char *sql, size_t len)
+    __attribute__((warn_unused_result));
 int vrm_analytics_custom_get(vrm_vault *v, const char *name, char **sql, size_t *len,
-                             int64_t *updated_ns);
+                             int64_t *updated_ns) __attribute__((warn_unused_result));
 int vrm_analytics_custom_stat(vrm_vault *v, const char *name, uint64_t *size,
                               int64_t *updated_ns) __attribute__((warn_unused_result));
-int vrm_analytics_custom_list(vrm_vault *v, vrm_name_fn fn, void *ctx);
-int vrm_analytics_custom_delete(vrm_vault *v, const char *name);
+int vrm_analytics_custom_list(vrm_vault *v, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
+int vrm_analytics_custom_delete(vrm_vault *v, const char *name) __attribute__((warn_unused_result));
 
 #endif

@@ -112,13 +112,15 @@ int vrm_import(vrm_vault *v, const char *coll, const char *name, const char *dat
  * (a report replaced by a new import of the same name counts as new).
  * None is not an error, even without such a collection.  As with
  * vrm_record_list, `fn` runs with the mutex held. */
-int vrm_import_reports(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx);
+int vrm_import_reports(vrm_vault *v, const char *coll, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* A report, pretty.  -ENOENT. */
 int vrm_import_report_get(vrm_vault *v, const char *coll, const char *name, char **out,
-                          size_t *len, int64_t *created_ns);
+                          size_t *len, int64_t *created_ns) __attribute__((warn_unused_result));
 
 /* Forget a report (rm in the mount).  -ENOENT. */
-int vrm_import_report_delete(vrm_vault *v, const char *coll, const char *name);
+int vrm_import_report_delete(vrm_vault *v, const char *coll, const char *name)
+    __attribute__((warn_unused_result));
 
 #endif

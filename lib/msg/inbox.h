@@ -30,26 +30,29 @@
 /* Take in what waits in the spools of every vendor under vault_dir (the
  * vault's directory).  Returns how many files were handled (accepted or
  * rejected), or a negative errno (the vault's). */
-int vrm_inbox_scan(vrm_vault *v, const char *vault_dir);
+int vrm_inbox_scan(vrm_vault *v, const char *vault_dir) __attribute__((warn_unused_result));
 
 /* The ids of vendor's replies, oldest first; fn is called without the
  * vault's lock. */
-int vrm_inbox_list(vrm_vault *v, const char *vendor, vrm_name_fn fn, void *ctx);
+int vrm_inbox_list(vrm_vault *v, const char *vendor, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* A reply's payload pretty with a final newline, and when it arrived.
  * -ENOENT. */
 int vrm_inbox_get(vrm_vault *v, const char *vendor, const char *id, char **out, size_t *len,
-                  int64_t *received_ns);
+                  int64_t *received_ns) __attribute__((warn_unused_result));
 
 /* Forget a reply (rm in the mount).  -ENOENT. */
-int vrm_inbox_delete(vrm_vault *v, const char *vendor, const char *id);
+int vrm_inbox_delete(vrm_vault *v, const char *vendor, const char *id)
+    __attribute__((warn_unused_result));
 
 /* The rejected files (names VENDOR.FILE), oldest first. */
-int vrm_inbox_rejected_list(vrm_vault *v, vrm_name_fn fn, void *ctx);
+int vrm_inbox_rejected_list(vrm_vault *v, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* {"vendor", "file", "reason", "size", "received"} of a rejected file,
  * pretty.  -ENOENT. */
 int vrm_inbox_rejected_get(vrm_vault *v, const char *name, char **out, size_t *len,
-                           int64_t *received_ns);
+                           int64_t *received_ns) __attribute__((warn_unused_result));
 
 #endif

@@ -64,7 +64,7 @@
                                          VRM_MESSAGE_ID_LEN) */
 
 /* 1 if `vendor`, a folder of outbox/, is the one that broadcasts, else 0. */
-int vrm_outbox_broadcast(const char *vendor);
+int vrm_outbox_broadcast(const char *vendor) __attribute__((warn_unused_result));
 
 /* The ID of a pending message's file name "ID.pending.json" into id: 0,
  * or -ENOENT if `file` is no such name (its ID empty or longer than
@@ -92,11 +92,12 @@ int vrm_outbox_file_valid(const char *file) __attribute__((warn_unused_result));
  * endpoint, no vendor accepting intents, a field path the vault has not),
  * -ENOENT (no such vendor): nothing is queued then. */
 int vrm_outbox_submit(vrm_vault *v, const char *vendor, const char *json, size_t len,
-                      vrm_name_fn fn, void *ctx);
+                      vrm_name_fn fn, void *ctx) __attribute__((warn_unused_result));
 
 /* The ids of vendor's pending (`sent` 0) or delivered (`sent` 1) messages,
  * oldest first. */
-int vrm_outbox_list(vrm_vault *v, const char *vendor, int sent, vrm_name_fn fn, void *ctx);
+int vrm_outbox_list(vrm_vault *v, const char *vendor, int sent, vrm_name_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
 
 /* A message as shown in the mount, pretty with a final newline: pending,
  * {"id", "vendor", "kind", "created", "attempts", "last_error",
@@ -104,19 +105,21 @@ int vrm_outbox_list(vrm_vault *v, const char *vendor, int sent, vrm_name_fn fn, 
  * "transport".  -ENOENT if it is not (or no longer) in that state.
  * *time_ns: its creation or delivery time. */
 int vrm_outbox_get(vrm_vault *v, const char *vendor, const char *id, int sent, char **out,
-                   size_t *len, int64_t *time_ns);
+                   size_t *len, int64_t *time_ns) __attribute__((warn_unused_result));
 
 /* Cancel a pending message.  -ENOENT if it is not pending (sent already). */
-int vrm_outbox_cancel(vrm_vault *v, const char *vendor, const char *id);
+int vrm_outbox_cancel(vrm_vault *v, const char *vendor, const char *id)
+    __attribute__((warn_unused_result));
 
 /* Deliver up to `max` messages due by now, one after another (several
  * threads may call this at once: each message is claimed by one).  Returns
  * how many were tried, or a negative errno.  *next_ns (if not NULL): when
  * the next pending message is due (0: none pending). */
-int vrm_outbox_deliver(vrm_vault *v, int max, int64_t *next_ns);
+int vrm_outbox_deliver(vrm_vault *v, int max, int64_t *next_ns) __attribute__((warn_unused_result));
 
 /* Counts for status: pending messages, and of them those that failed at
  * least once. */
-int vrm_outbox_pending(vrm_vault *v, int64_t *pending, int64_t *failing);
+int vrm_outbox_pending(vrm_vault *v, int64_t *pending, int64_t *failing)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -11,6 +11,7 @@
 /* In the transaction of a change of record coll/name (locked): old and new
  * compact bodies, NULL for none (created, deleted). */
 int vrm_outbox_record_changed_locked(vrm_vault *v, const char *coll, const char *name,
-                                     const char *old_body, const char *new_body);
+                                     const char *old_body, const char *new_body)
+    __attribute__((warn_unused_result));
 
 #endif
