@@ -25,6 +25,7 @@
 
 #include "base/error.h"
 #include "base/fileio.h"
+#include "base/strbuf.h"
 #include "store/vault.h"
 #include "store/maint.h"
 #include "data/records.h"

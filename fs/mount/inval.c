@@ -26,17 +26,11 @@ void inval_queue(vrmfs *fs, const char *path)
     if (copy == NULL)
         return;  /* the attributes expire by themselves within a second */
     pthread_mutex_lock(&fs->mu);
-    if (fs->inval_len == fs->inval_cap) {
-        size_t cap = fs->inval_cap ? fs->inval_cap * 2 : 16;
-        char **q = realloc(fs->inval_queue, cap * sizeof *q);
-
-        if (q == NULL) {
-            pthread_mutex_unlock(&fs->mu);
-            free(copy);
-            return;
-        }
-        fs->inval_queue = q;
-        fs->inval_cap = cap;
+    if (vrm_array_grow(&fs->inval_queue, &fs->inval_cap, fs->inval_len,
+                       sizeof *fs->inval_queue) != 0) {
+        pthread_mutex_unlock(&fs->mu);
+        free(copy);
+        return;
     }
     fs->inval_queue[fs->inval_len++] = copy;
     pthread_cond_signal(&fs->inval_cv);

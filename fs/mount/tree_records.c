@@ -170,14 +170,9 @@ static int list_creating(vrmfs *fs, fill_ctx *c, const void *coll)
         if (h->kind != H_RECORD || strcmp(h->n.coll, coll) != 0 ||
             (c->after != NULL && strcmp(h->n.name, c->after) <= 0))
             continue;
-        if (count == cap) {
-            char **more = realloc(names, (cap = cap ? 2 * cap : 8) * sizeof *names);
-
-            if (more == NULL) {
-                rc = -ENOMEM;
-                break;
-            }
-            names = more;
+        if (vrm_array_grow(&names, &cap, count, sizeof *names) != 0) {
+            rc = -ENOMEM;
+            break;
         }
         if ((names[count] = strdup(h->n.name)) == NULL)
             rc = -ENOMEM;

@@ -46,15 +46,8 @@ static void take_path(void *ctx, const char *path)
 {
     taken *t = ctx;
 
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **p = realloc(t->paths, cap * sizeof *p);
-
-        if (p == NULL)
-            return;   /* its entry expires by itself within a second */
-        t->paths = p;
-        t->cap = cap;
-    }
+    if (vrm_array_grow(&t->paths, &t->cap, t->n, sizeof *t->paths) != 0)
+        return;   /* its entry expires by itself within a second */
     if ((t->paths[t->n] = malloc(strlen(path) + 2)) != NULL) {
         t->paths[t->n][0] = '!';
         strcpy(t->paths[t->n] + 1, path);
