@@ -627,6 +627,38 @@ same_records() {
     [ "$(ls -A "$C")" = v.json ] || { echo "left behind: $(ls -A "$C")"; return 1; }
 }
 
+@test "records/: a scratch file moved onto libfuse's .fuse_hidden name by a close that came first is removed" {
+    # libfuse renames a file removed while open to .fuse_hiddenNNN and removes
+    # that name at the last release; when the release came while it renamed
+    # (libfuse 3.14.0), it never does.  That rename, of a file no descriptor
+    # writes any more, is the file's removal.
+    mkvault
+    mount_vault
+    mkcoll c
+    printf 'swap' >"$C/.v.json.swp"
+    # rename(2), as libfuse does (mv would ask for RENAME_NOREPLACE)
+    python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' \
+        "$C/.v.json.swp" "$C/.fuse_hidden0000000800000001"
+    local i
+    for i in $(seq 300); do   # at once, or at the close's asynchronous release
+        [ -z "$(ls -A "$C")" ] && break
+        sleep 0.1
+    done
+    [ -z "$(ls -A "$C")" ] || { echo "left: $(ls -A "$C")"; return 1; }
+    # a writer still holding it: the name goes at its release
+    exec 7>"$C/.w.swp"
+    printf 'held' >&7
+    python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' \
+        "$C/.w.swp" "$C/.fuse_hidden0000000900000001"
+    [ "$(ls -A "$C")" = .fuse_hidden0000000900000001 ]
+    exec 7>&-
+    for i in $(seq 300); do
+        [ -z "$(ls -A "$C")" ] && break
+        sleep 0.1
+    done
+    [ -z "$(ls -A "$C")" ] || { echo "left: $(ls -A "$C")"; return 1; }
+}
+
 @test "records/: nano edits and creates records, and reports a bad one" {
     need nano jq tmux
     mkvault

@@ -198,6 +198,9 @@ struct handle {
     int dirty;                        /* changed since the last commit */
     int written;                      /* write() or ftruncate() seen */
     int created;                      /* H_RECORD: in fs->pending until committed */
+    int hidden;                       /* H_SCRATCH: removed while open, now under
+                                         libfuse's .fuse_hidden name: removed at
+                                         its release (tree_records.c) */
     int fresh;                        /* H_VIEW: buf not read from offset 0 yet */
     vrm_view_stamp stamp;             /* H_VIEW: what buf was computed from */
     pthread_mutex_t mu;               /* guards this handle */

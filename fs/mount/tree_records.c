@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 /* ---- handles others must see (fs->mu held) ------------------------------- *
  * `pending` lists the record handles of records created but not committed
@@ -364,6 +365,43 @@ static int records_unlink(vrmfs *fs, const node *n)
 
 static int commit_text(vrmfs *fs, const char *path, handle *h);
 
+/* libfuse hides a file removed while open: it renames the file to
+ * .fuse_hiddenNNN and removes that name at the file's last release.
+ * libfuse 3.14.0 misses the removal when the release runs while it renames
+ * (its issue #746), and the name would stay for good, so for scratch files
+ * (vim's swap file, removed while vim still has it open) this tree removes
+ * it itself: at once if no descriptor writes the file any more (its readers
+ * hold their own copies), else at the writer's release.  libfuse's own
+ * removal then finds nothing, which it ignores. */
+static int hiding(const node *b)
+{
+    return b->kind == N_SCRATCH && strncmp(b->name, ".fuse_hidden", 12) == 0;
+}
+
+static int hide_scratch(vrmfs *fs, const char *from, const node *a, const node *b)
+{
+    handle *p;
+    int rc;
+
+    pthread_mutex_lock(&fs->mu);
+    p = pending_find(fs, a, H_SCRATCH);
+    if (p == NULL) {
+        rc = vrm_scratch_delete(fs->v, a->coll, a->name);
+    } else {
+        pthread_mutex_lock(&p->mu);
+        rc = commit_text(fs, from, p);
+        if (rc == 0)
+            rc = vrm_scratch_move(fs->v, a->coll, a->name, 0, b->coll, b->name, 0, 0);
+        if (rc == 0) {
+            snprintf(p->n.name, sizeof p->n.name, "%s", b->name);
+            p->hidden = 1;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return rc;
+}
+
 /* Between records and scratch files, in any collections; b may be in
  * another tree (then -EACCES). */
 static int records_rename(vrmfs *fs, const char *from, const char *to, const node *a,
@@ -378,6 +416,8 @@ static int records_rename(vrmfs *fs, const char *from, const char *to, const nod
         return -EACCES;
     if (flags & RENAME_EXCHANGE)
         return -EINVAL;
+    if (a->kind == N_SCRATCH && hiding(b) && strcmp(a->coll, b->coll) == 0 && flags == 0)
+        return hide_scratch(fs, from, a, b);
     if (a->kind == N_SCRATCH) {
         /* Text still being written under the old name goes with it. */
         handle *p;
@@ -561,6 +601,7 @@ static int records_commit(vrmfs *fs, const char *path, handle *h)
 static void records_release(vrmfs *fs, const char *path, handle *h)
 {
     char where[400];
+    int rc;
 
     if (h->kind == H_RECORD && h->writable && h->dirty && !h->written)
         vrmfs_refusal(fs, path ? path : handle_path(h, where, sizeof where), h->created
@@ -569,6 +610,11 @@ static void records_release(vrmfs *fs, const char *path, handle *h)
     pthread_mutex_lock(&fs->mu);
     if (h->created)
         pending_remove(fs, h);
+    /* -ENOENT: libfuse removed it first (see hide_scratch) */
+    if (h->hidden && (rc = vrm_scratch_delete(fs->v, h->n.coll, h->n.name)) != 0 &&
+        rc != -ENOENT)
+        vrmfs_log(fs, LOG_WARNING, "removing %s: %s", handle_path(h, where, sizeof where),
+                  vrm_error_message());
     pthread_mutex_unlock(&fs->mu);
 }
 
