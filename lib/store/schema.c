@@ -7,7 +7,7 @@
  * Steps are append-only: a released step is never edited.
  */
 #include "base/error.h"
-#include "store/vault_int.h"
+#include "store/schema.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "store/cryptvfs.h"
+#include "store/schema.h"
 #include "store/vault.h"
 
 #define VRM_STMT_CACHE 128
@@ -231,10 +232,5 @@ void vrm_vault_pairwise_root(const vrm_vault *v, uint8_t out[VRM_KEYBYTES]);
  * any identity is derived.  0 or a negative errno. */
 int vrm_vault_set_pairwise_root_locked(vrm_vault *v, const uint8_t root[VRM_KEYBYTES])
     __attribute__((warn_unused_result));
-
-/* schema.c: bring the database to the current schema, one transaction per
- * step.  -EPROTONOSUPPORT if it is newer than this build knows. */
-int vrm_schema_migrate(sqlite3 *db) __attribute__((warn_unused_result));
-int vrm_schema_version(void) __attribute__((warn_unused_result));        /* the newest schema this build knows */
 
 #endif
