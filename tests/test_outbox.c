@@ -1539,6 +1539,27 @@ static void test_updates_pushed(void **state)
 }
 
 /* A record created with a granted field is news too; one without it is not. */
+/* Pushed updates are the front door's wiring: a vault opened alone
+ * (vrm_vault_open_raw, the store's open) tells no vendor of a change, one
+ * opened through vrm_vault_open does. */
+static void test_updates_front_door(void **state)
+{
+    fixture *f = *state;
+    vrm_vault *raw = NULL;
+
+    gput_ok(f->v, "acme", "{\"grants\": [{\"fields\": [\"profile.email\"], \"purpose\": "
+                          "\"p\", \"notify\": true}]}");
+    assert_int_equal(vrm_vault_close(f->v), 0);
+    f->v = NULL;
+    assert_int_equal(vrm_vault_open_raw(&raw, f->vault, TU_PASS, strlen(TU_PASS), 0), 0);
+    put(raw, "profile", "me", "{\"email\": \"a@x.example\"}");
+    assert_int_equal(outbox_count(raw, "acme", 0), 0);
+    assert_int_equal(vrm_vault_close(raw), 0);
+    f->v = tu_open(f->vault);
+    put(f->v, "profile", "me", "{\"email\": \"b@x.example\"}");
+    assert_int_equal(outbox_count(f->v, "acme", 0), 1);
+}
+
 static void test_updates_created(void **state)
 {
     fixture *f = *state;
@@ -2008,6 +2029,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deliver_failure_isolated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliver_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates_pushed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_updates_front_door, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates_created, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates_expired_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates_rename, setup, teardown),

@@ -15,7 +15,7 @@
 #define VRM_STMT_CACHE 128
 
 /* The page cache of the vault's connection, in KiB (PRAGMA cache_size=-N).
- * See vault_open_db() for why it is this size. */
+ * See vrm_vault_open_db() for why it is this size. */
 #define VRM_VAULT_CACHE_KIB 131072
 
 /* Read connections: files/ reads run on one of these instead of the vault's
